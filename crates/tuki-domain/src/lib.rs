@@ -2,13 +2,15 @@
 //!
 //! Plain types and plain functions: the ticket state machine, validated values
 //! (email, phone, names, tags), the directory's enums and the access rules that
-//! decide who may see and change a ticket. Nothing here does I/O, so every rule
+//! decide who may see and change a ticket, and the business calendars and SLA
+//! clocks that say when a ticket is due. Nothing here does I/O, so every rule
 //! can be tested exhaustively; the store, the web layer and the CLI call it.
 
 pub mod access;
 mod enums;
 pub mod directory;
 pub mod error;
+pub mod sla;
 pub mod ticket;
 pub mod values;
 

@@ -1,1 +1,155 @@
+//! Tuki's storage: one query layer over SQLite and PostgreSQL.
+//!
+//! Queries are written once, with `$1` placeholders that both engines accept,
+//! and run through sqlx's `Any` driver. Engine-specific code is limited to the
+//! migrations (one folder per engine), connection set-up and, later, search
+//! and locking. Every function that reads or writes tickets takes the acting
+//! user (`tuki_domain::access::Actor`) and applies the domain's access rules,
+//! so no caller can forget them.
 
+pub mod articles;
+pub mod auth;
+pub mod directory;
+mod error;
+pub mod history;
+pub mod links;
+pub mod seed;
+mod sql;
+pub mod tickets;
+pub mod time;
+pub mod transfer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use error::{Result, StoreError};
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to Tuki's database; cheap to clone.
+///
+/// On SQLite, writes go through a pool of one connection: SQLite has a single
+/// writer anyway, and queueing writers in the pool (instead of letting them
+/// collide on the file lock) keeps latency flat under load. Reads use a
+/// separate pool and, in WAL mode, never wait for the writer. On PostgreSQL
+/// both handles are the same pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
+    engine: Engine,
+}
+
+static DRIVERS: Once = Once::new();
+
+
+impl Store {
+    /// Opens the database named by `url`: `postgres://…` or `postgresql://…`
+    /// for PostgreSQL, `sqlite://PATH` or a plain file path for SQLite (the
+    /// file and its folder are created when missing).
+    pub async fn connect(url: &str) -> Result<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            return Ok(Store {
+                read: pool.clone(),
+                write: pool,
+                engine: Engine::Postgres,
+            });
+        }
+
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", parent.display()).into(),
+                    ))
+                })?;
+            }
+        }
+        let opts = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?
+            .disable_statement_logging();
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(sqlite_pragmas)
+            .connect_with(opts.clone())
+            .await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(sqlite_pragmas)
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            read,
+            write,
+            engine: Engine::Sqlite,
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Brings the schema up to date. Safe to run on every start and from
+    /// several processes at once (the migrator takes a lock on PostgreSQL).
+    pub async fn migrate(&self) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await?,
+            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers; for `/health`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Per-connection settings for SQLite. WAL lets readers run beside the
+/// writer; NORMAL sync is durable against a crash of Tuki (only an OS crash
+/// or power loss can lose the last commits); foreign keys are off by default
+/// in SQLite.
+fn sqlite_pragmas<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;",
+        )
+        .await?;
+        Ok(())
+    })
+}

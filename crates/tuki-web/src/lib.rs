@@ -1,1 +1,74 @@
+//! Tuki's HTTP face: the REST API (`/api/v1`), its OpenAPI document and the
+//! health check. Handlers are thin: they parse input, call the store (which
+//! applies the access rules) and map errors in one place ([`error`]).
 
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tuki_store::Store;
+
+use crate::error::AppError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    openapi: Arc<String>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        let doc = openapi::document().to_pretty_json().expect("the OpenAPI document serializes");
+        AppState {
+            store,
+            openapi: Arc::new(doc),
+        }
+    }
+}
+
+/// Answers 200 when the database answers.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = 200, description = "Tuki and its database answer"), (status = 503, description = "the database does not answer")))]
+pub async fn health(State(s): State<AppState>) -> Response {
+    match s.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+        }
+    }
+}
+
+async fn openapi_json(State(s): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], s.openapi.as_str().to_owned()).into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = api::routes()
+        .route("/openapi.json", get(openapi_json))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api/v1", api)
+        .fallback(|| async { AppError::NotFound })
+        // 1 MiB is plenty for JSON; attachments will have their own route.
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state)
+}
+
+/// Serves Tuki on `listener` until `shutdown` completes.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

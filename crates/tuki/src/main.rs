@@ -1,1 +1,238 @@
-fn main() {}
+//! `tuki`: the service desk in one binary.
+
+mod bench;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use tuki_domain::access::Actor;
+use tuki_domain::directory::{Language, Role};
+use tuki_store::directory::NewUser;
+use tuki_store::Store;
+
+#[derive(Parser)]
+#[command(name = "tuki", version, about = "Tuki service desk")]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives; every subcommand takes these.
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Database URL: postgres://… for PostgreSQL, sqlite://PATH for SQLite.
+    /// Default: SQLite in DATA_DIR/tuki.db.
+    #[arg(long, env = "TUKI_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Folder for Tuki's files (the SQLite database, later attachments).
+    #[arg(long, env = "TUKI_DATA_DIR", default_value = "./tuki-data", global = true)]
+    data_dir: PathBuf,
+}
+
+impl DbArgs {
+    fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tuki.db").display()))
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        let url = self.url();
+        let store = Store::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
+        store.migrate().await.context("cannot migrate the database")?;
+        Ok(store)
+    }
+}
+
+/// Hides the password of a database URL in messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (and pages) over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "TUKI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage personal access tokens for the REST API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Seed a database and measure the API over HTTP.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "agent", "customer"])]
+        role: String,
+        #[arg(long, value_parser = ["fi", "en"], default_value = "en")]
+        language: String,
+        /// Read a password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from the first line of standard input.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print it (alone) on standard output.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A label to recognise the token by.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(pw)
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TUKI_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    // Two worker threads match the small machines Tuki is built to run on;
+    // TOKIO_WORKER_THREADS overrides.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen } => {
+            let store = cli.db.open().await?;
+            let admins = store.count_admins().await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, database = %redact(&cli.db.url()), "Tuki is listening");
+            // Printed on stdout so scripts (and the benchmark) can find the port.
+            println!("listening on http://{addr}");
+            if admins == 0 {
+                tracing::warn!(
+                    "no administrator yet: create one with \
+                     `tuki user create --role admin --email you@example.com --name \"Your Name\" --password-stdin`"
+                );
+            }
+            tuki_web::serve(listener, tuki_web::AppState::new(store.clone()), shutdown_signal()).await?;
+            store.close().await;
+        }
+        Command::Migrate => {
+            let store = cli.db.open().await?;
+            store.close().await;
+            eprintln!("database is up to date: {}", redact(&cli.db.url()));
+        }
+        Command::User { command } => match command {
+            UserCommand::Create { email, name, role, language, password_stdin } => {
+                let password = if password_stdin { Some(read_password()?) } else { None };
+                let store = cli.db.open().await?;
+                let user = store
+                    .create_user(
+                        &Actor::system(),
+                        NewUser {
+                            email,
+                            name,
+                            phone: None,
+                            role: Some(Role::parse("role", &role)?),
+                            language: Some(Language::parse("language", &language)?),
+                            organisation_id: None,
+                            password,
+                        },
+                    )
+                    .await?;
+                store.close().await;
+                eprintln!("created {} {} ({}), id {}", user.role, user.email, user.name, user.id);
+            }
+            UserCommand::SetPassword { email } => {
+                let password = read_password()?;
+                let store = cli.db.open().await?;
+                let user = store.user_by_email(&Actor::system(), &email).await?;
+                store.set_password(user.id, &password).await?;
+                store.close().await;
+                eprintln!("password set for {}", user.email);
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create { email, name } => {
+                let store = cli.db.open().await?;
+                let user = match store.user_by_email(&Actor::system(), &email).await {
+                    Err(tuki_store::StoreError::NotFound) => bail!("no user {email}"),
+                    other => other?,
+                };
+                let token = store.create_token(user.id, &name).await?;
+                store.close().await;
+                println!("{}", token.token);
+            }
+        },
+        Command::Bench(args) => bench::run(args, cli.db).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Articles: the public replies, internal notes and phone notes of a ticket.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tuki_domain::access::{Actor, TicketAction};
+use tuki_domain::ticket::{self as rules, ArticleKind};
+use tuki_domain::values;
+
+use crate::history::{record, Change};
+use crate::tickets::{load_for, save, set_state, BODY_MAX};
+use crate::time::{from_db, now, to_db};
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Article {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: ArticleKind,
+    /// Hidden from the customer.
+    pub internal: bool,
+    pub author_id: Option<i64>,
+    pub body: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewArticle {
+    /// Defaults to `reply`.
+    #[serde(default)]
+    pub kind: Option<ArticleKind>,
+    pub body: String,
+    /// Only meaningful for phone notes (default public).
+    #[serde(default)]
+    pub internal: Option<bool>,
+}
+
+impl Store {
+    /// Adds an article. A customer's answer reopens a waiting or resolved
+    /// request; an agent's first reply opens a new one.
+    pub async fn add_article(&self, actor: &Actor, ticket_id: i64, new: NewArticle) -> Result<Article> {
+        let kind = new.kind.unwrap_or(ArticleKind::Reply);
+        let internal = kind.internal(new.internal)?;
+        let body = values::body("body", &new.body, BODY_MAX)?;
+        let at = now();
+        let at_db = to_db(at);
+        let mut tx = self.write.begin().await?;
+        let mut t = load_for(&mut tx, actor, ticket_id, TicketAction::AddArticle(kind)).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(kind.as_str())
+        .bind(internal)
+        .bind(actor.user_id)
+        .bind(&body)
+        .bind(at_db)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        record(&mut tx, ticket_id, actor.user_id, at_db, Change::new("article", None, Some(format!("{kind} {id}")))).await?;
+        if t.merged_into_id.is_none() {
+            if let Some(next) = rules::state_after_article(t.state, actor.role, kind) {
+                record(&mut tx, ticket_id, actor.user_id, at_db, Change::new("state", Some(t.state.to_string()), Some(next.to_string())))
+                    .await?;
+                set_state(&mut t, next, at);
+            }
+        }
+        t.updated_at = at;
+        save(&mut tx, &t).await?;
+        tx.commit().await?;
+        Ok(Article {
+            id,
+            ticket_id,
+            kind,
+            internal,
+            author_id: actor.user_id,
+            body,
+            created_at: at,
+        })
+    }
+
+    /// A ticket's articles, oldest first; customers do not see internal ones.
+    pub async fn articles(&self, actor: &Actor, ticket_id: i64) -> Result<Vec<Article>> {
+        self.authorize(actor, ticket_id, TicketAction::View).await?;
+        let sql = if actor.is_staff() {
+            "SELECT id, ticket_id, kind, internal, author_id, body, created_at FROM articles WHERE ticket_id = $1 ORDER BY id"
+        } else {
+            "SELECT id, ticket_id, kind, internal, author_id, body, created_at FROM articles \
+             WHERE ticket_id = $1 AND NOT internal ORDER BY id"
+        };
+        let rows = sqlx::query(sql).bind(ticket_id).fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Article {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    kind: ArticleKind::parse("kind", &r.try_get::<String, _>("kind")?)?,
+                    internal: crate::sql::get_bool(r, "internal")?,
+                    author_id: r.try_get("author_id")?,
+                    body: r.try_get("body")?,
+                    created_at: from_db(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+}

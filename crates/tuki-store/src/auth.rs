@@ -1,0 +1,193 @@
+//! Credentials: personal access tokens and passwords, and the [`Actor`] they
+//! stand for.
+//!
+//! Tokens are 256 random bits; only their SHA-256 is stored, which is enough
+//! for secrets of that strength and keeps the per-request check cheap.
+//! Passwords are people's choices and get argon2id.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tuki_domain::access::Actor;
+use tuki_domain::directory::Role;
+
+use crate::time::{now, to_db};
+use crate::{Result, Store, StoreError};
+
+/// Prefix of every token, so leaked tokens are easy to recognise in logs and
+/// by secret scanners.
+pub const TOKEN_PREFIX: &str = "tuki_";
+
+/// A token as shown once, at creation.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: i64,
+    pub token: String,
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters accepts any password")
+        .to_string()
+}
+
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Rules for a password someone chooses.
+pub fn check_password(field: &str, password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(StoreError::invalid(field, "must be at least 10 characters"));
+    }
+    if n > 1000 {
+        return Err(StoreError::invalid(field, "must be at most 1000 characters"));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a personal access token for a user; the token itself is only
+    /// in the return value.
+    pub async fn create_token(&self, user_id: i64, name: &str) -> Result<NewToken> {
+        let name = tuki_domain::values::line("name", name, 100)?;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) \
+             SELECT id, $2, $3, $4 FROM users WHERE id = $1 RETURNING id",
+        )
+        .bind(user_id)
+        .bind(&name)
+        .bind(token_hash(&token))
+        .bind(to_db(now()))
+        .fetch_optional(&self.write)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(NewToken {
+            id: row.try_get("id")?,
+            token,
+        })
+    }
+
+    /// The active user a token belongs to, or `None` for an unknown, revoked
+    /// or malformed token, or a deactivated user.
+    pub async fn actor_for_token(&self, token: &str) -> Result<Option<Actor>> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, t.user_id, t.last_used_at FROM api_tokens t \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token_id: i64 = row.try_get("token_id")?;
+        let user_id: i64 = row.try_get("user_id")?;
+        let last_used: Option<i64> = row.try_get("last_used_at")?;
+        // Record use at minute precision: a write per request would make
+        // every read a write.
+        let now = to_db(now());
+        if last_used.is_none_or(|t| now - t > 60_000_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(&self.write)
+                .await?;
+        }
+        self.actor_for_user(user_id).await
+    }
+
+    /// Loads what the access rules need to know about an active user.
+    pub async fn actor_for_user(&self, user_id: i64) -> Result<Option<Actor>> {
+        let row = sqlx::query(
+            "SELECT u.role, u.organisation_id, o.shares_tickets FROM users u \
+             LEFT JOIN organisations o ON o.id = u.organisation_id \
+             WHERE u.id = $1 AND u.active",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: String = row.try_get("role")?;
+        let role = Role::parse("role", &role)?;
+        let group_ids = sqlx::query("SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id")
+            .bind(user_id)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("group_id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Some(Actor {
+            user_id: Some(user_id),
+            role,
+            organisation_id: row.try_get("organisation_id")?,
+            organisation_shares: crate::sql::get_opt_bool(&row, "shares_tickets")?.unwrap_or(false),
+            group_ids,
+        }))
+    }
+
+    /// Sets a user's password after checking it against the rules.
+    pub async fn set_password(&self, user_id: i64, password: &str) -> Result<()> {
+        check_password("password", password)?;
+        let hash = hash_password(password);
+        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(to_db(now()))
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The id of the active user with this email and password, if they match.
+    pub async fn check_credentials(&self, email: &str, password: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1 AND active")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: Option<String> = row.try_get("password_hash")?;
+        Ok(match hash {
+            Some(h) if verify_password(&h, password) => Some(row.try_get("id")?),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("correct horse battery");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse battery"));
+        assert!(!verify_password(&h, "wrong"));
+        assert!(!verify_password("not a hash", "x"));
+        assert!(check_password("password", "short").is_err());
+    }
+}

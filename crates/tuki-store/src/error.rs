@@ -1,0 +1,62 @@
+//! The store's error type.
+//!
+//! Which variant to use:
+//! - `Invalid` when input breaks a rule (a domain `ValidationError`, or a
+//!   reference to something that does not exist, like an unknown group);
+//!   the web layer answers 422 naming the field.
+//! - `NotFound` when the thing asked for does not exist *or the caller may
+//!   not see it*; the two are deliberately indistinguishable (404).
+//! - `Forbidden` when the caller can see the thing but may not do this (403).
+//! - `Conflict` for a clash with the current state: a duplicate email, a
+//!   disallowed state transition, merging a merged ticket (409).
+//! - `Database` for everything the engine reports that is not the caller's
+//!   fault; logged, answered 500 without details.
+
+use tuki_domain::ticket::TransitionError;
+use tuki_domain::ValidationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        StoreError::Invalid(ValidationError::new(field, message))
+    }
+
+    pub fn conflict(field: Option<&str>, message: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            field: field.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        StoreError::Forbidden(message.into())
+    }
+}
+
+/// Whether an engine error is a unique-constraint violation; both engines
+/// report it through sqlx's `ErrorKind`.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

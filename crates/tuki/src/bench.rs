@@ -1,0 +1,312 @@
+//! `tuki bench`: seeds a database with a realistic dataset and measures the
+//! API over HTTP against a real `tuki serve` child process, printing
+//! throughput, p50/p99 latency, the dataset size and the server's peak RSS.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tuki_store::seed::Seeded;
+use tuki_store::Store;
+
+use crate::DbArgs;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Tickets to seed (each with 3 articles and 3 history events).
+    #[arg(long, default_value_t = 100_000)]
+    tickets: u64,
+    /// Organisations to seed (20 customers each).
+    #[arg(long, default_value_t = 200)]
+    organisations: usize,
+    /// Requests per measured scenario.
+    #[arg(long, default_value_t = 2_000)]
+    requests: usize,
+    /// Keep the benchmark database in this folder (and reuse it if already
+    /// seeded) instead of a temporary one.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+    /// Only these scenarios (comma-separated names); default all.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+struct Stats {
+    name: String,
+    concurrency: usize,
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut v = self.latencies.clone();
+        v.sort();
+        let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+        v.get(idx).copied().unwrap_or_default()
+    }
+
+    fn print(&self) {
+        println!(
+            "{:<34} c={:<2} n={:<6} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            self.name,
+            self.concurrency,
+            self.requests,
+            self.requests as f64 / self.elapsed.as_secs_f64(),
+            self.percentile(0.50).as_secs_f64() * 1000.0,
+            self.percentile(0.99).as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+/// Runs `requests` calls of `call(i)` spread over `concurrency` tasks.
+async fn measure<F, Fut>(name: &str, concurrency: usize, requests: usize, call: F) -> anyhow::Result<Stats>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = worker;
+            while i < requests {
+                let t = Instant::now();
+                call(i).await?;
+                lat.push(t.elapsed());
+                i += concurrency;
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    Ok(Stats {
+        name: name.to_string(),
+        concurrency,
+        requests,
+        elapsed: start.elapsed(),
+        latencies,
+    })
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
+    let temp;
+    let data_dir = match &args.keep {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = std::env::temp_dir().join(format!("tuki-bench-{}", std::process::id()));
+            temp.clone()
+        }
+    };
+    let url = db
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("tuki.db").display()));
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+
+    let seeded = prepare(&store, &args).await?;
+    let existing = store.count_tickets().await?;
+    println!(
+        "dataset: {existing} tickets ({} articles, {} history events), {} customers, {} agents, engine {:?}",
+        existing * 3,
+        existing * 3,
+        seeded.customer_ids.len(),
+        seeded.agent_ids.len(),
+        store.engine()
+    );
+    let admin_token = store.create_token(seeded.admin_id, "bench").await?.token;
+    // An agent of the first group, for queue lists as an agent sees them.
+    let agent_token = store.create_token(seeded.agent_ids[0], "bench").await?.token;
+    let group = seeded.group_ids[0];
+    let customers = seeded.customer_ids.clone();
+    store.close().await;
+
+    // The server under test: a child process, so its memory is its own.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("TUKI_DATABASE_URL", &url)
+        .env("TUKI_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start tuki serve")?;
+    let pid = child.id().context("server exited at once")?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if line.starts_with("listening on") {
+                return anyhow::Ok(());
+            }
+        }
+        bail!("server stopped before listening")
+    })
+    .await
+    .context("server did not start in 60 s")??;
+
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let only: Option<Vec<String>> = args.only.as_ref().map(|o| o.split(',').map(|s| s.trim().to_string()).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
+    let n = args.requests;
+    let mut results = Vec::new();
+
+    // Creation: each request commits a ticket, its first article and its
+    // history before it answers.
+    for (name, conc) in [("create", 1usize), ("create", 8)] {
+        if !wanted(name) {
+            continue;
+        }
+        let (c, b, t, cs) = (client.clone(), base.clone(), admin_token.clone(), customers.clone());
+        let count = if conc == 1 { n / 4 } else { n };
+        results.push(
+            measure(&format!("create ticket"), conc, count, move |i| {
+                let (c, b, t) = (c.clone(), b.clone(), t.clone());
+                let requester = cs[i % cs.len()];
+                async move {
+                    let res = c
+                        .post(format!("{b}/tickets"))
+                        .bearer_auth(&t)
+                        .json(&json!({
+                            "subject": format!("Benchmark request {i}: washing machine leaks"),
+                            "body": "Water on the floor after every programme. Serial number 12345-ABC.",
+                            "requester_id": requester,
+                            "channel": "phone",
+                            "priority": "high",
+                        }))
+                        .send()
+                        .await?;
+                    if res.status() != 201 {
+                        bail!("create answered {}", res.status());
+                    }
+                    Ok(())
+                }
+            })
+            .await?,
+        );
+    }
+
+    let max_id = existing.max(1);
+    if wanted("fetch") {
+        for conc in [1usize, 8] {
+            let (c, b, t) = (client.clone(), base.clone(), admin_token.clone());
+            results.push(
+                measure("fetch ticket by id", conc, n, move |i| {
+                    let (c, b, t) = (c.clone(), b.clone(), t.clone());
+                    // Spread over the whole table, not just the hot end.
+                    let id = 1 + (i as i64 * 7_919) % max_id;
+                    async move {
+                        let res = c.get(format!("{b}/tickets/{id}")).bearer_auth(&t).send().await?;
+                        if res.status() != 200 {
+                            bail!("fetch answered {}", res.status());
+                        }
+                        res.bytes().await?;
+                        Ok(())
+                    }
+                })
+                .await?,
+            );
+        }
+    }
+
+    for (name, label, sort) in [
+        ("queue", "queue: 50 active, newest first", "-created"),
+        ("queue-priority", "queue: 50 active, by priority", "-priority"),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        for conc in [1usize, 8] {
+            let (c, b, t) = (client.clone(), base.clone(), agent_token.clone());
+            let url = format!("{b}/tickets?group_id={group}&active=true&sort={sort}&limit=50");
+            results.push(
+                measure(label, conc, n, move |_| {
+                    let (c, t, url) = (c.clone(), t.clone(), url.clone());
+                    async move {
+                        let res = c.get(&url).bearer_auth(&t).send().await?;
+                        if res.status() != 200 {
+                            bail!("queue answered {}", res.status());
+                        }
+                        let body: serde_json::Value = res.json().await?;
+                        if body["items"].as_array().map(|a| a.len()) != Some(50) {
+                            bail!("queue returned fewer than 50 tickets");
+                        }
+                        Ok(())
+                    }
+                })
+                .await?,
+            );
+        }
+    }
+
+    println!("\nscenario                           conc   requests   throughput        latency");
+    for r in &results {
+        r.print();
+    }
+    let rss = peak_rss_kib(pid);
+    child.start_kill()?;
+    let _ = child.wait().await;
+    match rss {
+        Some(kib) => println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("server peak RSS: unknown (no /proc)"),
+    }
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    Ok(())
+}
+
+/// Seeds the directory and tickets unless the database already holds them.
+async fn prepare(store: &Store, args: &BenchArgs) -> anyhow::Result<Seeded> {
+    if let Some(seeded) = store.seeded_directory().await? {
+        let have = store.count_tickets().await? as u64;
+        if have < args.tickets {
+            seed_with_progress(store, &seeded, args.tickets - have).await?;
+        }
+        return Ok(seeded);
+    }
+    let seeded = store.seed_directory(args.organisations).await?;
+    seed_with_progress(store, &seeded, args.tickets).await?;
+    Ok(seeded)
+}
+
+async fn seed_with_progress(store: &Store, seeded: &Seeded, count: u64) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(count);
+    bar.set_style(
+        ProgressStyle::with_template("seeding {bar:40} {pos}/{len} tickets ({per_sec}, eta {eta})")
+            .expect("valid template"),
+    );
+    let start = Instant::now();
+    store.seed_tickets(seeded, count, 10_000, |done| bar.set_position(done)).await?;
+    bar.finish();
+    println!("seeded {count} tickets in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
