@@ -105,7 +105,9 @@ pub fn decide(actor: &Actor, t: &TicketFacts, action: TicketAction) -> Decision 
         Role::Admin | Role::Agent => true,
         Role::Customer => matches!(
             action,
-            TicketAction::View | TicketAction::ChangeState | TicketAction::AddArticle(ArticleKind::Reply)
+            TicketAction::View
+                | TicketAction::ChangeState
+                | TicketAction::AddArticle(ArticleKind::Reply)
         ),
     };
     if allowed {
@@ -130,9 +132,9 @@ pub enum DirectoryAction {
 
 pub fn decide_directory(actor: &Actor, action: DirectoryAction) -> Decision {
     let allowed = match action {
-        DirectoryAction::Browse | DirectoryAction::CreateCustomer | DirectoryAction::EditCustomer => {
-            actor.is_staff()
-        }
+        DirectoryAction::Browse
+        | DirectoryAction::CreateCustomer
+        | DirectoryAction::EditCustomer => actor.is_staff(),
         DirectoryAction::ManageStaff => actor.is_admin(),
     };
     if allowed {
@@ -156,7 +158,12 @@ mod tests {
         }
     }
 
-    fn ticket(requester: i64, org: Option<i64>, group: Option<i64>, owner: Option<i64>) -> TicketFacts {
+    fn ticket(
+        requester: i64,
+        org: Option<i64>,
+        group: Option<i64>,
+        owner: Option<i64>,
+    ) -> TicketFacts {
         TicketFacts {
             requester_id: requester,
             organisation_id: org,
@@ -193,7 +200,10 @@ mod tests {
             ReadHistory,
         ];
         let staff_row = [Allow; 10];
-        let customer_row = [Allow, Allow, Forbidden, Allow, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden];
+        let customer_row = [
+            Allow, Allow, Forbidden, Allow, Forbidden, Forbidden, Forbidden, Forbidden, Forbidden,
+            Forbidden,
+        ];
         let hidden_row = [Hidden; 10];
         let cases: [(&Actor, [Decision; 10]); 8] = [
             (&admin, staff_row),
@@ -220,19 +230,40 @@ mod tests {
     fn ticket_without_group_is_for_admins_and_its_people() {
         let t = ticket(10, None, None, None);
         assert!(can_view_ticket(&Actor::system(), &t));
-        assert!(!can_view_ticket(&actor(Role::Agent, 21, None, false, &[1]), &t));
-        assert!(can_view_ticket(&actor(Role::Customer, 10, None, true, &[]), &t));
+        assert!(!can_view_ticket(
+            &actor(Role::Agent, 21, None, false, &[1]),
+            &t
+        ));
+        assert!(can_view_ticket(
+            &actor(Role::Customer, 10, None, true, &[]),
+            &t
+        ));
         // Two customers without an organisation never share.
-        assert!(!can_view_ticket(&actor(Role::Customer, 11, None, true, &[]), &t));
+        assert!(!can_view_ticket(
+            &actor(Role::Customer, 11, None, true, &[]),
+            &t
+        ));
     }
 
     #[test]
     fn directory() {
         let agent = actor(Role::Agent, 2, None, false, &[]);
         let customer = actor(Role::Customer, 3, None, false, &[]);
-        assert_eq!(decide_directory(&agent, DirectoryAction::CreateCustomer), Decision::Allow);
-        assert_eq!(decide_directory(&agent, DirectoryAction::ManageStaff), Decision::Forbidden);
-        assert_eq!(decide_directory(&customer, DirectoryAction::Browse), Decision::Forbidden);
-        assert_eq!(decide_directory(&Actor::system(), DirectoryAction::ManageStaff), Decision::Allow);
+        assert_eq!(
+            decide_directory(&agent, DirectoryAction::CreateCustomer),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide_directory(&agent, DirectoryAction::ManageStaff),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide_directory(&customer, DirectoryAction::Browse),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            decide_directory(&Actor::system(), DirectoryAction::ManageStaff),
+            Decision::Allow
+        );
     }
 }

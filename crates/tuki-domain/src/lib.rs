@@ -7,8 +7,8 @@
 //! can be tested exhaustively; the store, the web layer and the CLI call it.
 
 pub mod access;
-mod enums;
 pub mod directory;
+mod enums;
 pub mod error;
 pub mod sla;
 pub mod ticket;

@@ -22,7 +22,10 @@ impl TicketState {
     }
 
     pub fn is_pending(self) -> bool {
-        matches!(self, TicketState::PendingCustomer | TicketState::PendingThirdParty)
+        matches!(
+            self,
+            TicketState::PendingCustomer | TicketState::PendingThirdParty
+        )
     }
 
     /// The allowed moves. Nothing returns to `new` (it means "nobody has
@@ -53,7 +56,11 @@ pub struct TransitionError {
 
 /// Checks a requested state change, including who asks: customers may only
 /// close their request or reopen it.
-pub fn transition(from: TicketState, to: TicketState, role: Role) -> Result<TicketState, TransitionError> {
+pub fn transition(
+    from: TicketState,
+    to: TicketState,
+    role: Role,
+) -> Result<TicketState, TransitionError> {
     let customer_ok = matches!(to, TicketState::Closed | TicketState::Open) || from == to;
     if from.can_become(to) && (role.is_staff() || customer_ok) {
         Ok(to)
@@ -66,7 +73,11 @@ pub fn transition(from: TicketState, to: TicketState, role: Role) -> Result<Tick
 ///
 /// A customer's answer puts a waiting or resolved request back on the desk; an
 /// agent's first public reply means someone has picked the request up.
-pub fn state_after_article(current: TicketState, author: Role, kind: ArticleKind) -> Option<TicketState> {
+pub fn state_after_article(
+    current: TicketState,
+    author: Role,
+    kind: ArticleKind,
+) -> Option<TicketState> {
     use TicketState::*;
     match (author, kind, current) {
         (Role::Customer, _, PendingCustomer | PendingThirdParty | Resolved) => Some(Open),
@@ -170,16 +181,34 @@ mod tests {
         assert!(transition(Open, PendingThirdParty, Role::Customer).is_err());
         assert!(transition(Open, Resolved, Role::Agent).is_ok());
         let err = transition(Closed, Resolved, Role::Admin).unwrap_err();
-        assert_eq!(err.to_string(), "a ticket cannot go from closed to resolved");
+        assert_eq!(
+            err.to_string(),
+            "a ticket cannot go from closed to resolved"
+        );
     }
 
     #[test]
     fn articles_move_the_state() {
-        assert_eq!(state_after_article(PendingCustomer, Role::Customer, ArticleKind::Reply), Some(Open));
-        assert_eq!(state_after_article(Resolved, Role::Customer, ArticleKind::Reply), Some(Open));
-        assert_eq!(state_after_article(New, Role::Agent, ArticleKind::Reply), Some(Open));
-        assert_eq!(state_after_article(New, Role::Agent, ArticleKind::Note), None);
-        assert_eq!(state_after_article(PendingCustomer, Role::Agent, ArticleKind::Reply), None);
+        assert_eq!(
+            state_after_article(PendingCustomer, Role::Customer, ArticleKind::Reply),
+            Some(Open)
+        );
+        assert_eq!(
+            state_after_article(Resolved, Role::Customer, ArticleKind::Reply),
+            Some(Open)
+        );
+        assert_eq!(
+            state_after_article(New, Role::Agent, ArticleKind::Reply),
+            Some(Open)
+        );
+        assert_eq!(
+            state_after_article(New, Role::Agent, ArticleKind::Note),
+            None
+        );
+        assert_eq!(
+            state_after_article(PendingCustomer, Role::Agent, ArticleKind::Reply),
+            None
+        );
         // Every suggested state is reachable by the state machine.
         for s in TicketState::ALL {
             for r in Role::ALL {
@@ -198,7 +227,10 @@ mod tests {
         assert_eq!(ArticleKind::Note.internal(None), Ok(true));
         assert_eq!(ArticleKind::Phone.internal(None), Ok(false));
         assert_eq!(ArticleKind::Phone.internal(Some(true)), Ok(true));
-        assert_eq!(ArticleKind::Reply.internal(Some(true)).unwrap_err().field, "internal");
+        assert_eq!(
+            ArticleKind::Reply.internal(Some(true)).unwrap_err().field,
+            "internal"
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ pub fn clean_text(field: &str, value: &str, max_chars: usize) -> Result<(), Vali
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     if value.chars().count() > max_chars {
         return Err(ValidationError::new(
@@ -93,7 +96,10 @@ impl Domain {
         if ok {
             Ok(Self(v))
         } else {
-            Err(ValidationError::new(field, "must be a mail domain like example.com"))
+            Err(ValidationError::new(
+                field,
+                "must be a mail domain like example.com",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -144,7 +150,9 @@ pub fn tag(field: &str, raw: &str) -> Result<String, ValidationError> {
     if v.is_empty() || v.chars().count() > 64 {
         return Err(ValidationError::new(field, "tags are 1 to 64 characters"));
     }
-    if v.chars().any(|c| c.is_whitespace() || c == ',' || c.is_control()) {
+    if v.chars()
+        .any(|c| c.is_whitespace() || c == ',' || c.is_control())
+    {
         return Err(ValidationError::new(
             field,
             "tags must not contain spaces, commas or control characters",
@@ -165,25 +173,52 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("email", " Maija@Example.FI ").unwrap().as_str(), "maija@example.fi");
+        assert_eq!(
+            Email::parse("email", " Maija@Example.FI ")
+                .unwrap()
+                .as_str(),
+            "maija@example.fi"
+        );
         assert_eq!(Email::parse("email", "a@b.fi").unwrap().domain(), "b.fi");
-        for bad in ["", "a", "a@", "@b.fi", "a@b", "a b@c.fi", "a@b..fi", "a@-b.fi", "a\0@b.fi"] {
-            assert_eq!(Email::parse("email", bad).unwrap_err().field, "email", "{bad:?}");
+        for bad in [
+            "", "a", "a@", "@b.fi", "a@b", "a b@c.fi", "a@b..fi", "a@-b.fi", "a\0@b.fi",
+        ] {
+            assert_eq!(
+                Email::parse("email", bad).unwrap_err().field,
+                "email",
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn phones() {
-        assert_eq!(Phone::parse("phone", "+358 40 123 4567").unwrap().as_str(), "+358401234567");
-        assert_eq!(Phone::parse("phone", "+1 (555) 010-9999").unwrap().as_str(), "+15550109999");
-        for bad in ["0401234567", "+0401234567", "+358", "+3584012345678901", "+358x401234567", ""] {
+        assert_eq!(
+            Phone::parse("phone", "+358 40 123 4567").unwrap().as_str(),
+            "+358401234567"
+        );
+        assert_eq!(
+            Phone::parse("phone", "+1 (555) 010-9999").unwrap().as_str(),
+            "+15550109999"
+        );
+        for bad in [
+            "0401234567",
+            "+0401234567",
+            "+358",
+            "+3584012345678901",
+            "+358x401234567",
+            "",
+        ] {
             assert!(Phone::parse("phone", bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn lines_and_bodies() {
-        assert_eq!(line("subject", "  Printer jams  ", 200).unwrap(), "Printer jams");
+        assert_eq!(
+            line("subject", "  Printer jams  ", 200).unwrap(),
+            "Printer jams"
+        );
         assert!(line("subject", "   ", 200).is_err());
         assert!(line("subject", "a\nb", 200).is_err());
         assert!(line("subject", "a\u{0}b", 200).is_err());

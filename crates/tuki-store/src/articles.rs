@@ -42,7 +42,12 @@ pub struct NewArticle {
 impl Store {
     /// Adds an article. A customer's answer reopens a waiting or resolved
     /// request; an agent's first reply opens a new one.
-    pub async fn add_article(&self, actor: &Actor, ticket_id: i64, new: NewArticle) -> Result<Article> {
+    pub async fn add_article(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        new: NewArticle,
+    ) -> Result<Article> {
         let kind = new.kind.unwrap_or(ArticleKind::Reply);
         let internal = kind.internal(new.internal)?;
         let body = values::body("body", &new.body, BODY_MAX)?;
@@ -63,11 +68,24 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        record(&mut tx, ticket_id, actor.user_id, at_db, Change::new("article", None, Some(format!("{kind} {id}")))).await?;
+        record(
+            &mut tx,
+            ticket_id,
+            actor.user_id,
+            at_db,
+            Change::new("article", None, Some(format!("{kind} {id}"))),
+        )
+        .await?;
         if t.merged_into_id.is_none() {
             if let Some(next) = rules::state_after_article(t.state, actor.role, kind) {
-                record(&mut tx, ticket_id, actor.user_id, at_db, Change::new("state", Some(t.state.to_string()), Some(next.to_string())))
-                    .await?;
+                record(
+                    &mut tx,
+                    ticket_id,
+                    actor.user_id,
+                    at_db,
+                    Change::new("state", Some(t.state.to_string()), Some(next.to_string())),
+                )
+                .await?;
                 set_state(&mut t, next, at);
             }
         }
@@ -94,7 +112,10 @@ impl Store {
             "SELECT id, ticket_id, kind, internal, author_id, body, created_at FROM articles \
              WHERE ticket_id = $1 AND NOT internal ORDER BY id"
         };
-        let rows = sqlx::query(sql).bind(ticket_id).fetch_all(&self.read).await?;
+        let rows = sqlx::query(sql)
+            .bind(ticket_id)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(Article {

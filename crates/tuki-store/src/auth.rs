@@ -43,7 +43,11 @@ pub fn hash_password(password: &str) -> String {
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -54,7 +58,10 @@ pub fn check_password(field: &str, password: &str) -> Result<()> {
         return Err(StoreError::invalid(field, "must be at least 10 characters"));
     }
     if n > 1000 {
-        return Err(StoreError::invalid(field, "must be at most 1000 characters"));
+        return Err(StoreError::invalid(
+            field,
+            "must be at most 1000 characters",
+        ));
     }
     Ok(())
 }
@@ -130,13 +137,14 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
         let role = Role::parse("role", &role)?;
-        let group_ids = sqlx::query("SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id")
-            .bind(user_id)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>("group_id"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let group_ids =
+            sqlx::query("SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id")
+                .bind(user_id)
+                .fetch_all(&self.read)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>("group_id"))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Some(Actor {
             user_id: Some(user_id),
             role,
@@ -150,12 +158,13 @@ impl Store {
     pub async fn set_password(&self, user_id: i64, password: &str) -> Result<()> {
         check_password("password", password)?;
         let hash = hash_password(password);
-        let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(hash)
-            .bind(to_db(now()))
-            .bind(user_id)
-            .execute(&self.write)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(to_db(now()))
+                .bind(user_id)
+                .execute(&self.write)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

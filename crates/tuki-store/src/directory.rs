@@ -102,7 +102,11 @@ fn org_from_row(row: &AnyRow, domains: Vec<String>) -> Result<Organisation> {
 const ORG_COLUMNS: &str = "id, name, kind, shares_tickets, created_at, updated_at";
 
 impl Store {
-    pub async fn create_organisation(&self, actor: &Actor, new: NewOrganisation) -> Result<Organisation> {
+    pub async fn create_organisation(
+        &self,
+        actor: &Actor,
+        new: NewOrganisation,
+    ) -> Result<Organisation> {
         require(actor, DirectoryAction::CreateCustomer)?;
         let name = values::line("name", &new.name, 200)?;
         let domains = parse_domains(&new.domains)?;
@@ -138,21 +142,28 @@ impl Store {
         if !actor.is_staff() && actor.organisation_id != Some(id) {
             return Err(StoreError::NotFound);
         }
-        let row = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let domains = self.organisation_domains(id).await?;
         org_from_row(&row, domains)
     }
 
     async fn organisation_domains(&self, id: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT domain FROM organisation_domains WHERE organisation_id = $1 ORDER BY domain")
-            .bind(id)
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows.iter().map(|r| r.try_get("domain")).collect::<std::result::Result<_, _>>()?)
+        let rows = sqlx::query(
+            "SELECT domain FROM organisation_domains WHERE organisation_id = $1 ORDER BY domain",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("domain"))
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Organisations by name, optionally filtered by a case-insensitive part
@@ -165,9 +176,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Organisation>> {
         require(actor, DirectoryAction::Browse)?;
-        let mut sql = Sql::new(&format!("SELECT {ORG_COLUMNS} FROM organisations WHERE 1=1"));
+        let mut sql = Sql::new(&format!(
+            "SELECT {ORG_COLUMNS} FROM organisations WHERE 1=1"
+        ));
         if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-            sql.push(" AND name_folded LIKE ").bind(Value::Text(format!("%{}%", like_escape(&values::fold(q)))));
+            sql.push(" AND name_folded LIKE ")
+                .bind(Value::Text(format!("%{}%", like_escape(&values::fold(q)))));
             sql.push(" ESCAPE '\\'");
         }
         if let Some(after) = after_id {
@@ -183,9 +197,18 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn update_organisation(&self, actor: &Actor, id: i64, patch: OrganisationPatch) -> Result<Organisation> {
+    pub async fn update_organisation(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: OrganisationPatch,
+    ) -> Result<Organisation> {
         require(actor, DirectoryAction::EditCustomer)?;
-        let name = patch.name.as_deref().map(|n| values::line("name", n, 200)).transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| values::line("name", n, 200))
+            .transpose()?;
         let domains = patch.domains.as_deref().map(parse_domains).transpose()?;
         let mut tx = self.write.begin().await?;
         let done = sqlx::query(
@@ -233,7 +256,11 @@ impl Store {
     }
 }
 
-async fn insert_domains(tx: &mut sqlx::Transaction<'_, sqlx::Any>, org: i64, domains: &[String]) -> Result<()> {
+async fn insert_domains(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: i64,
+    domains: &[String],
+) -> Result<()> {
     for d in domains {
         sqlx::query("INSERT INTO organisation_domains (domain, organisation_id) VALUES ($1, $2)")
             .bind(d)
@@ -242,7 +269,10 @@ async fn insert_domains(tx: &mut sqlx::Transaction<'_, sqlx::Any>, org: i64, dom
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::conflict(Some("domains"), format!("{d} belongs to another organisation"))
+                    StoreError::conflict(
+                        Some("domains"),
+                        format!("{d} belongs to another organisation"),
+                    )
                 } else {
                     e.into()
                 }
@@ -358,11 +388,20 @@ impl Store {
         let role = new.role.unwrap_or(Role::Customer);
         require(
             actor,
-            if role == Role::Customer { DirectoryAction::CreateCustomer } else { DirectoryAction::ManageStaff },
+            if role == Role::Customer {
+                DirectoryAction::CreateCustomer
+            } else {
+                DirectoryAction::ManageStaff
+            },
         )?;
         let email = Email::parse("email", &new.email)?;
         let name = values::line("name", &new.name, 200)?;
-        let phone = new.phone.as_deref().filter(|p| !p.trim().is_empty()).map(|p| Phone::parse("phone", p)).transpose()?;
+        let phone = new
+            .phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| Phone::parse("phone", p))
+            .transpose()?;
         let password_hash = match &new.password {
             Some(pw) => {
                 crate::auth::check_password("password", pw)?;
@@ -448,17 +487,21 @@ impl Store {
         let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users WHERE 1=1"));
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let pattern = format!("%{}%", like_escape(&values::fold(q)));
-            sql.push(" AND (name_folded LIKE ").bind(Value::Text(pattern.clone()));
-            sql.push(" ESCAPE '\\' OR email LIKE ").bind(Value::Text(pattern));
+            sql.push(" AND (name_folded LIKE ")
+                .bind(Value::Text(pattern.clone()));
+            sql.push(" ESCAPE '\\' OR email LIKE ")
+                .bind(Value::Text(pattern));
             sql.push(" ESCAPE '\\'");
             let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
             if digits.len() >= 3 {
-                sql.push(" OR phone LIKE ").bind(Value::Text(format!("%{digits}%")));
+                sql.push(" OR phone LIKE ")
+                    .bind(Value::Text(format!("%{digits}%")));
             }
             sql.push(")");
         }
         if let Some(role) = f.role {
-            sql.push(" AND role = ").bind(Value::Text(role.as_str().into()));
+            sql.push(" AND role = ")
+                .bind(Value::Text(role.as_str().into()));
         }
         if let Some(org) = f.organisation_id {
             sql.push(" AND organisation_id = ").bind(Value::Int(org));
@@ -475,16 +518,19 @@ impl Store {
     pub async fn users_by_phone(&self, actor: &Actor, phone: &str) -> Result<Vec<User>> {
         require(actor, DirectoryAction::Browse)?;
         let phone = Phone::parse("phone", phone)?;
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE phone = $1 ORDER BY id"))
-            .bind(phone.as_str())
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE phone = $1 ORDER BY id"
+        ))
+        .bind(phone.as_str())
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     pub async fn update_user(&self, actor: &Actor, id: i64, patch: UserPatch) -> Result<User> {
         let current = self.user(actor, id).await?;
-        let touches_staff = current.role != Role::Customer || patch.role.is_some_and(|r| r != Role::Customer);
+        let touches_staff =
+            current.role != Role::Customer || patch.role.is_some_and(|r| r != Role::Customer);
         let self_service = actor.user_id == Some(id)
             && patch.role.is_none()
             && patch.organisation_id.is_none()
@@ -492,13 +538,27 @@ impl Store {
         if !self_service {
             require(
                 actor,
-                if touches_staff { DirectoryAction::ManageStaff } else { DirectoryAction::EditCustomer },
+                if touches_staff {
+                    DirectoryAction::ManageStaff
+                } else {
+                    DirectoryAction::EditCustomer
+                },
             )?;
         }
-        let email = patch.email.as_deref().map(|e| Email::parse("email", e)).transpose()?;
-        let name = patch.name.as_deref().map(|n| values::line("name", n, 200)).transpose()?;
+        let email = patch
+            .email
+            .as_deref()
+            .map(|e| Email::parse("email", e))
+            .transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| values::line("name", n, 200))
+            .transpose()?;
         let phone = match &patch.phone {
-            Some(Some(p)) if !p.trim().is_empty() => Some(Some(Phone::parse("phone", p)?.into_string())),
+            Some(Some(p)) if !p.trim().is_empty() => {
+                Some(Some(Phone::parse("phone", p)?.into_string()))
+            }
             Some(_) => Some(None),
             None => None,
         };
@@ -512,7 +572,8 @@ impl Store {
         }
         if let Some(n) = &name {
             sql.push(", name = ").bind(Value::Text(n.clone()));
-            sql.push(", name_folded = ").bind(Value::Text(values::fold(n)));
+            sql.push(", name_folded = ")
+                .bind(Value::Text(values::fold(n)));
         }
         match phone {
             Some(Some(p)) => {
@@ -527,7 +588,8 @@ impl Store {
             sql.push(", role = ").bind(Value::Text(r.as_str().into()));
         }
         if let Some(l) = patch.language {
-            sql.push(", language = ").bind(Value::Text(l.as_str().into()));
+            sql.push(", language = ")
+                .bind(Value::Text(l.as_str().into()));
         }
         match patch.organisation_id {
             Some(Some(o)) => {
@@ -623,7 +685,10 @@ impl Store {
         let at = to_db(now());
         let mut tx = self.write.begin().await?;
         if new.is_intake {
-            sqlx::query("UPDATE support_groups SET is_intake = $1 WHERE is_intake").bind(false).execute(&mut *tx).await?;
+            sqlx::query("UPDATE support_groups SET is_intake = $1 WHERE is_intake")
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
         }
         let row = sqlx::query(
             "INSERT INTO support_groups (name, tier, form, description, is_intake, created_at, updated_at) \
@@ -654,11 +719,13 @@ impl Store {
 
     pub async fn group(&self, actor: &Actor, id: i64) -> Result<Group> {
         require(actor, DirectoryAction::Browse).map_err(|_| StoreError::NotFound)?;
-        let row = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM support_groups WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM support_groups WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let members = sqlx::query(
             "SELECT u.id, u.name, u.email, u.role FROM group_members m JOIN users u ON u.id = m.user_id \
              WHERE m.group_id = $1 ORDER BY u.name, u.id",
@@ -693,7 +760,11 @@ impl Store {
 
     pub async fn update_group(&self, actor: &Actor, id: i64, patch: GroupPatch) -> Result<Group> {
         require(actor, DirectoryAction::ManageStaff)?;
-        let name = patch.name.as_deref().map(|n| values::line("name", n, 200)).transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| values::line("name", n, 200))
+            .transpose()?;
         let tier = patch.tier.map(|t| Tier::new("tier", t)).transpose()?;
         if let Some(d) = &patch.description {
             values::clean_text("description", d, 2000)?;
@@ -734,7 +805,12 @@ impl Store {
         self.group(actor, id).await
     }
 
-    pub async fn add_group_member(&self, actor: &Actor, group_id: i64, user_id: i64) -> Result<Group> {
+    pub async fn add_group_member(
+        &self,
+        actor: &Actor,
+        group_id: i64,
+        user_id: i64,
+    ) -> Result<Group> {
         require(actor, DirectoryAction::ManageStaff)?;
         let mut tx = self.write.begin().await?;
         let exists = sqlx::query("SELECT id FROM support_groups WHERE id = $1")
@@ -749,7 +825,12 @@ impl Store {
         self.group(actor, group_id).await
     }
 
-    pub async fn remove_group_member(&self, actor: &Actor, group_id: i64, user_id: i64) -> Result<Group> {
+    pub async fn remove_group_member(
+        &self,
+        actor: &Actor,
+        group_id: i64,
+        user_id: i64,
+    ) -> Result<Group> {
         require(actor, DirectoryAction::ManageStaff)?;
         sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group_id)
@@ -783,7 +864,12 @@ fn group_from_row(row: &AnyRow, members: Vec<GroupMember>) -> Result<Group> {
 }
 
 /// Adds a staff user to a group; customers cannot be members.
-async fn add_member(tx: &mut sqlx::Transaction<'_, sqlx::Any>, group: i64, user: i64, field: &str) -> Result<()> {
+async fn add_member(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    group: i64,
+    user: i64,
+    field: &str,
+) -> Result<()> {
     let row = sqlx::query("SELECT role FROM users WHERE id = $1")
         .bind(user)
         .fetch_optional(&mut **tx)
@@ -791,13 +877,17 @@ async fn add_member(tx: &mut sqlx::Transaction<'_, sqlx::Any>, group: i64, user:
         .ok_or_else(|| StoreError::invalid(field, format!("no user {user}")))?;
     let role: String = row.try_get("role")?;
     if role == Role::Customer.as_str() {
-        return Err(StoreError::invalid(field, "customers cannot be members of a support group"));
+        return Err(StoreError::invalid(
+            field,
+            "customers cannot be members of a support group",
+        ));
     }
-    let present = sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2")
-        .bind(group)
-        .bind(user)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let present =
+        sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group)
+            .bind(user)
+            .fetch_optional(&mut **tx)
+            .await?;
     if present.is_none() {
         sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)")
             .bind(group)

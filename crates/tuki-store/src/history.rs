@@ -38,7 +38,12 @@ pub(crate) struct Change<'a> {
 
 impl<'a> Change<'a> {
     pub fn new(field: &'a str, old: Option<String>, new: Option<String>) -> Self {
-        Change { field, old, new, reason: None }
+        Change {
+            field,
+            old,
+            new,
+            reason: None,
+        }
     }
 }
 
@@ -68,7 +73,8 @@ pub(crate) async fn record(
 impl Store {
     /// A ticket's history, oldest first.
     pub async fn history(&self, actor: &Actor, ticket_id: i64) -> Result<Vec<HistoryEvent>> {
-        self.authorize(actor, ticket_id, TicketAction::ReadHistory).await?;
+        self.authorize(actor, ticket_id, TicketAction::ReadHistory)
+            .await?;
         let rows = sqlx::query(
             "SELECT id, ticket_id, actor_id, at, field, old_value, new_value, reason FROM ticket_history \
              WHERE ticket_id = $1 ORDER BY id",

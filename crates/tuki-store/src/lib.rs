@@ -15,6 +15,8 @@ pub mod history;
 pub mod links;
 pub mod seed;
 mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tickets;
 pub mod time;
 pub mod transfer;
@@ -51,7 +53,6 @@ pub struct Store {
 }
 
 static DRIVERS: Once = Once::new();
-
 
 impl Store {
     /// Opens the database named by `url`: `postgres://…` or `postgresql://…`
@@ -117,8 +118,16 @@ impl Store {
     /// several processes at once (the migrator takes a lock on PostgreSQL).
     pub async fn migrate(&self) -> Result<()> {
         match self.engine {
-            Engine::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await?,
-            Engine::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.write).await?,
+            Engine::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.write)
+                    .await?
+            }
+            Engine::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.write)
+                    .await?
+            }
         }
         Ok(())
     }

@@ -56,14 +56,19 @@ pub struct Merge {
 impl Store {
     pub async fn add_link(&self, actor: &Actor, id: i64, new: NewLink) -> Result<Vec<Link>> {
         if new.target_id == id {
-            return Err(StoreError::invalid("target_id", "a ticket cannot be linked to itself"));
+            return Err(StoreError::invalid(
+                "target_id",
+                "a ticket cannot be linked to itself",
+            ));
         }
         let at = to_db(now());
         let mut tx = self.write.begin().await?;
         let source = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let target = match load(&mut tx, new.target_id).await {
             Ok(t) if can_view_ticket(actor, &t.facts(actor)) => t,
-            Ok(_) | Err(StoreError::NotFound) => return Err(StoreError::invalid("target_id", "no such ticket")),
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(StoreError::invalid("target_id", "no such ticket"))
+            }
             Err(e) => return Err(e),
         };
         // Related links are symmetric: store them one way only.
@@ -80,7 +85,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if existing.is_some() {
-            return Err(StoreError::conflict(Some("target_id"), "these tickets are already linked this way"));
+            return Err(StoreError::conflict(
+                Some("target_id"),
+                "these tickets are already linked this way",
+            ));
         }
         sqlx::query("INSERT INTO ticket_links (source_id, target_id, kind, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(a)
@@ -91,8 +99,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let describe = |t: &Ticket| format!("{} #{}", new.kind, t.number);
-        record(&mut tx, source.id, actor.user_id, at, Change::new("link", None, Some(describe(&target)))).await?;
-        record(&mut tx, target.id, actor.user_id, at, Change::new("link", None, Some(describe(&source)))).await?;
+        record(
+            &mut tx,
+            source.id,
+            actor.user_id,
+            at,
+            Change::new("link", None, Some(describe(&target))),
+        )
+        .await?;
+        record(
+            &mut tx,
+            target.id,
+            actor.user_id,
+            at,
+            Change::new("link", None, Some(describe(&source))),
+        )
+        .await?;
         tx.commit().await?;
         self.links(actor, id).await
     }
@@ -150,9 +172,26 @@ impl Store {
         let target: i64 = row.try_get("target_id")?;
         let kind: String = row.try_get("kind")?;
         let other = load(&mut tx, if source == id { target } else { source }).await?;
-        sqlx::query("DELETE FROM ticket_links WHERE id = $1").bind(link_id).execute(&mut *tx).await?;
-        record(&mut tx, ticket.id, actor.user_id, at, Change::new("link", Some(format!("{kind} #{}", other.number)), None)).await?;
-        record(&mut tx, other.id, actor.user_id, at, Change::new("link", Some(format!("{kind} #{}", ticket.number)), None)).await?;
+        sqlx::query("DELETE FROM ticket_links WHERE id = $1")
+            .bind(link_id)
+            .execute(&mut *tx)
+            .await?;
+        record(
+            &mut tx,
+            ticket.id,
+            actor.user_id,
+            at,
+            Change::new("link", Some(format!("{kind} #{}", other.number)), None),
+        )
+        .await?;
+        record(
+            &mut tx,
+            other.id,
+            actor.user_id,
+            at,
+            Change::new("link", Some(format!("{kind} #{}", ticket.number)), None),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -162,48 +201,91 @@ impl Store {
     /// Followers and tags carry over.
     pub async fn merge(&self, actor: &Actor, id: i64, merge: Merge) -> Result<Ticket> {
         if merge.into_ticket_id == id {
-            return Err(StoreError::invalid("into_ticket_id", "a ticket cannot be merged into itself"));
+            return Err(StoreError::invalid(
+                "into_ticket_id",
+                "a ticket cannot be merged into itself",
+            ));
         }
         let at = now();
         let at_db = to_db(at);
         let mut tx = self.write.begin().await?;
         let mut source = load_for(&mut tx, actor, id, TicketAction::Merge).await?;
-        let mut target = match load_for(&mut tx, actor, merge.into_ticket_id, TicketAction::Merge).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound) => return Err(StoreError::invalid("into_ticket_id", "no such ticket")),
-            Err(e) => return Err(e),
-        };
+        let mut target =
+            match load_for(&mut tx, actor, merge.into_ticket_id, TicketAction::Merge).await {
+                Ok(t) => t,
+                Err(StoreError::NotFound) => {
+                    return Err(StoreError::invalid("into_ticket_id", "no such ticket"))
+                }
+                Err(e) => return Err(e),
+            };
         if source.merged_into_id.is_some() {
             return Err(StoreError::conflict(None, "this ticket is already merged"));
         }
         if target.merged_into_id.is_some() || target.state == TicketState::Closed {
-            return Err(StoreError::conflict(Some("into_ticket_id"), "cannot merge into a closed or merged ticket"));
+            return Err(StoreError::conflict(
+                Some("into_ticket_id"),
+                "cannot merge into a closed or merged ticket",
+            ));
         }
         for f in source.followers.clone() {
             if add_follower(&mut tx, target.id, f, at_db).await? {
                 target.followers.push(f);
             }
         }
-        let new_tags: Vec<String> = source.tags.iter().filter(|t| !target.tags.contains(t)).cloned().collect();
+        let new_tags: Vec<String> = source
+            .tags
+            .iter()
+            .filter(|t| !target.tags.contains(t))
+            .cloned()
+            .collect();
         for tag in &new_tags {
             sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
                 .bind(target.id)
                 .bind(tag)
                 .execute(&mut *tx)
                 .await?;
-            record(&mut tx, target.id, actor.user_id, at_db, Change::new("tag", None, Some(tag.clone()))).await?;
+            record(
+                &mut tx,
+                target.id,
+                actor.user_id,
+                at_db,
+                Change::new("tag", None, Some(tag.clone())),
+            )
+            .await?;
             target.tags.push(tag.clone());
         }
         target.tags.sort();
         target.followers.sort();
-        record(&mut tx, source.id, actor.user_id, at_db, Change::new("merged_into", None, Some(format!("#{}", target.number))))
-            .await?;
+        record(
+            &mut tx,
+            source.id,
+            actor.user_id,
+            at_db,
+            Change::new("merged_into", None, Some(format!("#{}", target.number))),
+        )
+        .await?;
         if source.state != TicketState::Closed {
-            record(&mut tx, source.id, actor.user_id, at_db, Change::new("state", Some(source.state.to_string()), Some("closed".into())))
-                .await?;
-        }
-        record(&mut tx, target.id, actor.user_id, at_db, Change::new("merged_from", None, Some(format!("#{}", source.number))))
+            record(
+                &mut tx,
+                source.id,
+                actor.user_id,
+                at_db,
+                Change::new(
+                    "state",
+                    Some(source.state.to_string()),
+                    Some("closed".into()),
+                ),
+            )
             .await?;
+        }
+        record(
+            &mut tx,
+            target.id,
+            actor.user_id,
+            at_db,
+            Change::new("merged_from", None, Some(format!("#{}", source.number))),
+        )
+        .await?;
         set_state(&mut source, TicketState::Closed, at);
         source.merged_into_id = Some(target.id);
         source.updated_at = at;

@@ -20,7 +20,14 @@ pub struct Seeded {
     pub group_ids: Vec<i64>,
 }
 
-const STATES: [&str; 6] = ["new", "open", "open", "pending_customer", "resolved", "closed"];
+const STATES: [&str; 6] = [
+    "new",
+    "open",
+    "open",
+    "pending_customer",
+    "resolved",
+    "closed",
+];
 const SUBJECTS: [&str; 6] = [
     "Printer does not feed paper",
     "VPN disconnects every hour",
@@ -117,13 +124,25 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(Seeded { admin_id, agent_ids, customer_ids, customer_orgs, group_ids })
+        Ok(Seeded {
+            admin_id,
+            agent_ids,
+            customer_ids,
+            customer_orgs,
+            group_ids,
+        })
     }
 
     /// Adds `count` tickets spread over the seeded groups and customers, each
     /// with 3 articles and 3 history events, in batches of `batch`. Calls
     /// `progress` with the number written so far after each batch.
-    pub async fn seed_tickets(&self, seeded: &Seeded, count: u64, batch: u64, mut progress: impl FnMut(u64)) -> Result<()> {
+    pub async fn seed_tickets(
+        &self,
+        seeded: &Seeded,
+        count: u64,
+        batch: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<()> {
         let start: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'ticket_number'")
             .fetch_one(&self.write)
             .await?
@@ -209,10 +228,12 @@ impl Store {
     }
 }
 
-
 impl Store {
     pub async fn count_tickets(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM tickets").fetch_one(&self.read).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM tickets")
+            .fetch_one(&self.read)
+            .await?
+            .try_get("n")?)
     }
 
     /// The directory of an earlier seeding run, so a kept benchmark database
@@ -232,7 +253,9 @@ impl Store {
                 .map(|r| r.try_get::<i64, _>(0).map_err(Into::into))
                 .collect::<Result<Vec<i64>>>()
         };
-        let groups = ids("SELECT id FROM support_groups WHERE name LIKE 'Bench group %' ORDER BY id").await?;
+        let groups =
+            ids("SELECT id FROM support_groups WHERE name LIKE 'Bench group %' ORDER BY id")
+                .await?;
         let agents = ids(
             "SELECT m.user_id FROM group_members m JOIN support_groups g ON g.id = m.group_id \
              WHERE g.name LIKE 'Bench group %' ORDER BY m.group_id, m.user_id",

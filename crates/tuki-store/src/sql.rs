@@ -74,10 +74,15 @@ pub(crate) fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sq
     }
 }
 
-pub(crate) fn get_opt_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<bool>, sqlx::Error> {
+pub(crate) fn get_opt_bool(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Option<bool>, sqlx::Error> {
     use sqlx::Row;
     match row.try_get::<Option<bool>, _>(column) {
         Ok(b) => Ok(b),
-        Err(_) => row.try_get::<Option<i64>, _>(column).map(|v| v.map(|v| v != 0)),
+        Err(_) => row
+            .try_get::<Option<i64>, _>(column)
+            .map(|v| v.map(|v| v != 0)),
     }
 }

@@ -129,7 +129,14 @@ pub enum TicketSort {
 }
 
 impl TicketSort {
-    pub const NAMES: &'static [&'static str] = &["-created", "created", "-priority", "priority", "-updated", "updated"];
+    pub const NAMES: &'static [&'static str] = &[
+        "-created",
+        "created",
+        "-priority",
+        "priority",
+        "-updated",
+        "updated",
+    ];
 
     pub fn parse(field: &str, raw: &str) -> Result<Self> {
         Ok(match raw {
@@ -227,7 +234,10 @@ fn clean_tags(tags: &[String]) -> Result<Vec<String>> {
         }
     }
     if out.len() > MAX_TAGS {
-        return Err(StoreError::invalid("tags", format!("at most {MAX_TAGS} tags")));
+        return Err(StoreError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
     }
     out.sort();
     Ok(out)
@@ -245,18 +255,22 @@ fn clean_category(raw: Option<&str>) -> Result<Option<String>> {
 pub(crate) fn check(actor: &Actor, facts: &TicketFacts, action: TicketAction) -> Result<()> {
     match decide(actor, facts, action) {
         Decision::Allow => Ok(()),
-        Decision::Forbidden => Err(StoreError::forbidden("your role may not do this to a ticket")),
+        Decision::Forbidden => Err(StoreError::forbidden(
+            "your role may not do this to a ticket",
+        )),
         Decision::Hidden => Err(StoreError::NotFound),
     }
 }
 
 /// Loads a ticket (with tags and followers) on the given connection.
 pub(crate) async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
-    let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let mut t = ticket_from_row(&row)?;
     let mut extras = load_extras(conn, &[t.id]).await?;
     if let Some((tags, followers)) = extras.remove(&t.id) {
@@ -267,7 +281,12 @@ pub(crate) async fn load(conn: &mut AnyConnection, id: i64) -> Result<Ticket> {
 }
 
 /// Loads a ticket for a change and checks that the actor may make it.
-pub(crate) async fn load_for(conn: &mut AnyConnection, actor: &Actor, id: i64, action: TicketAction) -> Result<Ticket> {
+pub(crate) async fn load_for(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    action: TicketAction,
+) -> Result<Ticket> {
     let t = load(conn, id).await?;
     check(actor, &t.facts(actor), action)?;
     Ok(t)
@@ -283,19 +302,29 @@ async fn load_extras(conn: &mut AnyConnection, ids: &[i64]) -> Result<Extras> {
     let mut sql = Sql::new("SELECT ticket_id, tag FROM ticket_tags WHERE ticket_id IN ");
     sql.bind_list(ids).push(" ORDER BY ticket_id, tag");
     for r in sql.query().fetch_all(&mut *conn).await? {
-        out.entry(r.try_get("ticket_id")?).or_default().0.push(r.try_get("tag")?);
+        out.entry(r.try_get("ticket_id")?)
+            .or_default()
+            .0
+            .push(r.try_get("tag")?);
     }
     let mut sql = Sql::new("SELECT ticket_id, user_id FROM ticket_followers WHERE ticket_id IN ");
     sql.bind_list(ids).push(" ORDER BY ticket_id, user_id");
     for r in sql.query().fetch_all(&mut *conn).await? {
-        out.entry(r.try_get("ticket_id")?).or_default().1.push(r.try_get("user_id")?);
+        out.entry(r.try_get("ticket_id")?)
+            .or_default()
+            .1
+            .push(r.try_get("user_id")?);
     }
     Ok(out)
 }
 
 /// Checks that a user can own tickets of a group: staff, active, and a
 /// member of the group (administrators may own any ticket).
-pub(crate) async fn check_owner(conn: &mut AnyConnection, owner: i64, group: Option<i64>) -> Result<()> {
+pub(crate) async fn check_owner(
+    conn: &mut AnyConnection,
+    owner: i64,
+    group: Option<i64>,
+) -> Result<()> {
     let row = sqlx::query("SELECT role FROM users WHERE id = $1 AND active")
         .bind(owner)
         .fetch_optional(&mut *conn)
@@ -303,41 +332,60 @@ pub(crate) async fn check_owner(conn: &mut AnyConnection, owner: i64, group: Opt
         .ok_or_else(|| StoreError::invalid("owner_id", "no such user"))?;
     let role = Role::parse("role", &row.try_get::<String, _>("role")?)?;
     match role {
-        Role::Customer => Err(StoreError::invalid("owner_id", "a customer cannot own a ticket")),
+        Role::Customer => Err(StoreError::invalid(
+            "owner_id",
+            "a customer cannot own a ticket",
+        )),
         Role::Admin => Ok(()),
         Role::Agent => {
             let Some(group) = group else {
-                return Err(StoreError::invalid("owner_id", "the ticket has no group; only an administrator can own it"));
+                return Err(StoreError::invalid(
+                    "owner_id",
+                    "the ticket has no group; only an administrator can own it",
+                ));
             };
-            let member = sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(group)
-                .bind(owner)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let member = sqlx::query(
+                "SELECT user_id FROM group_members WHERE group_id = $1 AND user_id = $2",
+            )
+            .bind(group)
+            .bind(owner)
+            .fetch_optional(&mut *conn)
+            .await?;
             if member.is_some() {
                 Ok(())
             } else {
-                Err(StoreError::invalid("owner_id", "the owner must be a member of the ticket's group"))
+                Err(StoreError::invalid(
+                    "owner_id",
+                    "the owner must be a member of the ticket's group",
+                ))
             }
         }
     }
 }
 
-pub(crate) async fn add_follower(conn: &mut AnyConnection, ticket: i64, user: i64, at: i64) -> Result<bool> {
-    let present = sqlx::query("SELECT user_id FROM ticket_followers WHERE ticket_id = $1 AND user_id = $2")
-        .bind(ticket)
-        .bind(user)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(crate) async fn add_follower(
+    conn: &mut AnyConnection,
+    ticket: i64,
+    user: i64,
+    at: i64,
+) -> Result<bool> {
+    let present =
+        sqlx::query("SELECT user_id FROM ticket_followers WHERE ticket_id = $1 AND user_id = $2")
+            .bind(ticket)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?;
     if present.is_some() {
         return Ok(false);
     }
-    sqlx::query("INSERT INTO ticket_followers (ticket_id, user_id, created_at) VALUES ($1, $2, $3)")
-        .bind(ticket)
-        .bind(user)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO ticket_followers (ticket_id, user_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(ticket)
+    .bind(user)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
     Ok(true)
 }
 
@@ -374,7 +422,11 @@ pub(crate) fn set_state(t: &mut Ticket, to: TicketState, at: Timestamp) {
         TicketState::Closed => t.resolved_at,
         _ => None,
     };
-    t.closed_at = if to == TicketState::Closed { Some(at) } else { None };
+    t.closed_at = if to == TicketState::Closed {
+        Some(at)
+    } else {
+        None
+    };
 }
 
 fn opt_str(v: Option<i64>) -> Option<String> {
@@ -396,19 +448,31 @@ impl Store {
                 ("group_id", new.group_id.is_some()),
                 ("owner_id", new.owner_id.is_some()),
                 ("tags", !new.tags.is_empty()),
-                ("article_kind", new.article_kind.is_some_and(|k| k != ArticleKind::Reply)),
+                (
+                    "article_kind",
+                    new.article_kind.is_some_and(|k| k != ArticleKind::Reply),
+                ),
             ] {
                 if given {
-                    return Err(StoreError::forbidden(format!("customers cannot set {field}")));
+                    return Err(StoreError::forbidden(format!(
+                        "customers cannot set {field}"
+                    )));
                 }
             }
             channel = match new.channel.unwrap_or(Channel::Api) {
                 c @ (Channel::Web | Channel::Api) => c,
-                _ => return Err(StoreError::invalid("channel", "customers submit requests through web or api")),
+                _ => {
+                    return Err(StoreError::invalid(
+                        "channel",
+                        "customers submit requests through web or api",
+                    ))
+                }
             };
             let me = actor.user_id.ok_or(StoreError::NotFound)?;
             if new.requester_id.is_some_and(|r| r != me) {
-                return Err(StoreError::forbidden("customers submit requests for themselves"));
+                return Err(StoreError::forbidden(
+                    "customers submit requests for themselves",
+                ));
             }
             requester_id = me;
         } else {
@@ -418,7 +482,11 @@ impl Store {
                 None => return Err(StoreError::invalid("requester_id", "is required")),
             };
         }
-        let kind = new.article_kind.unwrap_or(if channel == Channel::Phone { ArticleKind::Phone } else { ArticleKind::Reply });
+        let kind = new.article_kind.unwrap_or(if channel == Channel::Phone {
+            ArticleKind::Phone
+        } else {
+            ArticleKind::Reply
+        });
         let internal = kind.internal(None)?;
         let priority = new.priority.unwrap_or(Priority::Normal);
         let at = now();
@@ -445,10 +513,12 @@ impl Store {
         if let Some(owner) = new.owner_id {
             check_owner(&mut tx, owner, group_id).await?;
         }
-        let number: i64 = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("value")?;
+        let number: i64 = sqlx::query(
+            "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("value")?;
         let state = TicketState::New;
         let id: i64 = sqlx::query(
             "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
@@ -494,12 +564,22 @@ impl Store {
         // so it does not vanish from their sight.
         let mut followers = Vec::new();
         if let Some(me) = actor.user_id {
-            if actor.role == Role::Agent && !group_id.is_some_and(|g| actor.in_group(g)) && new.owner_id != Some(me) {
+            if actor.role == Role::Agent
+                && !group_id.is_some_and(|g| actor.in_group(g))
+                && new.owner_id != Some(me)
+            {
                 add_follower(&mut tx, id, me, at_db).await?;
                 followers.push(me);
             }
         }
-        record(&mut tx, id, actor.user_id, at_db, Change::new("created", None, Some(format!("#{number}")))).await?;
+        record(
+            &mut tx,
+            id,
+            actor.user_id,
+            at_db,
+            Change::new("created", None, Some(format!("#{number}"))),
+        )
+        .await?;
         tx.commit().await?;
 
         Ok(Ticket {
@@ -583,14 +663,19 @@ impl Store {
         }
         if let Some(tag) = &f.tag {
             let tag = values::tag("tag", tag)?;
-            sql.push(" AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ")
-                .bind(Value::Text(tag))
-                .push(")");
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ",
+            )
+            .bind(Value::Text(tag))
+            .push(")");
         }
         if let Some(text) = f.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             values::clean_text("q", text, 200)?;
             sql.push(" AND t.subject_folded LIKE ")
-                .bind(Value::Text(format!("%{}%", crate::directory::like_escape(&values::fold(text)))))
+                .bind(Value::Text(format!(
+                    "%{}%",
+                    crate::directory::like_escape(&values::fold(text))
+                )))
                 .push(" ESCAPE '\\'");
         }
         let (key, desc) = f.sort.key();
@@ -600,7 +685,9 @@ impl Store {
             match key {
                 Some(col) => {
                     sql.push(&format!(" AND (t.{col}, t.id) {cmp} ("))
-                        .bind(Value::Int(k.ok_or_else(|| StoreError::invalid("cursor", "does not fit this sort"))?))
+                        .bind(Value::Int(k.ok_or_else(|| {
+                            StoreError::invalid("cursor", "does not fit this sort")
+                        })?))
                         .push(", ")
                         .bind(Value::Int(id))
                         .push(")");
@@ -619,7 +706,10 @@ impl Store {
 
         let mut conn = self.read.acquire().await?;
         let rows = sql.query().fetch_all(&mut *conn).await?;
-        let mut items = rows.iter().map(ticket_from_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(ticket_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(|t| {
@@ -647,21 +737,52 @@ impl Store {
     }
 
     /// Changes a ticket's fields; each change goes to the history.
-    pub async fn update_ticket(&self, actor: &Actor, id: i64, patch: TicketPatch) -> Result<Ticket> {
-        let subject = patch.subject.as_deref().map(|s| values::line("subject", s, SUBJECT_MAX)).transpose()?;
-        let category = patch.category.as_ref().map(|c| clean_category(c.as_deref())).transpose()?;
+    pub async fn update_ticket(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: TicketPatch,
+    ) -> Result<Ticket> {
+        let subject = patch
+            .subject
+            .as_deref()
+            .map(|s| values::line("subject", s, SUBJECT_MAX))
+            .transpose()?;
+        let category = patch
+            .category
+            .as_ref()
+            .map(|c| clean_category(c.as_deref()))
+            .transpose()?;
         let tags = patch.tags.as_deref().map(clean_tags).transpose()?;
-        let edits = subject.is_some() || category.is_some() || tags.is_some() || patch.priority.is_some() || patch.owner_id.is_some();
+        let edits = subject.is_some()
+            || category.is_some()
+            || tags.is_some()
+            || patch.priority.is_some()
+            || patch.owner_id.is_some();
         let at = now();
         let at_db = to_db(at);
 
         let mut tx = self.write.begin().await?;
-        let mut t = load_for(&mut tx, actor, id, if edits { TicketAction::Edit } else { TicketAction::ChangeState }).await?;
+        let mut t = load_for(
+            &mut tx,
+            actor,
+            id,
+            if edits {
+                TicketAction::Edit
+            } else {
+                TicketAction::ChangeState
+            },
+        )
+        .await?;
         let before = t.clone();
         let mut changes: Vec<Change> = Vec::new();
 
         if let Some(s) = subject.filter(|s| *s != t.subject) {
-            changes.push(Change::new("subject", Some(t.subject.clone()), Some(s.clone())));
+            changes.push(Change::new(
+                "subject",
+                Some(t.subject.clone()),
+                Some(s.clone()),
+            ));
             t.subject = s;
         }
         if let Some(c) = category.filter(|c| *c != t.category) {
@@ -669,7 +790,11 @@ impl Store {
             t.category = c;
         }
         if let Some(p) = patch.priority.filter(|p| *p != t.priority) {
-            changes.push(Change::new("priority", Some(t.priority.to_string()), Some(p.to_string())));
+            changes.push(Change::new(
+                "priority",
+                Some(t.priority.to_string()),
+                Some(p.to_string()),
+            ));
             t.priority = p;
         }
         if let Some(owner) = patch.owner_id.filter(|o| *o != t.owner_id) {
@@ -681,10 +806,17 @@ impl Store {
         }
         if let Some(to) = patch.state.filter(|s| *s != t.state) {
             if t.merged_into_id.is_some() {
-                return Err(StoreError::conflict(Some("state"), "a merged ticket stays closed"));
+                return Err(StoreError::conflict(
+                    Some("state"),
+                    "a merged ticket stays closed",
+                ));
             }
             rules::transition(t.state, to, actor.role)?;
-            changes.push(Change::new("state", Some(t.state.to_string()), Some(to.to_string())));
+            changes.push(Change::new(
+                "state",
+                Some(t.state.to_string()),
+                Some(to.to_string()),
+            ));
             set_state(&mut t, to, at);
         }
         if let Some(tags) = tags {
@@ -735,7 +867,14 @@ impl Store {
             return Err(StoreError::invalid("user_id", "followers are staff"));
         }
         if add_follower(&mut tx, id, user_id, at).await? {
-            record(&mut tx, id, actor.user_id, at, Change::new("follower", None, Some(user_id.to_string()))).await?;
+            record(
+                &mut tx,
+                id,
+                actor.user_id,
+                at,
+                Change::new("follower", None, Some(user_id.to_string())),
+            )
+            .await?;
             t.followers.push(user_id);
             t.followers.sort();
         }
@@ -747,13 +886,21 @@ impl Store {
         let at = to_db(now());
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
-        let done = sqlx::query("DELETE FROM ticket_followers WHERE ticket_id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM ticket_followers WHERE ticket_id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() > 0 {
-            record(&mut tx, id, actor.user_id, at, Change::new("follower", Some(user_id.to_string()), None)).await?;
+            record(
+                &mut tx,
+                id,
+                actor.user_id,
+                at,
+                Change::new("follower", Some(user_id.to_string()), None),
+            )
+            .await?;
             t.followers.retain(|f| *f != user_id);
         }
         tx.commit().await?;
@@ -775,7 +922,9 @@ pub(crate) fn visibility(actor: &Actor, group_filter: Option<i64>, sql: &mut Sql
             let me = actor.user_id.unwrap_or(-1);
             sql.push(" AND (");
             if !actor.group_ids.is_empty() {
-                sql.push("t.group_id IN ").bind_list(&actor.group_ids).push(" OR ");
+                sql.push("t.group_id IN ")
+                    .bind_list(&actor.group_ids)
+                    .push(" OR ");
             }
             sql.push("t.owner_id = ").bind(Value::Int(me));
             sql.push(" OR EXISTS (SELECT 1 FROM ticket_followers f WHERE f.ticket_id = t.id AND f.user_id = ")
@@ -803,10 +952,15 @@ fn encode_cursor(key: Option<i64>, id: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<(Option<i64>, i64)> {
     let bad = || StoreError::invalid("cursor", "is not a cursor from this list");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     match raw.split_once(':') {
-        Some((k, id)) => Ok((Some(k.parse().map_err(|_| bad())?), id.parse().map_err(|_| bad())?)),
+        Some((k, id)) => Ok((
+            Some(k.parse().map_err(|_| bad())?),
+            id.parse().map_err(|_| bad())?,
+        )),
         None => Ok((None, raw.parse().map_err(|_| bad())?)),
     }
 }
@@ -817,9 +971,14 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        assert_eq!(decode_cursor(&encode_cursor(Some(3), 42)).unwrap(), (Some(3), 42));
+        assert_eq!(
+            decode_cursor(&encode_cursor(Some(3), 42)).unwrap(),
+            (Some(3), 42)
+        );
         assert_eq!(decode_cursor(&encode_cursor(None, 42)).unwrap(), (None, 42));
         assert!(decode_cursor("!!").is_err());
-        assert!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x:y")).is_err());
+        assert!(
+            decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x:y")).is_err()
+        );
     }
 }

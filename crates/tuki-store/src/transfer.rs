@@ -32,10 +32,19 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Transfer).await?;
         if !t.state.is_active() {
-            return Err(StoreError::conflict(Some("state"), format!("a {} ticket cannot be transferred; reopen it first", t.state)));
+            return Err(StoreError::conflict(
+                Some("state"),
+                format!(
+                    "a {} ticket cannot be transferred; reopen it first",
+                    t.state
+                ),
+            ));
         }
         if t.group_id == Some(transfer.group_id) {
-            return Err(StoreError::invalid("group_id", "the ticket is already in this group"));
+            return Err(StoreError::invalid(
+                "group_id",
+                "the ticket is already in this group",
+            ));
         }
         let to_tier: i64 = sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
             .bind(transfer.group_id)
@@ -76,7 +85,11 @@ impl Store {
                 id,
                 actor.user_id,
                 at_db,
-                Change::new("owner", t.owner_id.map(|o| o.to_string()), transfer.owner_id.map(|o| o.to_string())),
+                Change::new(
+                    "owner",
+                    t.owner_id.map(|o| o.to_string()),
+                    transfer.owner_id.map(|o| o.to_string()),
+                ),
             )
             .await?;
         }
@@ -96,7 +109,14 @@ impl Store {
         .await?;
         if let Some(me) = actor.user_id {
             if add_follower(&mut tx, id, me, at_db).await? {
-                record(&mut tx, id, actor.user_id, at_db, Change::new("follower", None, Some(me.to_string()))).await?;
+                record(
+                    &mut tx,
+                    id,
+                    actor.user_id,
+                    at_db,
+                    Change::new("follower", None, Some(me.to_string())),
+                )
+                .await?;
                 t.followers.push(me);
                 t.followers.sort();
             }

@@ -73,7 +73,12 @@ impl From<tuki_domain::ValidationError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, message, field) = match self {
-            AppError::Invalid { field, message } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", message, Some(field)),
+            AppError::Invalid { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                message,
+                Some(field),
+            ),
             AppError::Malformed(m) => (StatusCode::BAD_REQUEST, "malformed", m, None),
             AppError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -102,10 +107,19 @@ impl IntoResponse for AppError {
                 None,
             ),
             AppError::Store(e) => match e {
-                StoreError::Invalid(v) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", v.message, Some(v.field)),
-                StoreError::NotFound => (StatusCode::NOT_FOUND, "not_found", "not found".into(), None),
+                StoreError::Invalid(v) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    v.message,
+                    Some(v.field),
+                ),
+                StoreError::NotFound => {
+                    (StatusCode::NOT_FOUND, "not_found", "not found".into(), None)
+                }
                 StoreError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, None),
-                StoreError::Conflict { field, message } => (StatusCode::CONFLICT, "conflict", message, field),
+                StoreError::Conflict { field, message } => {
+                    (StatusCode::CONFLICT, "conflict", message, field)
+                }
                 StoreError::Transition(t) => (
                     StatusCode::CONFLICT,
                     "transition_not_allowed",
@@ -123,10 +137,22 @@ impl IntoResponse for AppError {
                 }
             },
         };
-        let mut res = (status, Json(ErrorBody { error: ErrorDetail { code, message, field } })).into_response();
+        let mut res = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         res
     }

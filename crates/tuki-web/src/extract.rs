@@ -54,7 +54,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                 let message = strip_position(&inner.to_string());
                 field_error(&path, &message)
             }
-            _ => AppError::Malformed(format!("the body is not valid JSON: {}", strip_position(&inner.to_string()))),
+            _ => AppError::Malformed(format!(
+                "the body is not valid JSON: {}",
+                strip_position(&inner.to_string())
+            )),
         }
     })
 }
@@ -81,7 +84,9 @@ fn field_error(path: &str, message: &str) -> AppError {
         (None, p) => p.to_string(),
     };
     let message = match message.split_once(", expected one of") {
-        Some((head, _)) if message.starts_with("unknown field") => format!("{head} is not accepted here"),
+        Some((head, _)) if message.starts_with("unknown field") => {
+            format!("{head} is not accepted here")
+        }
         _ => message.to_string(),
     };
     AppError::invalid(&field, message)
@@ -111,12 +116,18 @@ pub struct Auth(pub Actor);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or(AppError::Unauthorized)?;
         match state.store.actor_for_token(token).await? {
@@ -129,5 +140,8 @@ impl FromRequestParts<AppState> for Auth {
 /// Parses an id from the path; anything that is not a positive number names
 /// nothing that exists.
 pub fn id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or(AppError::NotFound)
+    raw.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or(AppError::NotFound)
 }

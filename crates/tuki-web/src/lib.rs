@@ -29,7 +29,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store) -> Self {
-        let doc = openapi::document().to_pretty_json().expect("the OpenAPI document serializes");
+        let doc = openapi::document()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes");
         AppState {
             store,
             openapi: Arc::new(doc),
@@ -45,13 +47,21 @@ pub async fn health(State(s): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
         }
     }
 }
 
 async fn openapi_json(State(s): State<AppState>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], s.openapi.as_str().to_owned()).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        s.openapi.as_str().to_owned(),
+    )
+        .into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -69,6 +79,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves Tuki on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -67,7 +67,12 @@ impl Stats {
 }
 
 /// Runs `requests` calls of `call(i)` spread over `concurrency` tasks.
-async fn measure<F, Fut>(name: &str, concurrency: usize, requests: usize, call: F) -> anyhow::Result<Stats>
+async fn measure<F, Fut>(
+    name: &str,
+    concurrency: usize,
+    requests: usize,
+    call: F,
+) -> anyhow::Result<Stats>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -139,7 +144,10 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     );
     let admin_token = store.create_token(seeded.admin_id, "bench").await?.token;
     // An agent of the first group, for queue lists as an agent sees them.
-    let agent_token = store.create_token(seeded.agent_ids[0], "bench").await?.token;
+    let agent_token = store
+        .create_token(seeded.agent_ids[0], "bench")
+        .await?
+        .token;
     let group = seeded.group_ids[0];
     let customers = seeded.customer_ids.clone();
     store.close().await;
@@ -173,8 +181,13 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     .context("server did not start in 60 s")??;
 
     let base = format!("http://127.0.0.1:{port}/api/v1");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let only: Option<Vec<String>> = args.only.as_ref().map(|o| o.split(',').map(|s| s.trim().to_string()).collect());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let only: Option<Vec<String>> = args
+        .only
+        .as_ref()
+        .map(|o| o.split(',').map(|s| s.trim().to_string()).collect());
     let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
     let n = args.requests;
     let mut results = Vec::new();
@@ -185,7 +198,12 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
         if !wanted(name) {
             continue;
         }
-        let (c, b, t, cs) = (client.clone(), base.clone(), admin_token.clone(), customers.clone());
+        let (c, b, t, cs) = (
+            client.clone(),
+            base.clone(),
+            admin_token.clone(),
+            customers.clone(),
+        );
         let count = if conc == 1 { n / 4 } else { n };
         results.push(
             measure(&format!("create ticket"), conc, count, move |i| {
@@ -224,7 +242,11 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
                     // Spread over the whole table, not just the hot end.
                     let id = 1 + (i as i64 * 7_919) % max_id;
                     async move {
-                        let res = c.get(format!("{b}/tickets/{id}")).bearer_auth(&t).send().await?;
+                        let res = c
+                            .get(format!("{b}/tickets/{id}"))
+                            .bearer_auth(&t)
+                            .send()
+                            .await?;
                         if res.status() != 200 {
                             bail!("fetch answered {}", res.status());
                         }
@@ -239,7 +261,11 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
 
     for (name, label, sort) in [
         ("queue", "queue: 50 active, newest first", "-created"),
-        ("queue-priority", "queue: 50 active, by priority", "-priority"),
+        (
+            "queue-priority",
+            "queue: 50 active, by priority",
+            "-priority",
+        ),
     ] {
         if !wanted(name) {
             continue;
@@ -305,8 +331,13 @@ async fn seed_with_progress(store: &Store, seeded: &Seeded, count: u64) -> anyho
             .expect("valid template"),
     );
     let start = Instant::now();
-    store.seed_tickets(seeded, count, 10_000, |done| bar.set_position(done)).await?;
+    store
+        .seed_tickets(seeded, count, 10_000, |done| bar.set_position(done))
+        .await?;
     bar.finish();
-    println!("seeded {count} tickets in {:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "seeded {count} tickets in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

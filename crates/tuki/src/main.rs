@@ -30,7 +30,12 @@ struct DbArgs {
     #[arg(long, env = "TUKI_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Folder for Tuki's files (the SQLite database, later attachments).
-    #[arg(long, env = "TUKI_DATA_DIR", default_value = "./tuki-data", global = true)]
+    #[arg(
+        long,
+        env = "TUKI_DATA_DIR",
+        default_value = "./tuki-data",
+        global = true
+    )]
     data_dir: PathBuf,
 }
 
@@ -46,7 +51,10 @@ impl DbArgs {
         let store = Store::connect(&url)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
-        store.migrate().await.context("cannot migrate the database")?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the database")?;
         Ok(store)
     }
 }
@@ -123,7 +131,10 @@ enum TokenCommand {
 
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.is_empty() {
         bail!("no password on standard input");
@@ -136,7 +147,10 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("TUKI_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {
@@ -145,7 +159,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -160,7 +175,9 @@ fn main() -> anyhow::Result<()> {
     init_tracing();
     // Two worker threads match the small machines Tuki is built to run on;
     // TOKIO_WORKER_THREADS overrides.
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli))
 }
 
@@ -182,7 +199,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                      `tuki user create --role admin --email you@example.com --name \"Your Name\" --password-stdin`"
                 );
             }
-            tuki_web::serve(listener, tuki_web::AppState::new(store.clone()), shutdown_signal()).await?;
+            tuki_web::serve(
+                listener,
+                tuki_web::AppState::new(store.clone()),
+                shutdown_signal(),
+            )
+            .await?;
             store.close().await;
         }
         Command::Migrate => {
@@ -191,8 +213,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("database is up to date: {}", redact(&cli.db.url()));
         }
         Command::User { command } => match command {
-            UserCommand::Create { email, name, role, language, password_stdin } => {
-                let password = if password_stdin { Some(read_password()?) } else { None };
+            UserCommand::Create {
+                email,
+                name,
+                role,
+                language,
+                password_stdin,
+            } => {
+                let password = if password_stdin {
+                    Some(read_password()?)
+                } else {
+                    None
+                };
                 let store = cli.db.open().await?;
                 let user = store
                     .create_user(
@@ -209,7 +241,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                     .await?;
                 store.close().await;
-                eprintln!("created {} {} ({}), id {}", user.role, user.email, user.name, user.id);
+                eprintln!(
+                    "created {} {} ({}), id {}",
+                    user.role, user.email, user.name, user.id
+                );
             }
             UserCommand::SetPassword { email } => {
                 let password = read_password()?;

@@ -909,7 +909,7 @@ proptest! {
 
 proptest! {
     // Each case walks up to some 90,000 minutes one by one in the reference.
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn agrees_with_minute_by_minute_reference(plain in arb_plain(), start in arb_start(), m in 1i64..3000, span in 0i64..(20 * 1440)) {

@@ -1,1 +1,6 @@
+//! The store's story tests. Each runs on SQLite and on PostgreSQL.
 
+mod directory;
+mod fixture;
+mod tickets;
+mod visibility;

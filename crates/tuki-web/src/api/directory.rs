@@ -6,8 +6,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tuki_domain::directory::Role;
 use tuki_store::directory::{
-    Group, GroupPatch, NewGroup, NewOrganisation, NewUser, Organisation, OrganisationPatch, User, UserFilter,
-    UserPatch,
+    Group, GroupPatch, NewGroup, NewOrganisation, NewUser, Organisation, OrganisationPatch, User,
+    UserFilter, UserPatch,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,8 +50,13 @@ pub async fn list_organisations(
     ApiQuery(q): ApiQuery<OrganisationQuery>,
 ) -> ApiResult<Json<OrganisationList>> {
     let limit = limit(q.limit)?;
-    let items = s.store.organisations(&actor, q.q.as_deref(), q.cursor, limit).await?;
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|o| o.id)).flatten();
+    let items = s
+        .store
+        .organisations(&actor, q.q.as_deref(), q.cursor, limit)
+        .await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|o| o.id))
+        .flatten();
     Ok(Json(OrganisationList { items, next_cursor }))
 }
 
@@ -62,7 +67,10 @@ pub async fn create_organisation(
     Auth(actor): Auth,
     ApiJson(new): ApiJson<NewOrganisation>,
 ) -> ApiResult<(StatusCode, Json<Organisation>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_organisation(&actor, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_organisation(&actor, new).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "directory", security(("token" = [])),
@@ -84,7 +92,11 @@ pub async fn update_organisation(
     Path(raw): Path<String>,
     ApiJson(patch): ApiJson<OrganisationPatch>,
 ) -> ApiResult<Json<Organisation>> {
-    Ok(Json(s.store.update_organisation(&actor, id(&raw)?, patch).await?))
+    Ok(Json(
+        s.store
+            .update_organisation(&actor, id(&raw)?, patch)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -117,7 +129,10 @@ pub async fn list_users(
     let limit = limit(q.limit)?;
     if let Some(phone) = q.phone.as_deref() {
         let items = s.store.users_by_phone(&actor, phone).await?;
-        return Ok(Json(UserList { items, next_cursor: None }));
+        return Ok(Json(UserList {
+            items,
+            next_cursor: None,
+        }));
     }
     let filter = UserFilter {
         q: q.q,
@@ -127,7 +142,9 @@ pub async fn list_users(
         limit,
     };
     let items = s.store.users(&actor, &filter).await?;
-    let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|u| u.id)).flatten();
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|u| u.id))
+        .flatten();
     Ok(Json(UserList { items, next_cursor }))
 }
 
@@ -138,12 +155,19 @@ pub async fn create_user(
     Auth(actor): Auth,
     ApiJson(new): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_user(&actor, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_user(&actor, new).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn get_user(State(s): State<AppState>, Auth(actor): Auth, Path(raw): Path<String>) -> ApiResult<Json<User>> {
+pub async fn get_user(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.store.user(&actor, id(&raw)?).await?))
 }
 
@@ -161,7 +185,10 @@ pub async fn update_user(
 
 #[utoipa::path(get, path = "/api/v1/groups", tag = "directory", security(("token" = [])),
     responses((status = 200, body = Vec<Group>), (status = 403, body = ErrorBody)))]
-pub async fn list_groups(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<Group>>> {
+pub async fn list_groups(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<Vec<Group>>> {
     Ok(Json(s.store.groups(&actor).await?))
 }
 
@@ -172,12 +199,19 @@ pub async fn create_group(
     Auth(actor): Auth,
     ApiJson(new): ApiJson<NewGroup>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_group(&actor, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_group(&actor, new).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
-pub async fn get_group(State(s): State<AppState>, Auth(actor): Auth, Path(raw): Path<String>) -> ApiResult<Json<Group>> {
+pub async fn get_group(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Group>> {
     Ok(Json(s.store.group(&actor, id(&raw)?).await?))
 }
 
@@ -214,5 +248,9 @@ pub async fn remove_member(
     Auth(actor): Auth,
     Path((g, u)): Path<(String, String)>,
 ) -> ApiResult<Json<Group>> {
-    Ok(Json(s.store.remove_group_member(&actor, id(&g)?, id(&u)?).await?))
+    Ok(Json(
+        s.store
+            .remove_group_member(&actor, id(&g)?, id(&u)?)
+            .await?,
+    ))
 }

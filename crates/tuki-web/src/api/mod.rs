@@ -17,7 +17,10 @@ pub(crate) fn limit(raw: Option<i64>) -> Result<i64, crate::error::AppError> {
     match raw {
         None => Ok(50),
         Some(n) if (1..=200).contains(&n) => Ok(n),
-        Some(_) => Err(crate::error::AppError::invalid("limit", "must be between 1 and 200")),
+        Some(_) => Err(crate::error::AppError::invalid(
+            "limit",
+            "must be between 1 and 200",
+        )),
     }
 }
 
@@ -27,21 +30,39 @@ pub fn routes() -> Router<AppState> {
     use tickets::*;
     Router::new()
         .route("/me", get(me))
-        .route("/organisations", get(list_organisations).post(create_organisation))
-        .route("/organisations/{id}", get(get_organisation).patch(update_organisation))
+        .route(
+            "/organisations",
+            get(list_organisations).post(create_organisation),
+        )
+        .route(
+            "/organisations/{id}",
+            get(get_organisation).patch(update_organisation),
+        )
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", get(get_user).patch(update_user))
         .route("/groups", get(list_groups).post(create_group))
         .route("/groups/{id}", get(get_group).patch(update_group))
-        .route("/groups/{id}/members/{user_id}", put(add_member).delete(remove_member))
+        .route(
+            "/groups/{id}/members/{user_id}",
+            put(add_member).delete(remove_member),
+        )
         .route("/tickets", get(list_tickets).post(create_ticket))
         .route("/tickets/by-number/{number}", get(get_ticket_by_number))
         .route("/tickets/{id}", get(get_ticket).patch(update_ticket))
-        .route("/tickets/{id}/articles", get(list_articles).post(add_article))
+        .route(
+            "/tickets/{id}/articles",
+            get(list_articles).post(add_article),
+        )
         .route("/tickets/{id}/transfer", post(transfer))
         .route("/tickets/{id}/merge", post(merge))
         .route("/tickets/{id}/links", get(list_links).post(add_link))
-        .route("/tickets/{id}/links/{link_id}", axum::routing::delete(remove_link))
-        .route("/tickets/{id}/followers/{user_id}", put(follow).delete(unfollow))
+        .route(
+            "/tickets/{id}/links/{link_id}",
+            axum::routing::delete(remove_link),
+        )
+        .route(
+            "/tickets/{id}/followers/{user_id}",
+            put(follow).delete(unfollow),
+        )
         .route("/tickets/{id}/history", get(history))
 }

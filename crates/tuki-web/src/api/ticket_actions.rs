@@ -44,7 +44,11 @@ pub async fn merge(
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/links", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Vec<Link>), (status = 404, body = ErrorBody)))]
-pub async fn list_links(State(s): State<AppState>, Auth(actor): Auth, Path(raw): Path<String>) -> ApiResult<Json<Vec<Link>>> {
+pub async fn list_links(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<Link>>> {
     Ok(Json(s.store.links(&actor, id(&raw)?).await?))
 }
 
@@ -59,7 +63,10 @@ pub async fn add_link(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<NewLink>,
 ) -> ApiResult<(StatusCode, Json<Vec<Link>>)> {
-    Ok((StatusCode::CREATED, Json(s.store.add_link(&actor, id(&raw)?, body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.add_link(&actor, id(&raw)?, body).await?),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tickets/{id}/links/{link_id}", tag = "tickets", security(("token" = [])),

@@ -41,9 +41,19 @@ pub struct TicketQuery {
     pub limit: Option<i64>,
 }
 
-fn list_of<T>(field: &str, raw: Option<&str>, parse: impl Fn(&str, &str) -> Result<T, tuki_domain::ValidationError>) -> ApiResult<Vec<T>> {
-    raw.map(|r| r.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| parse(field, s).map_err(AppError::from)).collect())
-        .unwrap_or_else(|| Ok(Vec::new()))
+fn list_of<T>(
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str, &str) -> Result<T, tuki_domain::ValidationError>,
+) -> ApiResult<Vec<T>> {
+    raw.map(|r| {
+        r.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse(field, s).map_err(AppError::from))
+            .collect()
+    })
+    .unwrap_or_else(|| Ok(Vec::new()))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("token" = [])), params(TicketQuery),
@@ -64,7 +74,12 @@ pub async fn list_tickets(
         priorities: list_of("priority", q.priority.as_deref(), Priority::parse)?,
         tag: q.tag,
         text: q.q,
-        sort: q.sort.as_deref().map(|s| TicketSort::parse("sort", s)).transpose()?.unwrap_or_default(),
+        sort: q
+            .sort
+            .as_deref()
+            .map(|s| TicketSort::parse("sort", s))
+            .transpose()?
+            .unwrap_or_default(),
         cursor: q.cursor,
         limit: limit(q.limit)?,
     };
@@ -79,12 +94,19 @@ pub async fn create_ticket(
     Auth(actor): Auth,
     ApiJson(new): ApiJson<NewTicket>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
-    Ok((StatusCode::CREATED, Json(s.store.create_ticket(&actor, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_ticket(&actor, new).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)))]
-pub async fn get_ticket(State(s): State<AppState>, Auth(actor): Auth, Path(raw): Path<String>) -> ApiResult<Json<Ticket>> {
+pub async fn get_ticket(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.store.ticket(&actor, id(&raw)?).await?))
 }
 
@@ -135,5 +157,8 @@ pub async fn add_article(
     Path(raw): Path<String>,
     ApiJson(new): ApiJson<NewArticle>,
 ) -> ApiResult<(StatusCode, Json<Article>)> {
-    Ok((StatusCode::CREATED, Json(s.store.add_article(&actor, id(&raw)?, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.add_article(&actor, id(&raw)?, new).await?),
+    ))
 }

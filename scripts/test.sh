@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs Tuki's whole test suite: unit and property tests, every store and API
+# test on SQLite *and* PostgreSQL, and the OpenAPI snapshot.
+#
+# It installs what is missing (Debian's PostgreSQL), starts a throwaway
+# PostgreSQL cluster on a free loopback port in a temporary folder, and
+# removes it afterwards. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tuki-target}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+    echo "test.sh: installing $*" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
+    apt_install postgresql
+fi
+PGBIN="$(pg_bin)"
+
+# --- a throwaway PostgreSQL cluster ------------------------------------------
+PGTMP="$(mktemp -d /tmp/tuki-pg.XXXXXX)"
+PGPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# PostgreSQL refuses to run as root; run it as the postgres system user then.
+if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    chown postgres "$PGTMP"
+    pg() { runuser -u postgres -- "$@"; }
+else
+    pg() { "$@"; }
+fi
+cleanup() {
+    pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PGTMP"
+}
+trap cleanup EXIT
+pg "$PGBIN/initdb" -D "$PGTMP/data" -U tuki --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+# Durability settings off: this cluster lives for one test run.
+pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -o \
+    "-p $PGPORT -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    start >/dev/null
+export TUKI_TEST_POSTGRES_URL="postgres://tuki@127.0.0.1:$PGPORT/postgres"
+echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT" >&2
+
+# --- the tests ----------------------------------------------------------------
+cargo test --workspace --locked "$@"
