@@ -38,7 +38,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 AppError::Malformed("could not read the request body".into())
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        // Every body Tuki takes is an object; serde would otherwise read a
+        // struct from an array, and report the error at "[0]".
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => parse_json(&bytes).map(ApiJson),
+            None => Err(AppError::Malformed("the request body is empty".into())),
+            Some(_) => match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => Err(AppError::invalid("body", "must be a JSON object")),
+                Err(e) => Err(AppError::Malformed(format!(
+                    "the body is not valid JSON: {}",
+                    strip_position(&e.to_string())
+                ))),
+            },
+        }
     }
 }
 
