@@ -284,6 +284,20 @@ impl SlaClock {
         true
     }
 
+    /// A stopped clock runs again from `at` (a resolved ticket reopened):
+    /// the time it stood stopped is kept as a pause, so it does not count.
+    /// Returns whether anything changed.
+    pub fn reopen(&mut self, at: Timestamp) -> bool {
+        let Some(stop) = self.stopped_at.take() else {
+            return false;
+        };
+        let until = at.max(stop);
+        if until > stop {
+            self.pauses.push(Pause { from: stop, until });
+        }
+        true
+    }
+
     fn target_ns(&self) -> i128 {
         i128::from(self.target_minutes) * NS_PER_MINUTE
     }

@@ -42,6 +42,7 @@
 mod calendar;
 mod clock;
 mod holidays;
+mod policy;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,11 @@ pub use clock::{
     SlaClock, SlaEvaluation, SlaState,
 };
 pub use holidays::{easter_sunday, finnish_holidays, FinnishHoliday};
+pub use policy::{
+    clock_moves, overall_state, raised, select_policy, tier_metrics, ClockMove, EscalationAction,
+    EscalationTrigger, PolicyCandidate, PolicyConditions, PolicyFacts, SlaEventKind, SlaKind,
+    TicketEvent, TierMetrics, TierMove,
+};
 
 /// Instants are handled as nanoseconds since the Unix epoch: exact, and wide
 /// enough for every [`jiff::Timestamp`].
