@@ -100,9 +100,13 @@ impl Store {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }
+        // One query for the token, its user and the user's organisation: this
+        // runs on every API request.
         let row = sqlx::query(
-            "SELECT t.id AS token_id, t.user_id, t.last_used_at FROM api_tokens t \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            "SELECT t.id AS token_id, t.user_id, t.last_used_at, u.role, u.organisation_id, o.shares_tickets \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN organisations o ON o.id = u.organisation_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active",
         )
         .bind(token_hash(token))
         .fetch_optional(&self.read)
@@ -121,7 +125,7 @@ impl Store {
                 .execute(&self.write)
                 .await?;
         }
-        self.actor_for_user(user_id).await
+        self.actor_from_row(user_id, &row).await.map(Some)
     }
 
     /// Loads what the access rules need to know about an active user.
@@ -135,8 +139,13 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let role: String = row.try_get("role")?;
-        let role = Role::parse("role", &role)?;
+        self.actor_from_row(user_id, &row).await.map(Some)
+    }
+
+    /// Completes an actor from a row with `role`, `organisation_id` and
+    /// `shares_tickets`, adding the user's groups.
+    async fn actor_from_row(&self, user_id: i64, row: &sqlx::any::AnyRow) -> Result<Actor> {
+        let role = Role::parse("role", &row.try_get::<String, _>("role")?)?;
         let group_ids =
             sqlx::query("SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id")
                 .bind(user_id)
@@ -145,13 +154,13 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get::<i64, _>("group_id"))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Some(Actor {
+        Ok(Actor {
             user_id: Some(user_id),
             role,
             organisation_id: row.try_get("organisation_id")?,
-            organisation_shares: crate::sql::get_opt_bool(&row, "shares_tickets")?.unwrap_or(false),
+            organisation_shares: crate::sql::get_opt_bool(row, "shares_tickets")?.unwrap_or(false),
             group_ids,
-        }))
+        })
     }
 
     /// Sets a user's password after checking it against the rules.
