@@ -4,12 +4,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tuki_domain::access::{Actor, TicketAction};
+use tuki_domain::directory::Role;
 use tuki_domain::ticket::{self as rules, ArticleKind};
 use tuki_domain::values;
 
 use crate::history::{record, Change};
+use crate::sla::{on_ticket_event, TicketEvent};
 use crate::tickets::{load_for, save, set_state, BODY_MAX};
-use crate::time::{from_db, now, to_db};
+use crate::time::{from_db, to_db};
 use crate::{Result, Store};
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +53,7 @@ impl Store {
         let kind = new.kind.unwrap_or(ArticleKind::Reply);
         let internal = kind.internal(new.internal)?;
         let body = values::body("body", &new.body, BODY_MAX)?;
-        let at = now();
+        let at = self.now();
         let at_db = to_db(at);
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, ticket_id, TicketAction::AddArticle(kind)).await?;
@@ -76,6 +78,7 @@ impl Store {
             Change::new("article", None, Some(format!("{kind} {id}"))),
         )
         .await?;
+        let mut events = Vec::new();
         if t.merged_into_id.is_none() {
             if let Some(next) = rules::state_after_article(t.state, actor.role, kind) {
                 record(
@@ -86,11 +89,25 @@ impl Store {
                     Change::new("state", Some(t.state.to_string()), Some(next.to_string())),
                 )
                 .await?;
+                events.push(TicketEvent::StateChanged {
+                    from: t.state,
+                    to: next,
+                });
                 set_state(&mut t, next, at);
+            }
+            // What the customer sees is what answers them: a public reply or
+            // a public phone note from staff meets a response target.
+            if actor.is_staff() && !internal && kind != ArticleKind::Note {
+                events.push(TicketEvent::StaffResponse);
+            } else if actor.role == Role::Customer {
+                events.push(TicketEvent::CustomerReply);
             }
         }
         t.updated_at = at;
         save(&mut tx, &t).await?;
+        for event in events {
+            on_ticket_event(&mut tx, &mut t, actor.user_id, event, at).await?;
+        }
         tx.commit().await?;
         Ok(Article {
             id,

@@ -124,13 +124,7 @@ impl Store {
         .bind(values::fold(&name))
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("name"), "an organisation with this name exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(on_duplicate("name", "an organisation with this name exists"))?;
         let id: i64 = row.try_get("id")?;
         insert_domains(&mut tx, id, &domains).await?;
         tx.commit().await?;
@@ -224,13 +218,7 @@ impl Store {
         .bind(name.as_deref().map(values::fold))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("name"), "an organisation with this name exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(on_duplicate("name", "an organisation with this name exists"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -267,18 +255,27 @@ async fn insert_domains(
             .bind(org)
             .execute(&mut **tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::conflict(
-                        Some("domains"),
-                        format!("{d} belongs to another organisation"),
-                    )
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(on_duplicate(
+                "domains",
+                &format!("{d} belongs to another organisation"),
+            ))?;
     }
     Ok(())
+}
+
+/// Maps a unique-constraint violation to a 409 naming the field; other
+/// engine errors pass through.
+fn on_duplicate<'a>(
+    field: &'a str,
+    message: &'a str,
+) -> impl FnOnce(sqlx::Error) -> StoreError + 'a {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::conflict(Some(field), message)
+        } else {
+            e.into()
+        }
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
@@ -434,13 +431,7 @@ impl Store {
         .bind(at)
         .fetch_one(&self.write)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("email"), "a user with this email exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(on_duplicate("email", "a user with this email exists"))?;
         self.user_unchecked(row.try_get("id")?).await
     }
 
@@ -604,13 +595,10 @@ impl Store {
             sql.push(", active = ").bind(Value::Bool(a));
         }
         sql.push(" WHERE id = ").bind(Value::Int(id));
-        sql.query().execute(&self.write).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("email"), "a user with this email exists")
-            } else {
-                StoreError::from(e)
-            }
-        })?;
+        sql.query()
+            .execute(&self.write)
+            .await
+            .map_err(on_duplicate("email", "a user with this email exists"))?;
         self.user_unchecked(id).await
     }
 }
@@ -702,13 +690,7 @@ impl Store {
         .bind(at)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("name"), "a group with this name exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(on_duplicate("name", "a group with this name exists"))?;
         let id: i64 = row.try_get("id")?;
         for user in new.members {
             add_member(&mut tx, id, user, "members").await?;
@@ -791,13 +773,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::conflict(Some("name"), "a group with this name exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(on_duplicate("name", "a group with this name exists"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -12,8 +12,10 @@ pub mod auth;
 pub mod directory;
 mod error;
 pub mod history;
+pub mod jobs;
 pub mod links;
 pub mod seed;
+pub mod sla;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -50,6 +52,7 @@ pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
     engine: Engine,
+    clock: time::Clock,
 }
 
 static DRIVERS: Once = Once::new();
@@ -71,6 +74,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 engine: Engine::Postgres,
+                clock: time::Clock::system(),
             });
         }
 
@@ -107,11 +111,24 @@ impl Store {
             read,
             write,
             engine: Engine::Sqlite,
+            clock: time::Clock::system(),
         })
     }
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// The current instant as this store sees it; every ticket write and the
+    /// SLA clocks use it.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// The same database with another clock (tests set a manual one).
+    pub fn with_clock(mut self, clock: time::Clock) -> Store {
+        self.clock = clock;
+        self
     }
 
     /// Brings the schema up to date. Safe to run on every start and from

@@ -7,8 +7,9 @@ use tuki_domain::access::{can_view_ticket, Actor, TicketAction};
 use tuki_domain::ticket::{LinkKind, TicketState};
 
 use crate::history::{record, Change};
+use crate::sla::{on_ticket_event, TicketEvent};
 use crate::tickets::{add_follower, load, load_for, save, set_state, Ticket};
-use crate::time::{from_db, now, to_db};
+use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +62,7 @@ impl Store {
                 "a ticket cannot be linked to itself",
             ));
         }
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         let source = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let target = match load(&mut tx, new.target_id).await {
@@ -159,7 +160,7 @@ impl Store {
     }
 
     pub async fn remove_link(&self, actor: &Actor, id: i64, link_id: i64) -> Result<()> {
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         let ticket = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let row = sqlx::query("SELECT source_id, target_id, kind FROM ticket_links WHERE id = $1 AND (source_id = $2 OR target_id = $2)")
@@ -206,7 +207,7 @@ impl Store {
                 "a ticket cannot be merged into itself",
             ));
         }
-        let at = now();
+        let at = self.now();
         let at_db = to_db(at);
         let mut tx = self.write.begin().await?;
         let mut source = load_for(&mut tx, actor, id, TicketAction::Merge).await?;
@@ -286,12 +287,19 @@ impl Store {
             Change::new("merged_from", None, Some(format!("#{}", source.number))),
         )
         .await?;
+        let closing = (source.state != TicketState::Closed).then_some(TicketEvent::StateChanged {
+            from: source.state,
+            to: TicketState::Closed,
+        });
         set_state(&mut source, TicketState::Closed, at);
         source.merged_into_id = Some(target.id);
         source.updated_at = at;
         target.updated_at = at;
         save(&mut tx, &source).await?;
         save(&mut tx, &target).await?;
+        if let Some(event) = closing {
+            on_ticket_event(&mut tx, &mut source, actor.user_id, event, at).await?;
+        }
         tx.commit().await?;
         Ok(target)
     }

@@ -9,13 +9,15 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{decide, Actor, Decision, TicketAction, TicketFacts};
 use tuki_domain::directory::Role;
+use tuki_domain::sla::SlaState;
 use tuki_domain::ticket::{self as rules, ArticleKind, Channel, Priority, TicketState};
 use tuki_domain::values;
 
 use crate::directory::double_option;
 use crate::history::{record, Change};
+use crate::sla::{on_ticket_event, TicketEvent};
 use crate::sql::{Sql, Value};
-use crate::time::{from_db, now, opt_from_db, to_db};
+use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store, StoreError};
 
 pub const SUBJECT_MAX: usize = 250;
@@ -51,6 +53,21 @@ pub struct Ticket {
     pub tags: Vec<String>,
     /// Users who follow the ticket and are told when it moves.
     pub followers: Vec<i64>,
+    /// The SLA policy chosen when the ticket was created; `None` when no
+    /// policy matched.
+    pub sla_policy_id: Option<i64>,
+    /// The most urgent state of the ticket's SLA clocks (breached, warned,
+    /// running, paused, met); `None` without a policy.
+    pub sla_state: Option<SlaState>,
+    /// When the first public answer is due; absent while paused or without
+    /// that target.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub first_response_due_at: Option<Timestamp>,
+    /// When the answer to the customer's latest reply is due.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub next_response_due_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub resolution_due_at: Option<Timestamp>,
 }
 
 impl Ticket {
@@ -126,6 +143,8 @@ pub enum TicketSort {
     PriorityAsc,
     UpdatedDesc,
     UpdatedAsc,
+    /// The earliest open SLA due time first (tickets without one last).
+    DueSoonest,
 }
 
 impl TicketSort {
@@ -136,6 +155,7 @@ impl TicketSort {
         "priority",
         "-updated",
         "updated",
+        "due",
     ];
 
     pub fn parse(field: &str, raw: &str) -> Result<Self> {
@@ -146,6 +166,7 @@ impl TicketSort {
             "priority" => TicketSort::PriorityAsc,
             "-updated" => TicketSort::UpdatedDesc,
             "updated" => TicketSort::UpdatedAsc,
+            "due" => TicketSort::DueSoonest,
             _ => {
                 return Err(StoreError::invalid(
                     field,
@@ -164,6 +185,7 @@ impl TicketSort {
             TicketSort::PriorityAsc => (Some("priority"), false),
             TicketSort::UpdatedDesc => (Some("updated_at"), true),
             TicketSort::UpdatedAsc => (Some("updated_at"), false),
+            TicketSort::DueSoonest => (Some("sla_due_at"), false),
         }
     }
 }
@@ -183,6 +205,10 @@ pub struct TicketFilter {
     pub tag: Option<String>,
     /// Part of the subject, case-insensitive.
     pub text: Option<String>,
+    /// Only active tickets with an SLA clock running towards a due time.
+    pub at_risk: bool,
+    /// Only tickets whose overall SLA state is one of these.
+    pub sla_states: Vec<SlaState>,
     pub sort: TicketSort,
     pub cursor: Option<String>,
     pub limit: i64,
@@ -198,7 +224,8 @@ pub struct TicketPage {
 
 pub(crate) const TICKET_COLUMNS: &str = "t.id, t.number, t.subject, t.requester_id, t.organisation_id, t.channel, \
      t.category, t.priority, t.state, t.group_id, t.owner_id, t.merged_into_id, t.created_by, t.created_at, \
-     t.updated_at, t.resolved_at, t.closed_at";
+     t.updated_at, t.resolved_at, t.closed_at, t.sla_policy_id, t.sla_state, t.first_response_due_at, \
+     t.next_response_due_at, t.resolution_due_at, t.sla_due_at";
 
 fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
     Ok(Ticket {
@@ -222,6 +249,14 @@ fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
         closed_at: opt_from_db(row.try_get("closed_at")?),
         tags: Vec::new(),
         followers: Vec::new(),
+        sla_policy_id: row.try_get("sla_policy_id")?,
+        sla_state: row
+            .try_get::<Option<String>, _>("sla_state")?
+            .map(|s| SlaState::parse("sla_state", &s))
+            .transpose()?,
+        first_response_due_at: opt_from_db(row.try_get("first_response_due_at")?),
+        next_response_due_at: opt_from_db(row.try_get("next_response_due_at")?),
+        resolution_due_at: opt_from_db(row.try_get("resolution_due_at")?),
     })
 }
 
@@ -489,7 +524,7 @@ impl Store {
         });
         let internal = kind.internal(None)?;
         let priority = new.priority.unwrap_or(Priority::Normal);
-        let at = now();
+        let at = self.now();
         let at_db = to_db(at);
 
         let mut tx = self.write.begin().await?;
@@ -580,9 +615,7 @@ impl Store {
             Change::new("created", None, Some(format!("#{number}"))),
         )
         .await?;
-        tx.commit().await?;
-
-        Ok(Ticket {
+        let mut t = Ticket {
             id,
             number,
             subject,
@@ -602,7 +635,15 @@ impl Store {
             closed_at: None,
             tags,
             followers,
-        })
+            sla_policy_id: None,
+            sla_state: None,
+            first_response_due_at: None,
+            next_response_due_at: None,
+            resolution_due_at: None,
+        };
+        on_ticket_event(&mut tx, &mut t, actor.user_id, TicketEvent::Created, at).await?;
+        tx.commit().await?;
+        Ok(t)
     }
 
     /// Checks an action on a ticket without changing anything.
@@ -678,6 +719,22 @@ impl Store {
                 )))
                 .push(" ESCAPE '\\'");
         }
+        if f.at_risk {
+            sql.push(" AND t.active = ")
+                .bind(Value::Bool(true))
+                .push(" AND t.sla_due_at < ")
+                .bind(Value::Int(i64::MAX));
+        }
+        if !f.sla_states.is_empty() {
+            sql.push(" AND t.sla_state IN (");
+            for (i, s) in f.sla_states.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Value::Text(s.as_str().into()));
+            }
+            sql.push(")");
+        }
         let (key, desc) = f.sort.key();
         let cmp = if desc { "<" } else { ">" };
         if let Some(cursor) = &f.cursor {
@@ -712,10 +769,12 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
+            let last_due: i64 = rows[limit as usize - 1].try_get("sla_due_at")?;
             items.last().map(|t| {
                 encode_cursor(
                     match key {
                         Some("priority") => Some(t.priority.rank()),
+                        Some("sla_due_at") => Some(last_due),
                         Some(_) => Some(to_db(t.updated_at)),
                         None => None,
                     },
@@ -759,7 +818,7 @@ impl Store {
             || tags.is_some()
             || patch.priority.is_some()
             || patch.owner_id.is_some();
-        let at = now();
+        let at = self.now();
         let at_db = to_db(at);
 
         let mut tx = self.write.begin().await?;
@@ -776,6 +835,7 @@ impl Store {
         .await?;
         let before = t.clone();
         let mut changes: Vec<Change> = Vec::new();
+        let mut state_change = None;
 
         if let Some(s) = subject.filter(|s| *s != t.subject) {
             changes.push(Change::new(
@@ -817,6 +877,7 @@ impl Store {
                 Some(t.state.to_string()),
                 Some(to.to_string()),
             ));
+            state_change = Some(TicketEvent::StateChanged { from: t.state, to });
             set_state(&mut t, to, at);
         }
         if let Some(tags) = tags {
@@ -847,6 +908,9 @@ impl Store {
         for c in changes {
             record(&mut tx, id, actor.user_id, at_db, c).await?;
         }
+        if let Some(event) = state_change {
+            on_ticket_event(&mut tx, &mut t, actor.user_id, event, at).await?;
+        }
         tx.commit().await?;
         Ok(t)
     }
@@ -854,7 +918,7 @@ impl Store {
     /// Adds a follower. Agents may add themselves or colleagues; followers
     /// are staff.
     pub async fn follow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let role = sqlx::query("SELECT role FROM users WHERE id = $1 AND active")
@@ -883,7 +947,7 @@ impl Store {
     }
 
     pub async fn unfollow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let done =

@@ -1,14 +1,15 @@
 //! Transfer between groups and tiers: the request moves, the reason is kept,
 //! and the agent who moved it keeps following it.
 
+use jiff::Timestamp;
 use serde::Deserialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::values;
 
 use crate::history::{record, Change};
 use crate::tickets::{add_follower, check_owner, load_for, save, Ticket};
-use crate::time::{now, to_db};
+use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,11 +25,105 @@ pub struct Transfer {
     pub owner_id: Option<i64>,
 }
 
+/// Moves `t` to `to_group` (and `owner`), recording the move in the history
+/// and in `ticket_transfers` for the tier metrics. A person who moves it
+/// keeps following it; Tuki itself (`actor_id` `None`, an escalation rule)
+/// follows nothing. The caller checks access and saves `t`.
+pub(crate) async fn move_to_group(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    actor_id: Option<i64>,
+    to_group: i64,
+    owner: Option<i64>,
+    reason: &str,
+    at: Timestamp,
+) -> Result<()> {
+    let at_db = to_db(at);
+    let to_tier: i64 = sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
+        .bind(to_group)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?
+        .try_get("tier")?;
+    let from_tier: Option<i64> = match t.group_id {
+        Some(g) => Some(
+            sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
+                .bind(g)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("tier")?,
+        ),
+        None => None,
+    };
+    if let Some(owner) = owner {
+        check_owner(conn, owner, Some(to_group)).await?;
+    }
+    let from_group = t.group_id;
+    record(
+        conn,
+        t.id,
+        actor_id,
+        at_db,
+        Change {
+            field: "group",
+            old: from_group.map(|g| g.to_string()),
+            new: Some(to_group.to_string()),
+            reason: Some(reason),
+        },
+    )
+    .await?;
+    if t.owner_id != owner {
+        record(
+            conn,
+            t.id,
+            actor_id,
+            at_db,
+            Change::new(
+                "owner",
+                t.owner_id.map(|o| o.to_string()),
+                owner.map(|o| o.to_string()),
+            ),
+        )
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO ticket_transfers (ticket_id, from_group_id, to_group_id, from_tier, to_tier, reason, actor_id, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(t.id)
+    .bind(from_group)
+    .bind(to_group)
+    .bind(from_tier)
+    .bind(to_tier)
+    .bind(reason)
+    .bind(actor_id)
+    .bind(at_db)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(me) = actor_id {
+        if add_follower(conn, t.id, me, at_db).await? {
+            record(
+                conn,
+                t.id,
+                actor_id,
+                at_db,
+                Change::new("follower", None, Some(me.to_string())),
+            )
+            .await?;
+            t.followers.push(me);
+            t.followers.sort();
+        }
+    }
+    t.group_id = Some(to_group);
+    t.owner_id = owner;
+    t.updated_at = at;
+    Ok(())
+}
+
 impl Store {
     pub async fn transfer(&self, actor: &Actor, id: i64, transfer: Transfer) -> Result<Ticket> {
         let reason = values::line("reason", &transfer.reason, 1000)?;
-        let at = now();
-        let at_db = to_db(at);
+        let at = self.now();
         let mut tx = self.write.begin().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Transfer).await?;
         if !t.state.is_active() {
@@ -46,84 +141,16 @@ impl Store {
                 "the ticket is already in this group",
             ));
         }
-        let to_tier: i64 = sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
-            .bind(transfer.group_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?
-            .try_get("tier")?;
-        let from_tier: Option<i64> = match t.group_id {
-            Some(g) => Some(
-                sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
-                    .bind(g)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("tier")?,
-            ),
-            None => None,
-        };
-        if let Some(owner) = transfer.owner_id {
-            check_owner(&mut tx, owner, Some(transfer.group_id)).await?;
-        }
-        let from_group = t.group_id;
-        record(
+        move_to_group(
             &mut tx,
-            id,
+            &mut t,
             actor.user_id,
-            at_db,
-            Change {
-                field: "group",
-                old: from_group.map(|g| g.to_string()),
-                new: Some(transfer.group_id.to_string()),
-                reason: Some(&reason),
-            },
+            transfer.group_id,
+            transfer.owner_id,
+            &reason,
+            at,
         )
         .await?;
-        if t.owner_id != transfer.owner_id {
-            record(
-                &mut tx,
-                id,
-                actor.user_id,
-                at_db,
-                Change::new(
-                    "owner",
-                    t.owner_id.map(|o| o.to_string()),
-                    transfer.owner_id.map(|o| o.to_string()),
-                ),
-            )
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO ticket_transfers (ticket_id, from_group_id, to_group_id, from_tier, to_tier, reason, actor_id, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id)
-        .bind(from_group)
-        .bind(transfer.group_id)
-        .bind(from_tier)
-        .bind(to_tier)
-        .bind(&reason)
-        .bind(actor.user_id)
-        .bind(at_db)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(me) = actor.user_id {
-            if add_follower(&mut tx, id, me, at_db).await? {
-                record(
-                    &mut tx,
-                    id,
-                    actor.user_id,
-                    at_db,
-                    Change::new("follower", None, Some(me.to_string())),
-                )
-                .await?;
-                t.followers.push(me);
-                t.followers.sort();
-            }
-        }
-        t.group_id = Some(transfer.group_id);
-        t.owner_id = transfer.owner_id;
-        t.updated_at = at;
         save(&mut tx, &t).await?;
         tx.commit().await?;
         Ok(t)

@@ -4,3 +4,5 @@ mod directory;
 mod fixture;
 mod tickets;
 mod visibility;
+mod sla;
+mod jobs;

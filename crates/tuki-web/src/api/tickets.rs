@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use tuki_domain::sla::SlaState;
 use tuki_domain::ticket::{Priority, TicketState};
 use tuki_store::articles::{Article, NewArticle};
 use tuki_store::tickets::{NewTicket, Ticket, TicketFilter, TicketPage, TicketPatch, TicketSort};
@@ -33,7 +34,13 @@ pub struct TicketQuery {
     pub tag: Option<String>,
     /// Text in the subject.
     pub q: Option<String>,
-    /// `-created` (default), `created`, `-priority`, `priority`, `-updated`, `updated`.
+    /// `true`: only active tickets with an SLA clock running towards a due
+    /// time; combine with `sort=due` for the at-risk queue.
+    pub at_risk: Option<bool>,
+    /// Comma-separated overall SLA states, e.g. `warned,breached`.
+    pub sla_state: Option<String>,
+    /// `-created` (default), `created`, `-priority`, `priority`, `-updated`,
+    /// `updated`, `due` (earliest SLA due time first).
     pub sort: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -74,6 +81,8 @@ pub async fn list_tickets(
         priorities: list_of("priority", q.priority.as_deref(), Priority::parse)?,
         tag: q.tag,
         text: q.q,
+        at_risk: q.at_risk.unwrap_or(false),
+        sla_states: list_of("sla_state", q.sla_state.as_deref(), SlaState::parse)?,
         sort: q
             .sort
             .as_deref()
