@@ -8,13 +8,16 @@
 //! so no caller can forget them.
 
 pub mod articles;
+pub mod attachments;
 pub mod auth;
+pub mod console;
 pub mod directory;
 mod error;
 pub mod history;
 pub mod jobs;
 pub mod links;
 pub mod seed;
+pub mod sessions;
 pub mod sla;
 mod sql;
 #[cfg(feature = "testing")]

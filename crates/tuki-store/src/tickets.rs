@@ -227,7 +227,7 @@ pub(crate) const TICKET_COLUMNS: &str = "t.id, t.number, t.subject, t.requester_
      t.updated_at, t.resolved_at, t.closed_at, t.sla_policy_id, t.sla_state, t.first_response_due_at, \
      t.next_response_due_at, t.resolution_due_at, t.sla_due_at";
 
-fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
+pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
     Ok(Ticket {
         id: row.try_get("id")?,
         number: row.try_get("number")?,

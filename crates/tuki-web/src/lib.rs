@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod pages;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use crate::error::AppError;
 pub struct AppState {
     pub store: Store,
     openapi: Arc<String>,
+    /// Settings of the HTML pages (data folder, cookie flags, live updates).
+    pub web: pages::Web,
 }
 
 impl AppState {
@@ -35,7 +38,14 @@ impl AppState {
         AppState {
             store,
             openapi: Arc::new(doc),
+            web: pages::Web::default(),
         }
+    }
+
+    /// Sets where attachments live and how cookies are flagged.
+    pub fn with_web(mut self, web: pages::Web) -> Self {
+        self.web = web;
+        self
     }
 }
 
@@ -72,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .nest("/api/v1", api)
+        .merge(pages::routes())
         .fallback(|| async { AppError::NotFound })
         // 1 MiB is plenty for JSON; attachments will have their own route.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))

@@ -201,7 +201,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             tuki_web::serve(
                 listener,
-                tuki_web::AppState::new(store.clone()),
+                // Cookies are `Secure` unless Tuki listens on loopback (local
+                // development over plain HTTP); behind a TLS proxy that sends
+                // X-Forwarded-Proto: https they are `Secure` regardless.
+                tuki_web::AppState::new(store.clone()).with_web(tuki_web::pages::Web::new(
+                    cli.db.data_dir.clone(),
+                    !addr.ip().is_loopback(),
+                )),
                 shutdown_signal(),
             )
             .await?;

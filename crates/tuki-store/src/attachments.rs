@@ -1,0 +1,281 @@
+//! Attachments of articles and customers' ratings of the help.
+//!
+//! The bytes of an attachment live on disk under `DATA_DIR/attachments`,
+//! named by their SHA-256 (`ab/cdef…`), so the same file attached twice is
+//! stored once and a file never changes under its name. The database keeps
+//! the metadata and which article it belongs to; every read goes through the
+//! ticket's access rules, and customers never see files of internal notes.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tuki_domain::access::{Actor, TicketAction};
+use tuki_domain::directory::Role;
+use tuki_domain::values;
+
+use crate::time::{from_db, now, to_db};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub article_id: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub file_name: String,
+    pub created_at: Timestamp,
+}
+
+/// A file already written with [`write_blob`], to attach to an article.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub file_name: String,
+}
+
+/// Where the bytes of a file with this SHA-256 live.
+pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
+    data_dir
+        .join("attachments")
+        .join(&sha256[..2])
+        .join(&sha256[2..])
+}
+
+/// Writes bytes content-addressed under `data_dir` (atomically: a temporary
+/// file renamed into place) and returns their SHA-256.
+pub fn write_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
+    let sha = hex::encode(Sha256::digest(bytes));
+    let path = blob_path(data_dir, &sha);
+    if path.exists() {
+        return Ok(sha);
+    }
+    let dir = path.parent().expect("blob paths have a parent");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        &sha[2..10],
+        crate::sessions::random_token()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(sha)
+}
+
+/// A file name safe to keep and to send back: no folders, no control
+/// characters, at most 200 characters.
+pub fn clean_file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        "file".to_string()
+    } else {
+        cleaned
+    }
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment> {
+    Ok(Attachment {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        article_id: r.try_get("article_id")?,
+        sha256: r.try_get("sha256")?,
+        size: r.try_get("size")?,
+        content_type: r.try_get("content_type")?,
+        file_name: r.try_get("file_name")?,
+        created_at: from_db(r.try_get("created_at")?),
+    })
+}
+
+const COLUMNS: &str =
+    "a.id, a.ticket_id, a.article_id, a.sha256, a.size, a.content_type, a.file_name, a.created_at";
+
+/// A customer's rating of the help on one request.
+#[derive(Debug, Clone)]
+pub struct Rating {
+    pub score: i64,
+    pub comment: String,
+    pub created_at: Timestamp,
+}
+
+impl Store {
+    /// Attaches files to an article the actor wrote on a ticket they may
+    /// write to.
+    pub async fn add_attachments(
+        &self,
+        actor: &Actor,
+        article_id: i64,
+        files: Vec<NewAttachment>,
+    ) -> Result<Vec<Attachment>> {
+        let row = sqlx::query("SELECT ticket_id, author_id FROM articles WHERE id = $1")
+            .bind(article_id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let ticket_id: i64 = row.try_get("ticket_id")?;
+        let author: Option<i64> = row.try_get("author_id")?;
+        self.authorize(actor, ticket_id, TicketAction::View).await?;
+        if author != actor.user_id && !actor.is_admin() {
+            return Err(StoreError::forbidden(
+                "files are attached to your own articles",
+            ));
+        }
+        let at = to_db(now());
+        let mut ids = Vec::new();
+        let mut tx = self.write.begin().await?;
+        for f in &files {
+            if f.sha256.len() != 64 || !f.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(StoreError::invalid("sha256", "is not a SHA-256"));
+            }
+            let content_type = values::line("content_type", &f.content_type, 200)?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO attachments (ticket_id, article_id, sha256, size, content_type, file_name, uploaded_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(ticket_id)
+            .bind(article_id)
+            .bind(&f.sha256)
+            .bind(f.size)
+            .bind(content_type)
+            .bind(clean_file_name(&f.file_name))
+            .bind(actor.user_id)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        let all = self.ticket_attachments(actor, ticket_id).await?;
+        Ok(all.into_iter().filter(|a| ids.contains(&a.id)).collect())
+    }
+
+    /// The files of a ticket the actor may see, oldest first.
+    pub async fn ticket_attachments(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+    ) -> Result<Vec<Attachment>> {
+        self.authorize(actor, ticket_id, TicketAction::View).await?;
+        let sql = if actor.is_staff() {
+            format!("SELECT {COLUMNS} FROM attachments a WHERE a.ticket_id = $1 ORDER BY a.id")
+        } else {
+            format!(
+                "SELECT {COLUMNS} FROM attachments a JOIN articles r ON r.id = a.article_id \
+                 WHERE a.ticket_id = $1 AND NOT r.internal ORDER BY a.id"
+            )
+        };
+        let rows = sqlx::query(&sql)
+            .bind(ticket_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// One file, if the actor may see its article.
+    pub async fn attachment(&self, actor: &Actor, id: i64) -> Result<Attachment> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS}, r.internal FROM attachments a JOIN articles r ON r.id = a.article_id WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let a = from_row(&row)?;
+        self.authorize(actor, a.ticket_id, TicketAction::View)
+            .await?;
+        if crate::sql::get_bool(&row, "internal")? && !actor.is_staff() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(a)
+    }
+
+    /// Records the requester's rating (1–5) of a resolved or closed request;
+    /// a second rating replaces the first.
+    pub async fn rate_ticket(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        score: i64,
+        comment: &str,
+    ) -> Result<Rating> {
+        if !(1..=5).contains(&score) {
+            return Err(StoreError::invalid("score", "must be 1 to 5"));
+        }
+        let comment = comment.trim();
+        let comment = if comment.is_empty() {
+            String::new()
+        } else {
+            values::body("comment", comment, 5000)?
+        };
+        let t = self.authorize(actor, ticket_id, TicketAction::View).await?;
+        if actor.role != Role::Customer {
+            return Err(StoreError::forbidden("customers rate the help they got"));
+        }
+        if t.state.is_active() {
+            return Err(StoreError::conflict(
+                Some("state"),
+                "a request is rated after it is resolved",
+            ));
+        }
+        let me = actor.user_id.ok_or(StoreError::NotFound)?;
+        let at = now();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM ticket_ratings WHERE ticket_id = $1")
+            .bind(ticket_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ticket_ratings (ticket_id, user_id, score, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ticket_id)
+        .bind(me)
+        .bind(score)
+        .bind(&comment)
+        .bind(to_db(at))
+        .execute(&mut *tx)
+        .await?;
+        crate::history::record(
+            &mut tx,
+            ticket_id,
+            Some(me),
+            to_db(at),
+            crate::history::Change::new("rating", None, Some(score.to_string())),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Rating {
+            score,
+            comment,
+            created_at: at,
+        })
+    }
+
+    pub async fn rating(&self, actor: &Actor, ticket_id: i64) -> Result<Option<Rating>> {
+        self.authorize(actor, ticket_id, TicketAction::View).await?;
+        let row = sqlx::query(
+            "SELECT score, comment, created_at FROM ticket_ratings WHERE ticket_id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(Rating {
+                score: r.try_get("score")?,
+                comment: r.try_get("comment")?,
+                created_at: from_db(r.try_get("created_at")?),
+            }),
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,54 @@
+// Tuki's small helpers: keyboard navigation of ticket lists (j/k, Enter)
+// and live updates over server-sent events. Pages work without this file.
+(function () {
+  "use strict";
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr[data-href]")); }
+  var current = -1;
+  function select(i) {
+    var r = rows();
+    if (!r.length) return;
+    current = Math.max(0, Math.min(r.length - 1, i));
+    r.forEach(function (row, n) { row.classList.toggle("selected", n === current); });
+    r[current].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (e) {
+    var tag = (e.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") { select(current + 1); e.preventDefault(); }
+    else if (e.key === "k") { select(current - 1); e.preventDefault(); }
+    else if (e.key === "Enter" && current >= 0) {
+      var r = rows()[current];
+      if (r) { window.location.href = r.getAttribute("data-href"); e.preventDefault(); }
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () { current = -1; });
+
+  // Live updates: the console listens; when a ticket changes, the list or the
+  // ticket's header and timeline are fetched again (the composer is kept).
+  var main = document.getElementById("main");
+  if (!main || !window.EventSource) return;
+  var live = main.getAttribute("data-live") || "";
+  var es = new EventSource("/agent/events");
+  var pending = null;
+  function refresh(selector) {
+    if (pending) return;
+    pending = setTimeout(function () {
+      pending = null;
+      fetch(window.location.href, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          selector.forEach(function (s) {
+            var fresh = doc.querySelector(s), old = document.querySelector(s);
+            if (fresh && old) old.replaceWith(fresh);
+          });
+        });
+    }, 300);
+  }
+  es.addEventListener("ticket", function (ev) {
+    if (live === "queue") refresh(["#ticket-list", "#sidebar"]);
+    else if (live === "ticket:" + ev.data || ev.data === "*") refresh(["#ticket-head", "#timeline", "#sidebar"]);
+    else refresh(["#sidebar"]);
+  });
+})();

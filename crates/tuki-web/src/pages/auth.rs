@@ -1,0 +1,632 @@
+//! Sign-in, sign-out, invitations, sessions and CSRF protection.
+//!
+//! Sessions are server-side (table `web_sessions`): the cookie holds 256
+//! random bits, the database only their hash. Cookies are `HttpOnly`,
+//! `SameSite=Lax` and `Secure` (see [`super::Web::new`] for when `Secure` is
+//! left out). Every form carries the session's CSRF secret, checked by
+//! [`Posted`]; the sign-in and invitation forms, which have no session yet,
+//! use a double-submit cookie (`tuki_pre`) instead.
+
+use std::sync::LazyLock;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{context, Value};
+use serde::Deserialize;
+use tuki_domain::access::Actor;
+use tuki_store::directory::User;
+
+use super::i18n::{self, Lang};
+use super::render::{render, PageError, PageResult};
+use super::FILE_MAX;
+use crate::AppState;
+
+pub const SESSION_COOKIE: &str = "tuki_session";
+pub const PRE_COOKIE: &str = "tuki_pre";
+
+/// Sign-in failures allowed per email address in [`LIMIT_WINDOW`] micros.
+pub const LIMIT_PER_EMAIL: i64 = 5;
+pub const LIMIT_WINDOW: i64 = 15 * 60 * 1_000_000;
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether cookies set on this request get `Secure`.
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.web.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+pub fn set_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if secure(state, headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("cookie values are URL-safe base64")
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The signed-in person, from the session cookie.
+#[derive(Clone)]
+pub struct Viewer {
+    pub actor: Actor,
+    pub user: User,
+    pub csrf: String,
+    pub lang: Lang,
+}
+
+impl Viewer {
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.actor.is_staff()
+    }
+
+    /// What every page's template gets, merged with `extra`.
+    pub fn ctx(&self, extra: Value) -> Value {
+        context! {
+            lang => self.lang.code(),
+            csrf => &self.csrf,
+            me => context! {
+                id => self.user.id,
+                name => &self.user.name,
+                email => &self.user.email,
+                role => self.user.role.as_str(),
+                is_admin => self.actor.is_admin(),
+                is_staff => self.actor.is_staff(),
+            },
+            ..extra
+        }
+    }
+
+    pub fn err(&self, e: tuki_store::StoreError) -> PageError {
+        PageError::store(self.lang, e)
+    }
+}
+
+async fn load_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, PageError> {
+    let lang = Lang::from_headers(headers);
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let store = &state.store;
+    let Some(session) = store
+        .session(&token)
+        .await
+        .map_err(|e| PageError::store(lang, e))?
+    else {
+        return Ok(None);
+    };
+    let Some(actor) = store
+        .actor_for_user(session.user_id)
+        .await
+        .map_err(|e| PageError::store(lang, e))?
+    else {
+        return Ok(None);
+    };
+    let user = store
+        .user(&actor, session.user_id)
+        .await
+        .map_err(|e| PageError::store(lang, e))?;
+    Ok(Some(Viewer {
+        lang: Lang::from_language(user.language),
+        actor,
+        user,
+        csrf: session.csrf,
+    }))
+}
+
+fn to_login(parts: &Parts) -> Response {
+    let next = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let target = format!(
+        "/login?next={}",
+        form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    );
+    if parts.headers.contains_key("hx-request") {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut().insert(
+            "hx-redirect",
+            HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/login")),
+        );
+        return r;
+    }
+    Redirect::to(&target).into_response()
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match load_viewer(state, &parts.headers).await {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(to_login(parts)),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The viewer if signed in.
+pub struct MaybeViewer(pub Option<Viewer>);
+
+impl FromRequestParts<AppState> for MaybeViewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        load_viewer(state, &parts.headers)
+            .await
+            .map(MaybeViewer)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// A file posted with a form.
+pub struct Upload {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// The fields and files of a posted form.
+#[derive(Default)]
+pub struct Form {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<Upload>,
+}
+
+impl Form {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A field, trimmed, `None` when empty.
+    pub fn opt(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or("").to_string()
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.opt(name)
+            .and_then(|v| v.trim_start_matches('#').parse().ok())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn too_large(lang: Lang, name: Option<&str>) -> Response {
+    let mb = (FILE_MAX / (1024 * 1024)).to_string();
+    let message = match name {
+        Some(n) => i18n::tf(lang, "error.file_too_large", &[("name", n), ("max", &mb)]),
+        None => i18n::tf(lang, "error.body_too_large", &[("max", &mb)]),
+    };
+    PageError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, message).into_response()
+}
+
+/// Reads a form body: URL-encoded or multipart (with files).
+pub async fn read_form(req: Request, state: &AppState, lang: Lang) -> Result<Form, Response> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut form = Form::default();
+    if multipart {
+        let mut mp = Multipart::from_request(req, state).await.map_err(|_| {
+            PageError::bad_request(lang, i18n::t(lang, "error.bad_form")).into_response()
+        })?;
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large(lang, None))
+                }
+                Err(_) => {
+                    return Err(
+                        PageError::bad_request(lang, i18n::t(lang, "error.bad_form"))
+                            .into_response(),
+                    )
+                }
+            };
+            let name = field.name().unwrap_or("").to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file_name) => {
+                    let content_type = field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_string();
+                    let bytes = match field.bytes().await {
+                        Ok(b) => b,
+                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                            return Err(too_large(lang, None))
+                        }
+                        Err(_) => {
+                            return Err(PageError::bad_request(
+                                lang,
+                                i18n::t(lang, "error.bad_form"),
+                            )
+                            .into_response())
+                        }
+                    };
+                    if file_name.is_empty() && bytes.is_empty() {
+                        continue; // an empty file input
+                    }
+                    if bytes.len() > FILE_MAX {
+                        return Err(too_large(lang, Some(&file_name)));
+                    }
+                    form.files.push(Upload {
+                        file_name,
+                        content_type,
+                        bytes,
+                    });
+                }
+                None => {
+                    let text = field.text().await.map_err(|_| {
+                        PageError::bad_request(lang, i18n::t(lang, "error.bad_form"))
+                            .into_response()
+                    })?;
+                    form.fields.push((name, text));
+                }
+            }
+        }
+    } else {
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(lang, None)
+            } else {
+                PageError::bad_request(lang, i18n::t(lang, "error.bad_form")).into_response()
+            }
+        })?;
+        form.fields = form_urlencoded::parse(&body).into_owned().collect();
+    }
+    Ok(form)
+}
+
+/// A form posted by a signed-in person, with its CSRF token checked.
+pub struct Posted {
+    pub viewer: Viewer,
+    pub form: Form,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let form = read_form(req, state, viewer.lang).await?;
+        let ok = form.get("csrf").is_some_and(|t| same(t, &viewer.csrf));
+        if !ok {
+            return Err(csrf_refused(viewer.lang));
+        }
+        Ok(Posted { viewer, form })
+    }
+}
+
+pub fn csrf_refused(lang: Lang) -> Response {
+    PageError::new(StatusCode::FORBIDDEN, lang, i18n::t(lang, "error.csrf")).into_response()
+}
+
+/// `/`: the console for staff, the portal for customers, else sign-in.
+pub async fn home(MaybeViewer(v): MaybeViewer) -> Response {
+    match v {
+        Some(v) if v.is_staff() => Redirect::to("/agent").into_response(),
+        Some(_) => Redirect::to("/portal").into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths, so that `next` cannot send anyone elsewhere.
+fn local_path(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_string)
+}
+
+fn pre_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, PRE_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64) {
+        Some(c) => (c, false),
+        None => (tuki_store::sessions::random_token(), true),
+    }
+}
+
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    next: Option<String>,
+    email: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (pre, fresh) = pre_token(headers);
+    let mut res = render(
+        "login.html",
+        context! {
+            lang => lang.code(),
+            csrf => &pre,
+            next => next,
+            email => email,
+            error => error,
+        },
+    );
+    *res.status_mut() = status;
+    if fresh {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(state, headers, PRE_COOKIE, &pre, 3600 * 24),
+        );
+    }
+    res
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+    MaybeViewer(v): MaybeViewer,
+) -> Response {
+    if v.is_some() {
+        return Redirect::to(&local_path(q.next.as_deref()).unwrap_or("/".into())).into_response();
+    }
+    let lang = Lang::from_headers(&headers);
+    login_form(
+        &state,
+        &headers,
+        lang,
+        local_path(q.next.as_deref()),
+        "",
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// Verifies the password on the blocking pool; unknown users cost the same
+/// time as known ones.
+async fn verify(hash: Option<String>, password: String) -> bool {
+    static DUMMY: LazyLock<String> =
+        LazyLock::new(|| tuki_store::auth::hash_password("not a real password at all"));
+    tokio::task::spawn_blocking(move || match hash {
+        Some(h) => tuki_store::auth::verify_password(&h, &password),
+        None => {
+            let _ = tuki_store::auth::verify_password(&DUMMY, &password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let lang = Lang::from_headers(&headers);
+    let form = match read_form(req, &state, lang).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let pre = cookie(&headers, PRE_COOKIE);
+    if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
+        return csrf_refused(lang);
+    }
+    let email = form.text("email").trim().to_lowercase();
+    let password = form.text("password");
+    let next = local_path(form.get("next"));
+    let key = format!("email:{email}");
+    let store = &state.store;
+    let result: Result<Response, tuki_store::StoreError> = async {
+        if store.login_failures(&key, LIMIT_WINDOW).await? >= LIMIT_PER_EMAIL {
+            return Ok(login_form(
+                &state,
+                &headers,
+                lang,
+                next.clone(),
+                &email,
+                Some(i18n::t(lang, "login.too_many")),
+                StatusCode::TOO_MANY_REQUESTS,
+            ));
+        }
+        let found = store.password_hash_for(&email).await?;
+        let (user_id, hash) = match found {
+            Some((id, h)) => (Some(id), h),
+            None => (None, None),
+        };
+        if !verify(hash, password).await || user_id.is_none() {
+            store.record_login_failure(&[key.clone()]).await?;
+            return Ok(login_form(
+                &state,
+                &headers,
+                lang,
+                next.clone(),
+                &email,
+                Some(i18n::t(lang, "login.failed")),
+                StatusCode::UNAUTHORIZED,
+            ));
+        }
+        let user_id = user_id.expect("checked above");
+        store.clear_login_failures(&key).await?;
+        let session = store.create_session(user_id).await?;
+        let mut res = Redirect::to(&next.clone().unwrap_or("/".into())).into_response();
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(
+                &state,
+                &headers,
+                SESSION_COOKIE,
+                &session.token,
+                tuki_store::sessions::SESSION_MAX_MICROS / 1_000_000,
+            ),
+        );
+        Ok(res)
+    }
+    .await;
+    result.unwrap_or_else(|e| PageError::store(lang, e).into_response())
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, p: Posted) -> PageResult {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state
+            .store
+            .delete_session(&token)
+            .await
+            .map_err(|e| p.viewer.err(e))?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, &headers, SESSION_COOKIE, "", 0),
+    );
+    Ok(res)
+}
+
+fn invite_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    token: &str,
+    inv: &tuki_store::sessions::Invitation,
+    error: Option<String>,
+) -> Response {
+    let (pre, fresh) = pre_token(headers);
+    let mut res = render(
+        "invite.html",
+        context! {
+            lang => lang.code(),
+            csrf => &pre,
+            token => token,
+            name => &inv.name,
+            email => &inv.email,
+            error => error,
+        },
+    );
+    if fresh {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(state, headers, PRE_COOKIE, &pre, 3600 * 24),
+        );
+    }
+    res
+}
+
+pub async fn invite_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> PageResult {
+    let lang = Lang::from_headers(&headers);
+    let inv = state
+        .store
+        .invitation(&token)
+        .await
+        .map_err(|e| PageError::store(lang, e))?
+        .ok_or_else(|| {
+            PageError::new(StatusCode::NOT_FOUND, lang, i18n::t(lang, "invite.invalid"))
+        })?;
+    Ok(invite_form(&state, &headers, lang, &token, &inv, None))
+}
+
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    req: Request,
+) -> PageResult {
+    let headers = req.headers().clone();
+    let lang = Lang::from_headers(&headers);
+    let form = match read_form(req, &state, lang).await {
+        Ok(f) => f,
+        Err(r) => return Ok(r),
+    };
+    let pre = cookie(&headers, PRE_COOKIE);
+    if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
+        return Ok(csrf_refused(lang));
+    }
+    let store = &state.store;
+    let invalid = || PageError::new(StatusCode::NOT_FOUND, lang, i18n::t(lang, "invite.invalid"));
+    let inv = store
+        .invitation(&token)
+        .await
+        .map_err(|e| PageError::store(lang, e))?
+        .ok_or_else(invalid)?;
+    let password = form.text("password");
+    if password != form.text("password2") {
+        let msg = i18n::t(lang, "invite.mismatch");
+        return Ok(invite_form(&state, &headers, lang, &token, &inv, Some(msg)));
+    }
+    let user_id = match store.accept_invitation(&token, &password).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Err(invalid()),
+        Err(e @ tuki_store::StoreError::Invalid(_)) => {
+            let msg = super::render::user_message(lang, &e);
+            return Ok(invite_form(&state, &headers, lang, &token, &inv, msg));
+        }
+        Err(e) => return Err(PageError::store(lang, e)),
+    };
+    let session = store
+        .create_session(user_id)
+        .await
+        .map_err(|e| PageError::store(lang, e))?;
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            &state,
+            &headers,
+            SESSION_COOKIE,
+            &session.token,
+            tuki_store::sessions::SESSION_MAX_MICROS / 1_000_000,
+        ),
+    );
+    Ok(res)
+}

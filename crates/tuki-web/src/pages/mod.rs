@@ -1,0 +1,138 @@
+//! Tuki's pages: the agent console (`/agent`), the customer portal
+//! (`/portal`), administration (`/admin`) and sign-in, rendered on the server.
+//!
+//! Templates (`templates/*.html`) are compiled into the binary and rendered
+//! with minijinja, which escapes every value in `.html` templates. Every
+//! visible string comes from the Finnish or English catalogue (`i18n/`)
+//! through `t("key")`. htmx (vendored from npm's `htmx.org`, embedded) only
+//! makes forms nicer: every form also works without JavaScript.
+//!
+//! Security rules kept in one place:
+//! - the signed-in person comes from the session cookie only ([`auth::Viewer`]),
+//!   never from a form field;
+//! - every POST goes through [`auth::Posted`], which refuses a missing or
+//!   wrong CSRF token with a 403 page;
+//! - every read and write goes through the store's Actor-based functions, so
+//!   the access rules of the API apply to the pages too (invisible tickets
+//!   are 404 pages).
+
+pub mod admin;
+pub mod auth;
+pub mod console;
+pub mod files;
+pub mod i18n;
+pub mod live;
+pub mod portal;
+pub mod render;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+pub use render::{PageError, PageResult};
+
+/// Settings and shared parts of the pages, kept in [`AppState`].
+#[derive(Clone)]
+pub struct Web {
+    /// Tuki's data folder; attachments go under `attachments/`.
+    pub data_dir: PathBuf,
+    /// Whether cookies get the `Secure` flag. See [`Web::new`].
+    pub secure_cookies: bool,
+    /// Ticket changes, for live updates of open pages.
+    pub live: live::Live,
+}
+
+impl Web {
+    /// `secure_cookies` should be true unless Tuki listens on a loopback
+    /// address for local development over plain HTTP: `tuki serve` sets it
+    /// from the listen address. A request that arrives through a proxy
+    /// saying `X-Forwarded-Proto: https` always gets `Secure` cookies.
+    pub fn new(data_dir: PathBuf, secure_cookies: bool) -> Self {
+        Web {
+            data_dir,
+            secure_cookies,
+            live: live::Live::new(),
+        }
+    }
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web::new(PathBuf::from("./tuki-data"), true)
+    }
+}
+
+/// Largest attachment accepted (per file).
+pub const FILE_MAX: usize = 10 * 1024 * 1024;
+/// Largest form body with attachments.
+pub const UPLOAD_BODY_MAX: usize = 32 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    let uploads = DefaultBodyLimit::max(UPLOAD_BODY_MAX);
+    Router::new()
+        .route("/", get(auth::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/invite/{token}",
+            get(auth::invite_page).post(auth::accept_invite),
+        )
+        .route("/assets/{name}", get(files::asset))
+        .route("/files/{id}/{name}", get(files::download))
+        .route("/agent", get(console::queue_page))
+        .route("/agent/events", get(live::events))
+        .route(
+            "/agent/new",
+            get(console::intake_page)
+                .post(console::intake)
+                .layer(uploads),
+        )
+        .route("/agent/customers", get(console::customer_search))
+        .route("/agent/tickets/{number}", get(console::ticket_page))
+        .route(
+            "/agent/tickets/{number}/article",
+            post(console::add_article).layer(uploads),
+        )
+        .route("/agent/tickets/{number}/update", post(console::update))
+        .route("/agent/tickets/{number}/transfer", post(console::transfer))
+        .route("/agent/tickets/{number}/merge", post(console::merge))
+        .route("/agent/tickets/{number}/link", post(console::link))
+        .route("/agent/tickets/{number}/follow", post(console::follow))
+        .route("/agent/tickets/{number}/invite", post(console::invite))
+        .route("/admin", get(admin::index))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).post(admin::update_user),
+        )
+        .route("/admin/users/{id}/invite", post(admin::invite))
+        .route(
+            "/admin/organisations",
+            get(admin::organisations).post(admin::create_organisation),
+        )
+        .route(
+            "/admin/groups",
+            get(admin::groups).post(admin::create_group),
+        )
+        .route("/admin/groups/{id}/members", post(admin::group_members))
+        .route("/portal", get(portal::list))
+        .route(
+            "/portal/new",
+            get(portal::new_page).post(portal::create).layer(uploads),
+        )
+        .route("/portal/tickets/{number}", get(portal::ticket))
+        .route(
+            "/portal/tickets/{number}/reply",
+            post(portal::reply).layer(uploads),
+        )
+        .route("/portal/tickets/{number}/state", post(portal::state))
+        .route("/portal/tickets/{number}/rate", post(portal::rate))
+}
+
+/// Shared by handlers: an `Arc` to keep `AppState` cheap to clone.
+pub type SharedWeb = Arc<Web>;

@@ -1,0 +1,310 @@
+//! The customer portal: own (and, where the organisation shares, colleagues')
+//! requests, submitting a new one, replying, closing or reopening, and
+//! rating the help after resolution.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use minijinja::{context, Value};
+use tuki_domain::ticket::{Channel, TicketState};
+use tuki_store::articles::NewArticle;
+use tuki_store::tickets::{NewTicket, TicketFilter};
+use tuki_store::StoreError;
+
+use super::auth::{Posted, Viewer};
+use super::console::{size, FileView};
+use super::i18n;
+use super::render::{render, user_message, when, PageError, PageResult};
+use crate::AppState;
+
+/// Categories a customer can choose from (labels in the catalogues).
+pub const CATEGORIES: &[&str] = &["hardware", "software", "account", "network", "other"];
+
+fn customers_only(v: &Viewer) -> Option<axum::response::Response> {
+    v.is_staff().then(|| Redirect::to("/agent").into_response())
+}
+
+pub async fn list(State(state): State<AppState>, v: Viewer) -> PageResult {
+    if let Some(r) = customers_only(&v) {
+        return Ok(r);
+    }
+    let page = state
+        .store
+        .tickets(
+            &v.actor,
+            &TicketFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| v.err(e))?;
+    let me = v.id();
+    let rows: Vec<Value> = page
+        .items
+        .iter()
+        .map(|t| {
+            context! {
+                number => t.number, subject => &t.subject, state => t.state.as_str(),
+                updated => when(t.updated_at), mine => t.requester_id == me,
+            }
+        })
+        .collect();
+    Ok(render("portal_list.html", v.ctx(context! { rows => rows })))
+}
+
+fn new_form(v: &Viewer, values: Value, error: Option<String>) -> axum::response::Response {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut r = render(
+        "portal_new.html",
+        v.ctx(context! { categories => CATEGORIES, f => values, error => error }),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+pub async fn new_page(v: Viewer) -> PageResult {
+    if let Some(r) = customers_only(&v) {
+        return Ok(r);
+    }
+    Ok(new_form(&v, context! {}, None))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    if let Some(r) = customers_only(&v) {
+        return Ok(r);
+    }
+    let category = form
+        .opt("category")
+        .filter(|c| CATEGORIES.contains(c))
+        .map(str::to_string);
+    let res = state
+        .store
+        .create_ticket(
+            &v.actor,
+            NewTicket {
+                subject: form.text("subject"),
+                body: form.text("body"),
+                requester_id: None,
+                channel: Some(Channel::Web),
+                category: category.clone(),
+                priority: None,
+                group_id: None,
+                owner_id: None,
+                tags: Vec::new(),
+                article_kind: None,
+            },
+        )
+        .await;
+    match res {
+        Ok(t) => {
+            if !form.files.is_empty() {
+                let arts = state
+                    .store
+                    .articles(&v.actor, t.id)
+                    .await
+                    .map_err(|e| v.err(e))?;
+                if let Some(first) = arts.first() {
+                    super::files::attach(&state, &v, first.id, form.files).await?;
+                }
+            }
+            state.web.live.publish(t.id, t.number);
+            Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response())
+        }
+        Err(e) => match user_message(v.lang, &e) {
+            Some(m) => Ok(new_form(
+                &v,
+                context! { subject => form.text("subject"), body => form.text("body"), category => category },
+                Some(m),
+            )),
+            None => Err(v.err(e)),
+        },
+    }
+}
+
+async fn ticket_view(
+    state: &AppState,
+    v: &Viewer,
+    number: i64,
+    error: Option<String>,
+) -> PageResult {
+    if let Some(r) = customers_only(v) {
+        return Ok(r);
+    }
+    let store = &state.store;
+    let a = &v.actor;
+    let t = store
+        .ticket_by_number(a, number)
+        .await
+        .map_err(|e| v.err(e))?;
+    let articles = store.articles(a, t.id).await.map_err(|e| v.err(e))?;
+    let files = store
+        .ticket_attachments(a, t.id)
+        .await
+        .map_err(|e| v.err(e))?;
+    let rating = store.rating(a, t.id).await.map_err(|e| v.err(e))?;
+    let ids: Vec<i64> = articles.iter().filter_map(|x| x.author_id).collect();
+    let names = store.user_names(&ids).await.map_err(|e| v.err(e))?;
+    let entries: Vec<Value> = articles
+        .iter()
+        .map(|art| {
+            let (name, role) = art
+                .author_id
+                .and_then(|i| names.get(&i).cloned())
+                .unwrap_or_else(|| {
+                    (
+                        i18n::t(v.lang, "portal.support"),
+                        tuki_domain::directory::Role::Agent,
+                    )
+                });
+            context! {
+                author => name,
+                staff => role.is_staff(),
+                mine => art.author_id == Some(v.id()),
+                at => when(art.created_at),
+                body => &art.body,
+                files => files.iter().filter(|f| f.article_id == art.id).map(|f| FileView {
+                    id: f.id, name: f.file_name.clone(), size: size(f.size),
+                }).collect::<Vec<_>>(),
+            }
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut r = render(
+        "portal_ticket.html",
+        v.ctx(context! {
+            tk => context! {
+                number => t.number, subject => &t.subject, state => t.state.as_str(),
+                created => when(t.created_at), active => t.state.is_active(),
+                closed => t.state == TicketState::Closed, merged => t.merged_into_id.is_some(),
+            },
+            entries => entries,
+            rating => rating.map(|r| context! { score => r.score, comment => r.comment }),
+            error => error,
+        }),
+    );
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+pub async fn ticket(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(number): Path<i64>,
+) -> PageResult {
+    ticket_view(&state, &v, number, None).await
+}
+
+async fn after(
+    state: &AppState,
+    v: &Viewer,
+    number: i64,
+    ticket_id: Option<i64>,
+    res: Result<(), StoreError>,
+) -> PageResult {
+    match res {
+        Ok(()) => {
+            if let Some(id) = ticket_id {
+                state.web.live.publish(id, number);
+            }
+            Ok(Redirect::to(&format!("/portal/tickets/{number}")).into_response())
+        }
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
+        Err(e) => match user_message(v.lang, &e) {
+            Some(m) => ticket_view(state, v, number, Some(m)).await,
+            None => Err(v.err(e)),
+        },
+    }
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    Path(number): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    let t = state
+        .store
+        .ticket_by_number(&v.actor, number)
+        .await
+        .map_err(|e| v.err(e))?;
+    let res = state
+        .store
+        .add_article(
+            &v.actor,
+            t.id,
+            NewArticle {
+                kind: None,
+                body: form.text("body"),
+                internal: None,
+            },
+        )
+        .await;
+    let res = match res {
+        Ok(a) => {
+            super::files::attach(&state, &v, a.id, form.files).await?;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    after(&state, &v, number, Some(t.id), res).await
+}
+
+pub async fn state(
+    State(state): State<AppState>,
+    Path(number): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    let t = state
+        .store
+        .ticket_by_number(&v.actor, number)
+        .await
+        .map_err(|e| v.err(e))?;
+    let to = if form.get("to") == Some("open") {
+        TicketState::Open
+    } else {
+        TicketState::Closed
+    };
+    let res = state
+        .store
+        .update_ticket(
+            &v.actor,
+            t.id,
+            tuki_store::tickets::TicketPatch {
+                state: Some(to),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ());
+    after(&state, &v, number, Some(t.id), res).await
+}
+
+pub async fn rate(
+    State(state): State<AppState>,
+    Path(number): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    let t = state
+        .store
+        .ticket_by_number(&v.actor, number)
+        .await
+        .map_err(|e| v.err(e))?;
+    let score = form.int("score").unwrap_or(0);
+    let res = state
+        .store
+        .rate_ticket(&v.actor, t.id, score, &form.text("comment"))
+        .await
+        .map(|_| ());
+    after(&state, &v, number, Some(t.id), res).await
+}
