@@ -49,3 +49,15 @@ echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 1
 
 # --- the tests ----------------------------------------------------------------
 cargo test --workspace --locked "$@"
+
+# --- the browser suite ----------------------------------------------------------
+# A real `tuki serve` driven through Debian's Chromium with npm's playwright-core
+# (e2e/). Skipped when cargo was given a filter, so `scripts/test.sh -p x` stays
+# quick; TUKI_E2E=1 forces it, TUKI_E2E=0 skips it.
+if [ "${TUKI_E2E:-}" = 1 ] || { [ "${TUKI_E2E:-}" != 0 ] && [ "$#" -eq 0 ]; }; then
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    command -v npm >/dev/null || apt_install nodejs npm
+    cargo build -p tuki --locked
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+    (cd e2e && node --test --test-concurrency=1)
+fi

@@ -1,0 +1,291 @@
+// Tuki in a real browser: starts `tuki serve` on a temporary database and a
+// free loopback port, seeds users with the CLI, and drives Debian's Chromium
+// through playwright-core. Screenshots go to e2e/artifacts/ (not committed).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+const target = process.env.CARGO_TARGET_DIR || '/var/tmp/tuki-target';
+const bin = process.env.TUKI_BIN || join(target, 'debug', 'tuki');
+const PASSWORD = 'correct horse battery';
+
+let dataDir, server, browser, base;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+function tuki(args, input) {
+  return execFileSync(bin, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+function user(email, name, role, language = 'en') {
+  tuki(['user', 'create', '--email', email, '--name', name, '--role', role, '--language', language, '--password-stdin'], PASSWORD + '\n');
+}
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'tuki-e2e-'));
+  user('admin@tuki.test', 'Ada Admin', 'admin');
+  user('tia@tuki.test', 'Tia Tier1', 'agent');
+  user('toni@tuki.test', 'Toni Tier2', 'agent');
+  user('fiia@tuki.test', 'Fiia Suomi', 'agent', 'fi');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stderr.on('data', (d) => { if (process.env.TUKI_E2E_LOG) process.stderr.write(d); });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('tuki serve did not start')), 20000);
+    server.stdout.on('data', (d) => { if (String(d).includes('listening on')) { clearTimeout(timer); resolve(); } });
+    server.on('exit', (code) => reject(new Error(`tuki serve exited with ${code}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => { const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000); server.on('exit', () => { clearTimeout(t); r(); }); });
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function session(email, locale = 'en-GB') {
+  const context = await browser.newContext({ locale, baseURL: base });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForLoadState();
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, name), fullPage: true });
+
+let ticketUrl, inviteLink, number;
+
+test('an administrator sets up organisations and groups by tier', async () => {
+  const page = await session('admin@tuki.test');
+  await page.goto('/admin/organisations');
+  for (const name of ['Acme Oy', 'Other Org']) {
+    await page.fill('input[name=name]', name);
+    await page.click('form[action="/admin/organisations"] button[type=submit]');
+  }
+  await page.goto('/admin/groups');
+  const group = async (name, tier, intake, members) => {
+    const form = page.locator('form[action="/admin/groups"]');
+    await form.locator('input[name=name]').fill(name);
+    await form.locator('select[name=tier]').selectOption(String(tier));
+    if (intake) await form.locator('input[name=intake]').check();
+    await form.locator('select[name=members]').selectOption(members.map((label) => ({ label })));
+    await form.locator('button[type=submit]').click();
+    await page.waitForLoadState();
+  };
+  await group('Helpdesk', 1, true, ['Tia Tier1', 'Fiia Suomi']);
+  await group('Specialists', 2, false, ['Toni Tier2']);
+  const text = await page.textContent('main');
+  assert.match(text, /Helpdesk/);
+  assert.match(text, /Specialists/);
+  await shot(page, 'admin-groups.png');
+  await page.context().close();
+});
+
+test('tier 1 registers a phone request for a new customer, notes and transfers it', async () => {
+  const page = await session('tia@tuki.test');
+  await shot(page, 'agent-queue-empty.png');
+  await page.click('text=New phone request');
+  assert.equal(await page.inputValue('select[name=channel]'), 'phone');
+  await page.fill('#customer-q', 'Cora');
+  await page.waitForSelector('#customer-results');
+  await page.click('#new-customer summary');
+  await page.fill('input[name=new_name]', 'Cora Customer');
+  await page.fill('input[name=new_email]', 'cora@acme.test');
+  await page.fill('input[name=new_phone]', '+358 40 123 4567');
+  await page.selectOption('select[name=organisation_id]', { label: 'Acme Oy' });
+  await page.selectOption('select[name=new_language]', 'en');
+  await page.fill('input[name=subject]', 'Printer jams on every page');
+  await page.fill('textarea[name=body]', 'Customer called: the office printer jams.');
+  await shot(page, 'agent-intake.png');
+  await page.click('#intake-form button[type=submit]');
+  await page.waitForURL(/\/agent\/tickets\/\d+$/);
+  ticketUrl = new URL(page.url()).pathname;
+  number = ticketUrl.split('/').pop();
+
+  await page.check('input[name=kind][value=note]');
+  await page.fill('#composer textarea[name=body]', 'Checked the driver, not the cause.');
+  await page.click('#composer button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#timeline'), /Checked the driver/);
+
+  await page.selectOption('#transfer-form select[name=group_id]', { label: 'Specialists (tier 2)' });
+  await page.fill('#transfer-form input[name=reason]', 'Needs a printer specialist');
+  await page.click('#transfer-form button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#timeline'), /Needs a printer specialist/);
+  assert.match(await page.textContent('#ticket-group'), /Specialists/);
+
+  await page.click('text=Invite requester to the portal');
+  inviteLink = await page.inputValue('#invite-link');
+  assert.match(inviteLink, /\/invite\//);
+  await shot(page, 'agent-ticket.png');
+  await page.context().close();
+});
+
+test('tier 2 sees it in the queue and replies', async () => {
+  const page = await session('toni@tuki.test');
+  await page.click('#sidebar a:has-text("Specialists")');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#ticket-list'), /Printer jams on every page/);
+  // Keyboard: j selects the first row, Enter opens it.
+  await page.keyboard.press('j');
+  await shot(page, 'agent-queue.png');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(new RegExp(`/agent/tickets/${number}$`));
+  await page.fill('#composer textarea[name=body]', 'Please open tray 2 and remove the torn sheet.');
+  await page.click('#composer button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#timeline'), /remove the torn sheet/);
+  await page.context().close();
+});
+
+test('the customer accepts the invitation, reads the reply, answers and rates after resolution', async () => {
+  const context = await browser.newContext({ locale: 'en-GB', baseURL: base });
+  const page = await context.newPage();
+  await page.goto(inviteLink);
+  await page.fill('input[name=password]', PASSWORD);
+  await page.fill('input[name=password2]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/portal$/);
+  await shot(page, 'portal-list.png');
+  await page.click('text=Printer jams on every page');
+  const body = await page.textContent('main');
+  assert.match(body, /remove the torn sheet/);
+  assert.doesNotMatch(body, /Checked the driver/, 'internal notes stay internal');
+  await page.fill('#reply-form textarea[name=body]', 'Done, it prints again. Thanks!');
+  await page.click('#reply-form button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('main'), /it prints again/);
+
+  // Tier 2 resolves it.
+  const agent = await session('toni@tuki.test');
+  await agent.goto(ticketUrl);
+  await agent.selectOption('#update-form select[name=state]', 'resolved');
+  await agent.click('#update-form button[type=submit]');
+  await agent.waitForLoadState();
+  assert.match(await agent.textContent('#ticket-state'), /Resolved/);
+  await agent.context().close();
+
+  await page.reload();
+  await page.check('input[name=score][value="4"]');
+  await page.fill('#rating textarea[name=comment]', 'Quick help');
+  await page.click('#rating button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#rating'), /You rated 4 \/ 5/);
+  await shot(page, 'portal-ticket.png');
+
+  // A form posted without the CSRF token is refused.
+  const refused = await page.request.post(`/portal/tickets/${number}/reply`, { form: { body: 'forged' } });
+  assert.equal(refused.status(), 403);
+  await page.goto(`/portal/tickets/${number}`);
+  assert.doesNotMatch(await page.textContent('main'), /forged/);
+  await context.close();
+});
+
+test('tier 1 still sees the transferred ticket as a follower', async () => {
+  const page = await session('tia@tuki.test');
+  await page.goto('/agent?queue=following');
+  await page.goto(ticketUrl);
+  assert.equal(new URL(page.url()).pathname, ticketUrl);
+  assert.match(await page.textContent('#ticket-followers'), /Tia Tier1/);
+  await page.context().close();
+});
+
+test("a customer gets a 404 page for another organisation's ticket", async () => {
+  // An administrator creates a customer of Other Org, who files a request.
+  const admin = await session('admin@tuki.test');
+  await admin.goto('/admin/users');
+  const form = admin.locator('#new-user');
+  await form.locator('input[name=name]').fill('Olli Other');
+  await form.locator('input[name=email]').fill('olli@other.test');
+  await form.locator('select[name=language]').selectOption('en');
+  await form.locator('select[name=organisation_id]').selectOption({ label: 'Other Org' });
+  await form.locator('button[type=submit]').click();
+  await admin.waitForLoadState();
+  const link = await admin.inputValue('#invite-link');
+  await shot(admin, 'admin-users.png');
+  await admin.context().close();
+
+  const olliCtx = await browser.newContext({ locale: 'en-GB', baseURL: base });
+  const olli = await olliCtx.newPage();
+  await olli.goto(link);
+  await olli.fill('input[name=password]', PASSWORD);
+  await olli.fill('input[name=password2]', PASSWORD);
+  await olli.click('button[type=submit]');
+  await olli.goto('/portal/new');
+  await olli.fill('input[name=subject]', 'Secret of Other Org');
+  await olli.fill('textarea[name=body]', 'Only for us.');
+  await olli.click('form[action="/portal/new"] button[type=submit]');
+  await olli.waitForURL(/\/portal\/tickets\/\d+$/);
+  const other = new URL(olli.url()).pathname;
+  await olliCtx.close();
+
+  const cora = await session('cora@acme.test');
+  const res = await cora.goto(other);
+  assert.equal(res.status(), 404);
+  assert.match(await cora.textContent('h1'), /Not found/);
+  assert.doesNotMatch(await cora.content(), /Secret of Other Org/);
+  await shot(cora, 'portal-404.png');
+  await cora.context().close();
+});
+
+test('the flow in Finnish shows Finnish labels', async () => {
+  const context = await browser.newContext({ locale: 'fi-FI', baseURL: base });
+  const page = await context.newPage();
+  await page.goto('/login');
+  assert.match(await page.textContent('button[type=submit]'), /Kirjaudu sisään/);
+  await page.fill('input[name=email]', 'fiia@tuki.test');
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForLoadState();
+  assert.match(await page.textContent('#sidebar'), /Jonot/);
+  await page.click('text=Uusi puhelinpyyntö');
+  await page.fill('#customer-q', 'Cora');
+  await page.waitForSelector('#customer-results label.customer');
+  await page.check('#customer-results input[name=requester_id]');
+  await page.fill('input[name=subject]', 'Näyttö vilkkuu');
+  await page.fill('textarea[name=body]', 'Asiakas soitti: näyttö vilkkuu.');
+  await page.click('#intake-form button[type=submit]');
+  await page.waitForURL(/\/agent\/tickets\/\d+$/);
+  await page.check('input[name=kind][value=note]');
+  await page.fill('#composer textarea[name=body]', 'Kaapeli vaihdettu.');
+  await page.click('#composer button[type=submit]');
+  await page.waitForLoadState();
+  await page.selectOption('#transfer-form select[name=group_id]', { label: 'Specialists (taso 2)' });
+  await page.fill('#transfer-form input[name=reason]', 'Vaatii asiantuntijan');
+  await page.click('#transfer-form button[type=submit]');
+  await page.waitForLoadState();
+  const text = await page.textContent('main');
+  for (const label of ['Tila', 'Kiireellisyys', 'Pyytäjä', 'Sisäinen muistiinpano', 'Siirretty', 'Puhelin']) {
+    assert.match(text, new RegExp(label));
+  }
+  await shot(page, 'agent-ticket-fi.png');
+  await context.close();
+});
