@@ -364,7 +364,10 @@ async fn ticket_view(
         .filter(|o| o.id != t.id)
         .map(|o| context! { number => o.number, subject => &o.subject, state => o.state.as_str() })
         .collect();
+    let side = sidebar(state, v, &groups).await.map_err(|e| v.err(e))?;
     let ctx = v.ctx(context! {
+        queues => side,
+        queue => "",
         tk => context! {
             id => t.id,
             number => t.number,
