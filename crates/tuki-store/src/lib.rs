@@ -16,6 +16,7 @@ mod error;
 pub mod history;
 pub mod jobs;
 pub mod links;
+pub mod mail;
 pub mod seed;
 pub mod sessions;
 pub mod sla;

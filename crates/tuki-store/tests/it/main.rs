@@ -6,3 +6,4 @@ mod tickets;
 mod visibility;
 mod sla;
 mod jobs;
+mod mail;

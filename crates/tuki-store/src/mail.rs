@@ -1,0 +1,1011 @@
+//! Email in: raw messages into tickets and articles, exactly once.
+//!
+//! [`Store::ingest_mail`] is the one door every source uses (the
+//! `tuki mail ingest` pipe, Maildir import, the IMAP poller). In one
+//! transaction it claims the message's Message-ID (the primary key of
+//! `mail_messages` refuses a second claim, on every node and after any
+//! restart), keeps the raw source, finds or creates the sender, and adds a
+//! ticket or an article. A source may delete its copy once this returns
+//! `Ok`: the ticket is committed. A message that cannot be parsed is
+//! quarantined with its raw bytes, and does not stop the others.
+//!
+//! Mail acts as Tuki itself, not as the sender: threading (by Message-ID
+//! references or the subject tag) is what decides where a message belongs,
+//! so the sender's own permissions are not asked. A colleague on Cc who
+//! answers is added to the ticket like the requester would be.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+use tuki_domain::directory::Role;
+use tuki_domain::ticket::{self as rules, ArticleKind, Channel, Priority, TicketState};
+use tuki_domain::values::{self, Email};
+use tuki_mail::{decide_thread, InboundMessage, RobotKind, Thread, ThreadBy, ThreadKeys};
+
+use crate::history::{record, Change};
+use crate::sla::{on_ticket_event, TicketEvent};
+use crate::sql::{get_bool, Sql};
+use crate::tickets::{load, save, set_state, BODY_MAX, SUBJECT_MAX};
+use crate::time::{from_db, opt_from_db, to_db};
+use crate::{Result, Store, StoreError};
+
+/// How ingestion behaves; the defaults suit a small service desk.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The word in the subject tag: `[Tuki #1234]`.
+    pub tag_prefix: String,
+    /// A sender with this many messages inside `throttle_window` has the
+    /// next ones recorded but not ticketed: a runaway script or a loop that
+    /// slipped past the robot headers must not bury the queue.
+    pub throttle_max: i64,
+    pub throttle_window: SignedDuration,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            tag_prefix: "Tuki".into(),
+            throttle_max: 20,
+            throttle_window: SignedDuration::from_mins(10),
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum IngestOutcome {
+    /// A new ticket.
+    Ticket {
+        ticket_id: i64,
+        number: i64,
+        article_id: i64,
+    },
+    /// An article on an existing ticket.
+    Article {
+        ticket_id: i64,
+        article_id: i64,
+        by: ThreadBy,
+    },
+    /// A delivery report: attached to its ticket when one was found, and the
+    /// failed addresses flagged.
+    Bounce {
+        ticket_id: Option<i64>,
+        article_id: Option<i64>,
+        flagged: Vec<String>,
+    },
+    /// The sender went over the limit; recorded, not ticketed.
+    Throttled,
+    /// Sent from one of Tuki's own mailboxes; recorded, not ticketed.
+    Loop,
+    /// This Message-ID was imported before; nothing changed.
+    Duplicate,
+    /// Could not be parsed; kept for an administrator.
+    Quarantined { quarantine_id: i64, error: String },
+}
+
+impl IngestOutcome {
+    /// Whether the source may now delete its copy: everything but a
+    /// database failure (which is an `Err`) leaves the message safe in Tuki.
+    pub fn is_safe_to_delete(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mailbox {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub group_id: Option<i64>,
+    pub last_fetch_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    pub failing_since: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedMail {
+    pub id: i64,
+    pub mailbox_id: Option<i64>,
+    pub error: String,
+    pub attempts: i64,
+    pub size: usize,
+    pub created_at: Timestamp,
+    pub last_attempt_at: Timestamp,
+    pub released_at: Option<Timestamp>,
+}
+
+/// A record of one received message, for admins and for the notifier, which
+/// must not answer when `auto_answer_allowed` is false.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailRecord {
+    pub message_id: String,
+    pub sender: Option<String>,
+    pub ticket_id: Option<i64>,
+    pub article_id: Option<i64>,
+    pub classification: String,
+    pub auto_answer_allowed: bool,
+    pub reasons: String,
+    pub outcome: String,
+    pub threaded_by: Option<String>,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressFlag {
+    pub address: String,
+    pub status: Option<String>,
+    pub bounces: i64,
+    pub last_ticket_id: Option<i64>,
+}
+
+const MAILBOX_COLUMNS: &str =
+    "id, name, address, group_id, last_fetch_at, last_error, last_error_at, failing_since";
+
+fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
+    Ok(Mailbox {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        group_id: r.try_get("group_id")?,
+        last_fetch_at: opt_from_db(r.try_get("last_fetch_at")?),
+        last_error: r.try_get("last_error")?,
+        last_error_at: opt_from_db(r.try_get("last_error_at")?),
+        failing_since: opt_from_db(r.try_get("failing_since")?),
+    })
+}
+
+fn thread_by_str(by: ThreadBy) -> &'static str {
+    match by {
+        ThreadBy::References => "references",
+        ThreadBy::SubjectTag => "subject_tag",
+        ThreadBy::ReplySubject => "reply_subject",
+    }
+}
+
+/// Cuts text to at most `max` characters on a character boundary.
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+impl Store {
+    // ------------------------------------------------------------ mailboxes
+
+    /// Adds a mailbox whose mail becomes tickets of `group_id` (the intake
+    /// group when `None`). Configuration, not a user action: the CLI and
+    /// admin pages call it after their own checks.
+    pub async fn create_mailbox(
+        &self,
+        name: &str,
+        address: &str,
+        group_id: Option<i64>,
+    ) -> Result<Mailbox> {
+        let name = values::line("name", name, 100)?;
+        let address = Email::parse("address", address)?;
+        let at = to_db(self.now());
+        sqlx::query(
+            "INSERT INTO mailboxes (name, address, group_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&name)
+        .bind(address.as_str())
+        .bind(group_id)
+        .bind(at)
+        .execute(&self.write)
+        .await
+        .map_err(|e| {
+            if crate::error::is_unique_violation(&e) {
+                StoreError::conflict(Some("name"), "a mailbox with this name or address exists")
+            } else {
+                e.into()
+            }
+        })?;
+        self.mailbox(&name).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn mailbox(&self, name: &str) -> Result<Option<Mailbox>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(mailbox_from_row).transpose()
+    }
+
+    pub async fn mailboxes(&self) -> Result<Vec<Mailbox>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes ORDER BY name"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(mailbox_from_row).collect()
+    }
+
+    /// Notes a successful fetch: the mailbox is healthy again.
+    pub async fn mailbox_fetched(&self, mailbox_id: i64) -> Result<()> {
+        sqlx::query("UPDATE mailboxes SET last_fetch_at = $1, failing_since = NULL WHERE id = $2")
+            .bind(to_db(self.now()))
+            .bind(mailbox_id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Notes a failed fetch; `failing_since` keeps the first failure of a run.
+    pub async fn mailbox_failed(&self, mailbox_id: i64, error: &str) -> Result<()> {
+        let at = to_db(self.now());
+        sqlx::query(
+            "UPDATE mailboxes SET last_error = $1, last_error_at = $2, \
+             failing_since = COALESCE(failing_since, $2) WHERE id = $3",
+        )
+        .bind(truncate_chars(error, 2000))
+        .bind(at)
+        .bind(mailbox_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Mailboxes that have failed without a success for longer than `limit`:
+    /// admins are told about these.
+    pub async fn mailboxes_failing_longer_than(
+        &self,
+        limit: SignedDuration,
+    ) -> Result<Vec<Mailbox>> {
+        let before = to_db(self.now() - limit);
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE failing_since IS NOT NULL AND failing_since <= $1 ORDER BY name"
+        ))
+        .bind(before)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(mailbox_from_row).collect()
+    }
+
+    // ------------------------------------------------------------ ingestion
+
+    /// Turns one raw message into a ticket or an article (see the module
+    /// documentation). `Err` only for database failures: the caller keeps
+    /// its copy and tries again later (the pipe answers EX_TEMPFAIL).
+    pub async fn ingest_mail(
+        &self,
+        raw: &[u8],
+        mailbox: Option<&Mailbox>,
+        opts: &IngestOptions,
+    ) -> Result<IngestOutcome> {
+        match tuki_mail::parse(raw) {
+            Ok(msg) => self.ingest_parsed(raw, &msg, mailbox, opts).await,
+            Err(e) => {
+                let id = self
+                    .quarantine(raw, mailbox.map(|m| m.id), &e.to_string())
+                    .await?;
+                Ok(IngestOutcome::Quarantined {
+                    quarantine_id: id,
+                    error: e.to_string(),
+                })
+            }
+        }
+    }
+
+    async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {
+        let at = to_db(self.now());
+        let row = sqlx::query(
+            "INSERT INTO mail_quarantine (mailbox_id, raw, error, created_at, last_attempt_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        )
+        .bind(mailbox_id)
+        .bind(raw.to_vec())
+        .bind(error)
+        .bind(at)
+        .fetch_one(&self.write)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The quarantined messages not yet released, oldest first.
+    pub async fn quarantined_mail(&self) -> Result<Vec<QuarantinedMail>> {
+        let rows = sqlx::query(
+            "SELECT id, mailbox_id, error, attempts, raw, created_at, last_attempt_at, released_at \
+             FROM mail_quarantine WHERE released_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QuarantinedMail {
+                    id: r.try_get("id")?,
+                    mailbox_id: r.try_get("mailbox_id")?,
+                    error: r.try_get("error")?,
+                    attempts: r.try_get("attempts")?,
+                    size: r.try_get::<Vec<u8>, _>("raw")?.len(),
+                    created_at: from_db(r.try_get("created_at")?),
+                    last_attempt_at: from_db(r.try_get("last_attempt_at")?),
+                    released_at: opt_from_db(r.try_get("released_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Tries a quarantined message again (after a parser fix, say). On
+    /// success it is released; on failure its attempt count goes up and it
+    /// stays.
+    pub async fn retry_quarantined(&self, id: i64, opts: &IngestOptions) -> Result<IngestOutcome> {
+        let row = sqlx::query(
+            "SELECT raw, mailbox_id FROM mail_quarantine WHERE id = $1 AND released_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let raw: Vec<u8> = row.try_get("raw")?;
+        let mailbox_id: Option<i64> = row.try_get("mailbox_id")?;
+        let mailbox = match mailbox_id {
+            Some(mid) => {
+                let r = sqlx::query(&format!(
+                    "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1"
+                ))
+                .bind(mid)
+                .fetch_optional(&self.read)
+                .await?;
+                r.as_ref().map(mailbox_from_row).transpose()?
+            }
+            None => None,
+        };
+        let at = to_db(self.now());
+        match tuki_mail::parse(&raw) {
+            Ok(msg) => {
+                let outcome = self
+                    .ingest_parsed(&raw, &msg, mailbox.as_ref(), opts)
+                    .await?;
+                sqlx::query(
+                    "UPDATE mail_quarantine SET released_at = $1, last_attempt_at = $1, attempts = attempts + 1 WHERE id = $2",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&self.write)
+                .await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                sqlx::query(
+                    "UPDATE mail_quarantine SET error = $1, last_attempt_at = $2, attempts = attempts + 1 WHERE id = $3",
+                )
+                .bind(e.to_string())
+                .bind(at)
+                .bind(id)
+                .execute(&self.write)
+                .await?;
+                Ok(IngestOutcome::Quarantined {
+                    quarantine_id: id,
+                    error: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// The received-mail record of a Message-ID, if Tuki has one.
+    pub async fn mail_record(&self, message_id: &str) -> Result<Option<MailRecord>> {
+        let row = sqlx::query(
+            "SELECT message_id, sender, ticket_id, article_id, classification, auto_answer_allowed, reasons, \
+             outcome, threaded_by, received_at FROM mail_messages WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(MailRecord {
+                message_id: r.try_get("message_id")?,
+                sender: r.try_get("sender")?,
+                ticket_id: r.try_get("ticket_id")?,
+                article_id: r.try_get("article_id")?,
+                classification: r.try_get("classification")?,
+                auto_answer_allowed: get_bool(&r, "auto_answer_allowed")?,
+                reasons: r.try_get("reasons")?,
+                outcome: r.try_get("outcome")?,
+                threaded_by: r.try_get("threaded_by")?,
+                received_at: from_db(r.try_get("received_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// The raw source of a received message, as it arrived.
+    pub async fn mail_raw(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT r.raw FROM mail_messages m JOIN mail_raw r ON r.id = m.raw_id WHERE m.message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|r| r.try_get("raw")).transpose()?)
+    }
+
+    /// The bounce flag of an address, if mail to it has bounced.
+    pub async fn address_flag(&self, address: &str) -> Result<Option<AddressFlag>> {
+        let row = sqlx::query(
+            "SELECT address, status, bounces, last_ticket_id FROM mail_address_flags WHERE address = $1",
+        )
+        .bind(address.trim().to_lowercase())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(AddressFlag {
+                address: r.try_get("address")?,
+                status: r.try_get("status")?,
+                bounces: r.try_get("bounces")?,
+                last_ticket_id: r.try_get("last_ticket_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records that Tuki sent a message with this Message-ID on a ticket, so
+    /// that replies to it thread by reference. The outbox calls this in the
+    /// transaction of the change that caused the mail.
+    pub async fn record_sent_message_id(&self, message_id: &str, ticket_id: i64) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        record_sent(&mut conn, message_id, ticket_id, to_db(self.now())).await
+    }
+
+    async fn ingest_parsed(
+        &self,
+        raw: &[u8],
+        msg: &InboundMessage,
+        mailbox: Option<&Mailbox>,
+        opts: &IngestOptions,
+    ) -> Result<IngestOutcome> {
+        let at = self.now();
+        let at_db = to_db(at);
+        let class = &msg.classification;
+        let keys = ThreadKeys::of(msg, &opts.tag_prefix);
+
+        let mut tx = self.write.begin().await?;
+        // Claim the Message-ID first: a second delivery, a second node or a
+        // retry after a crash stops here, and nothing else is written.
+        let claimed = sqlx::query(
+            "INSERT INTO mail_messages (message_id, direction, mailbox_id, sender, classification, \
+             auto_answer_allowed, reasons, outcome, received_at) \
+             VALUES ($1, 'in', $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(&msg.message_id)
+        .bind(mailbox.map(|m| m.id))
+        .bind(&msg.from.address)
+        .bind(class.kind.as_str())
+        .bind(class.auto_answer_allowed)
+        .bind(class.reasons.join("; "))
+        .bind(at_db)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            return Ok(IngestOutcome::Duplicate);
+        }
+        let raw_id: i64 = sqlx::query(
+            "INSERT INTO mail_raw (sha256, size, raw, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(hex::encode(Sha256::digest(raw)))
+        .bind(raw.len() as i64)
+        .bind(raw.to_vec())
+        .bind(at_db)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+
+        let (outcome, ticket_id, article_id, threaded_by) =
+            self.place(&mut tx, msg, &keys, mailbox, opts, at).await?;
+
+        sqlx::query(
+            "UPDATE mail_messages SET raw_id = $1, outcome = $2, ticket_id = $3, article_id = $4, threaded_by = $5 \
+             WHERE message_id = $6",
+        )
+        .bind(raw_id)
+        .bind(match &outcome {
+            IngestOutcome::Ticket { .. } => "ticket",
+            IngestOutcome::Article { .. } => "article",
+            IngestOutcome::Bounce { .. } => "bounce",
+            IngestOutcome::Throttled => "throttled",
+            IngestOutcome::Loop => "loop",
+            IngestOutcome::Duplicate | IngestOutcome::Quarantined { .. } => "pending",
+        })
+        .bind(ticket_id)
+        .bind(article_id)
+        .bind(threaded_by.map(thread_by_str))
+        .bind(&msg.message_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Decides where the message goes and writes it there.
+    #[allow(clippy::type_complexity)]
+    async fn place(
+        &self,
+        tx: &mut AnyConnection,
+        msg: &InboundMessage,
+        keys: &ThreadKeys,
+        mailbox: Option<&Mailbox>,
+        opts: &IngestOptions,
+        at: Timestamp,
+    ) -> Result<(IngestOutcome, Option<i64>, Option<i64>, Option<ThreadBy>)> {
+        let at_db = to_db(at);
+        let class = &msg.classification;
+
+        // Mail from one of Tuki's own addresses is Tuki talking to itself.
+        let own = sqlx::query("SELECT id FROM mailboxes WHERE address = $1")
+            .bind(&msg.from.address)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if own.is_some() {
+            return Ok((IngestOutcome::Loop, None, None, None));
+        }
+
+        if let Some(b) = &class.bounce {
+            let mut ids = keys.message_ids.clone();
+            if let Some(orig) = &b.original_message_id {
+                ids.insert(0, orig.clone());
+            }
+            let found = tickets_by_message_ids(tx, &ids).await?;
+            let ticket_id = ids
+                .iter()
+                .find_map(|id| found.iter().find(|(m, _)| m == id).map(|(_, t)| *t));
+            let ticket_id = match ticket_id {
+                Some(t) => Some(t),
+                None => match keys.tag_number {
+                    Some(n) => ticket_by_number(tx, n).await?,
+                    None => None,
+                },
+            };
+            let mut flagged = Vec::new();
+            if b.permanent {
+                for addr in &b.failed_recipients {
+                    flag_address(tx, addr, b.status.as_deref(), ticket_id, at_db).await?;
+                    flagged.push(addr.clone());
+                }
+            }
+            let article_id = match ticket_id {
+                Some(t) => {
+                    let body = format!(
+                        "Delivery failed{}{}\n\n{}",
+                        if flagged.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" to {}", flagged.join(", "))
+                        },
+                        b.status
+                            .as_deref()
+                            .map(|s| format!(" (status {s})"))
+                            .unwrap_or_default(),
+                        msg.display_text
+                    );
+                    Some(add_mail_article(tx, t, None, ArticleKind::Note, &body, false, at).await?)
+                }
+                None => None,
+            };
+            return Ok((
+                IngestOutcome::Bounce {
+                    ticket_id,
+                    article_id,
+                    flagged,
+                },
+                ticket_id,
+                article_id,
+                None,
+            ));
+        }
+
+        // Throttle: count what this sender got ticketed recently. The row
+        // of this message is already there as 'pending' and is not counted.
+        let since = to_db(at - opts.throttle_window);
+        let recent: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM mail_messages WHERE sender = $1 AND received_at >= $2 \
+             AND outcome IN ('ticket', 'article')",
+        )
+        .bind(&msg.from.address)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if recent >= opts.throttle_max {
+            return Ok((IngestOutcome::Throttled, None, None, None));
+        }
+
+        let (user_id, role) = find_or_create_sender(tx, msg, at_db).await?;
+
+        let found = tickets_by_message_ids(tx, &keys.message_ids).await?;
+        let tagged = match keys.tag_number {
+            Some(n) => ticket_by_number(tx, n).await?,
+            None => None,
+        };
+        let same_subject = match &keys.reply_subject {
+            Some(s) => same_subject_ticket(tx, user_id, s).await?,
+            None => None,
+        };
+        let thread = decide_thread(keys, &found, tagged, same_subject);
+
+        let body = mail_body(msg);
+        match thread {
+            Thread::Existing { ticket_id, by } => {
+                let human = class.kind == RobotKind::Human;
+                // An out-of-office answer must not reopen a ticket or stop an
+                // SLA clock: robots' mail is kept as an internal note.
+                let kind = if human {
+                    ArticleKind::Reply
+                } else {
+                    ArticleKind::Note
+                };
+                let article_id =
+                    add_mail_article(tx, ticket_id, Some((user_id, role)), kind, &body, human, at)
+                        .await?;
+                Ok((
+                    IngestOutcome::Article {
+                        ticket_id,
+                        article_id,
+                        by,
+                    },
+                    Some(ticket_id),
+                    Some(article_id),
+                    Some(by),
+                ))
+            }
+            Thread::New => {
+                let (ticket_id, number, article_id) = create_mail_ticket(
+                    self,
+                    tx,
+                    msg,
+                    &opts.tag_prefix,
+                    user_id,
+                    mailbox.and_then(|m| m.group_id),
+                    &body,
+                    at,
+                )
+                .await?;
+                Ok((
+                    IngestOutcome::Ticket {
+                        ticket_id,
+                        number,
+                        article_id,
+                    },
+                    Some(ticket_id),
+                    Some(article_id),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+/// The article text: the message without quoted history, plus a line per
+/// attachment and forward so an agent sees they exist (the raw source
+/// keeps them whole).
+fn mail_body(msg: &InboundMessage) -> String {
+    let mut body = msg.display_text.trim().to_string();
+    for f in &msg.forwarded {
+        body.push_str(&format!(
+            "\n\n--- Forwarded message from {}: {}\n{}",
+            f.from
+                .as_ref()
+                .map(|m| m.address.as_str())
+                .unwrap_or("unknown sender"),
+            f.subject,
+            f.text
+        ));
+    }
+    let files: Vec<String> = msg
+        .attachments
+        .iter()
+        .filter(|a| !a.inline)
+        .map(|a| format!("{} ({}, {} bytes)", a.filename, a.content_type, a.size))
+        .collect();
+    if !files.is_empty() {
+        body.push_str("\n\nAttachments: ");
+        body.push_str(&files.join(", "));
+    }
+    if body.trim().is_empty() {
+        body = "(empty message)".into();
+    }
+    truncate_chars(&body, BODY_MAX)
+}
+
+pub(crate) async fn record_sent(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    ticket_id: i64,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_messages (message_id, direction, ticket_id, classification, auto_answer_allowed, \
+         outcome, received_at) VALUES ($1, 'out', $2, 'human', $3, 'sent', $4) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(ticket_id)
+    .bind(false)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn tickets_by_message_ids(
+    tx: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<(String, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // References can list hundreds of ids in long threads; the nearest
+    // fifty decide in practice.
+    let ids = &ids[..ids.len().min(50)];
+    let mut sql = Sql::new(
+        "SELECT m.message_id, COALESCE(t.merged_into_id, t.id) AS ticket_id FROM mail_messages m \
+         JOIN tickets t ON t.id = m.ticket_id WHERE m.message_id IN (",
+    );
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(crate::sql::Value::Text(id.clone()));
+    }
+    sql.push(")");
+    let rows = sql.query().fetch_all(&mut *tx).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("message_id")?, r.try_get("ticket_id")?)))
+        .collect()
+}
+
+async fn ticket_by_number(tx: &mut AnyConnection, number: i64) -> Result<Option<i64>> {
+    let row =
+        sqlx::query("SELECT COALESCE(merged_into_id, id) AS id FROM tickets WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// The sender's most recent active ticket whose subject, without reply
+/// prefixes and tag, is `subject` (lower-cased).
+async fn same_subject_ticket(
+    tx: &mut AnyConnection,
+    requester: i64,
+    subject: &str,
+) -> Result<Option<i64>> {
+    let rows = sqlx::query(
+        "SELECT id, subject FROM tickets WHERE requester_id = $1 AND active AND merged_into_id IS NULL \
+         ORDER BY id DESC LIMIT 20",
+    )
+    .bind(requester)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in rows {
+        let s: String = r.try_get("subject")?;
+        if tuki_mail::strip_reply_prefixes(&s).trim().to_lowercase() == subject {
+            return Ok(Some(r.try_get("id")?));
+        }
+    }
+    Ok(None)
+}
+
+async fn flag_address(
+    tx: &mut AnyConnection,
+    address: &str,
+    status: Option<&str>,
+    ticket_id: Option<i64>,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_address_flags (address, status, bounces, last_ticket_id, first_at, last_at) \
+         VALUES ($1, $2, 1, $3, $4, $4) ON CONFLICT (address) DO UPDATE SET status = excluded.status, \
+         bounces = mail_address_flags.bounces + 1, last_ticket_id = COALESCE(excluded.last_ticket_id, \
+         mail_address_flags.last_ticket_id), last_at = excluded.last_at",
+    )
+    .bind(address)
+    .bind(status)
+    .bind(ticket_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The sender as a user: found by address, or created as a customer placed
+/// in the organisation whose mail domain matches.
+async fn find_or_create_sender(
+    tx: &mut AnyConnection,
+    msg: &InboundMessage,
+    at: i64,
+) -> Result<(i64, Role)> {
+    let email = Email::parse("from", &msg.from.address)?;
+    if let Some(r) = sqlx::query("SELECT id, role FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        let role = Role::parse("role", &r.try_get::<String, _>("role")?)?;
+        return Ok((r.try_get("id")?, role));
+    }
+    let org: Option<i64> =
+        sqlx::query("SELECT organisation_id FROM organisation_domains WHERE domain = $1")
+            .bind(email.domain())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("organisation_id"))
+            .transpose()?;
+    let name = msg
+        .from
+        .name
+        .as_deref()
+        .and_then(|n| values::line("name", n, 200).ok())
+        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("").to_string());
+    let id: i64 = sqlx::query(
+        "INSERT INTO users (email, name, name_folded, role, language, organisation_id, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'customer', 'fi', $4, $5, $6, $6) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(&name)
+    .bind(values::fold(&name))
+    .bind(org)
+    .bind(true)
+    .bind(at)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    Ok((id, Role::Customer))
+}
+
+/// A new ticket from a message, as `create_ticket` would make it for Tuki
+/// acting on the sender's behalf, inside the ingestion transaction.
+#[allow(clippy::too_many_arguments)]
+async fn create_mail_ticket(
+    store: &Store,
+    tx: &mut AnyConnection,
+    msg: &InboundMessage,
+    tag_prefix: &str,
+    requester_id: i64,
+    group_id: Option<i64>,
+    body: &str,
+    at: Timestamp,
+) -> Result<(i64, i64, i64)> {
+    let at_db = to_db(at);
+    let subject = tuki_mail::thread::without_tag(&msg.subject, tag_prefix);
+    let subject = if subject.trim().is_empty() {
+        "(no subject)".to_string()
+    } else {
+        truncate_chars(subject.trim(), SUBJECT_MAX)
+    };
+    let organisation_id: Option<i64> =
+        sqlx::query("SELECT organisation_id FROM users WHERE id = $1")
+            .bind(requester_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("organisation_id")?;
+    let group_id = match group_id {
+        Some(g) => Some(g),
+        None => store.intake_group(tx).await?,
+    };
+    let number: i64 = sqlx::query(
+        "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("value")?;
+    let state = TicketState::New;
+    let id: i64 = sqlx::query(
+        "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, \
+         priority, state, active, group_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(number)
+    .bind(&subject)
+    .bind(values::fold(&subject))
+    .bind(requester_id)
+    .bind(organisation_id)
+    .bind(Channel::Email.as_str())
+    .bind(Priority::Normal.rank())
+    .bind(state.as_str())
+    .bind(true)
+    .bind(group_id)
+    .bind(at_db)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let article_id: i64 = sqlx::query(
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(id)
+    .bind(ArticleKind::Reply.as_str())
+    .bind(false)
+    .bind(requester_id)
+    .bind(body)
+    .bind(at_db)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    record(
+        tx,
+        id,
+        None,
+        at_db,
+        Change::new("created", None, Some(format!("#{number}"))),
+    )
+    .await?;
+    let mut t = load(tx, id).await?;
+    on_ticket_event(tx, &mut t, None, TicketEvent::Created, at).await?;
+    Ok((id, number, article_id))
+}
+
+/// Adds a mail article to a ticket, moving its state as a reply by this
+/// author would (`counts` false keeps state and SLA clocks untouched, for
+/// robots' mail and bounces).
+async fn add_mail_article(
+    tx: &mut AnyConnection,
+    ticket_id: i64,
+    author: Option<(i64, Role)>,
+    kind: ArticleKind,
+    body: &str,
+    counts: bool,
+    at: Timestamp,
+) -> Result<i64> {
+    let at_db = to_db(at);
+    let mut t = load(tx, ticket_id).await?;
+    let internal = kind.internal(None)?;
+    let author_id = author.map(|a| a.0);
+    let id: i64 = sqlx::query(
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(ticket_id)
+    .bind(kind.as_str())
+    .bind(internal)
+    .bind(author_id)
+    .bind(body)
+    .bind(at_db)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    record(
+        tx,
+        ticket_id,
+        author_id,
+        at_db,
+        Change::new("article", None, Some(format!("{kind} {id}"))),
+    )
+    .await?;
+    let mut events = Vec::new();
+    if counts && t.merged_into_id.is_none() {
+        if let Some((_, role)) = author {
+            if let Some(next) = rules::state_after_article(t.state, role, kind) {
+                record(
+                    tx,
+                    ticket_id,
+                    author_id,
+                    at_db,
+                    Change::new("state", Some(t.state.to_string()), Some(next.to_string())),
+                )
+                .await?;
+                events.push(TicketEvent::StateChanged {
+                    from: t.state,
+                    to: next,
+                });
+                set_state(&mut t, next, at);
+            }
+            events.push(if role.is_staff() {
+                TicketEvent::StaffResponse
+            } else {
+                TicketEvent::CustomerReply
+            });
+        }
+    }
+    t.updated_at = at;
+    save(tx, &t).await?;
+    for event in events {
+        on_ticket_event(tx, &mut t, author_id, event, at).await?;
+    }
+    Ok(id)
+}
