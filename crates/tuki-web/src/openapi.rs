@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{directory, ticket_actions, tickets};
+use crate::api::{directory, jobs, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,11 +22,18 @@ use crate::api::{directory, ticket_actions, tickets};
         ticket_actions::transfer, ticket_actions::merge,
         ticket_actions::list_links, ticket_actions::add_link, ticket_actions::remove_link,
         ticket_actions::follow, ticket_actions::unfollow, ticket_actions::history,
+        sla::ticket_sla, sla::ticket_metrics,
+        sla::list_calendars, sla::create_calendar, sla::get_calendar, sla::update_calendar, sla::delete_calendar,
+        sla::list_policies, sla::create_policy, sla::get_policy, sla::update_policy, sla::delete_policy,
+        sla::list_escalation_rules, sla::create_escalation_rule, sla::get_escalation_rule,
+        sla::update_escalation_rule, sla::delete_escalation_rule,
+        jobs::list_jobs,
     ),
     modifiers(&BearerToken),
     tags((name = "tickets", description = "Requests, their articles, transfers between tiers, links and history"),
          (name = "directory", description = "Organisations, users and support groups"),
-         (name = "system", description = "Health"))
+         (name = "service levels", description = "Business calendars, SLA policies and escalation rules (administrators)"),
+         (name = "system", description = "Health and background jobs"))
 )]
 pub struct ApiDoc;
 

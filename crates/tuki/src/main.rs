@@ -1,6 +1,7 @@
 //! `tuki`: the service desk in one binary.
 
 mod bench;
+mod mail;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -92,6 +93,11 @@ enum Command {
     },
     /// Seed a database and measure the API over HTTP.
     Bench(bench::BenchArgs),
+    /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,6 +205,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                      `tuki user create --role admin --email you@example.com --name \"Your Name\" --password-stdin`"
                 );
             }
+            // Background work (SLA checks, later the outbox and mail) runs
+            // beside the server; several processes on one PostgreSQL database
+            // share the jobs table and each job runs once.
+            let (stop_jobs, mut jobs_stopped) = tokio::sync::watch::channel(false);
+            let runner = tokio::spawn(tuki_store::jobs::Runner::new(store.clone()).run(async move {
+                let _ = jobs_stopped.wait_for(|stop| *stop).await;
+            }));
             tuki_web::serve(
                 listener,
                 // Cookies are `Secure` unless Tuki listens on loopback (local
@@ -211,6 +224,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal(),
             )
             .await?;
+            let _ = stop_jobs.send(true);
+            let _ = runner.await;
             store.close().await;
         }
         Command::Migrate => {
@@ -274,6 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Bench(args) => bench::run(args, cli.db).await?,
+        Command::Mail { command } => mail::run(command, cli.db).await?,
     }
     Ok(())
 }

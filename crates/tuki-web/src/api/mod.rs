@@ -4,6 +4,8 @@
 //! rules to the store, which checks them on every read and write.
 
 pub mod directory;
+pub mod jobs;
+pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
 
@@ -65,4 +67,37 @@ pub fn routes() -> Router<AppState> {
             put(follow).delete(unfollow),
         )
         .route("/tickets/{id}/history", get(history))
+        .route("/tickets/{id}/sla", get(sla::ticket_sla))
+        .route("/tickets/{id}/metrics", get(sla::ticket_metrics))
+        .route(
+            "/sla/calendars",
+            get(sla::list_calendars).post(sla::create_calendar),
+        )
+        .route(
+            "/sla/calendars/{id}",
+            get(sla::get_calendar)
+                .put(sla::update_calendar)
+                .delete(sla::delete_calendar),
+        )
+        .route(
+            "/sla/policies",
+            get(sla::list_policies).post(sla::create_policy),
+        )
+        .route(
+            "/sla/policies/{id}",
+            get(sla::get_policy)
+                .put(sla::update_policy)
+                .delete(sla::delete_policy),
+        )
+        .route(
+            "/sla/escalation-rules",
+            get(sla::list_escalation_rules).post(sla::create_escalation_rule),
+        )
+        .route(
+            "/sla/escalation-rules/{id}",
+            get(sla::get_escalation_rule)
+                .put(sla::update_escalation_rule)
+                .delete(sla::delete_escalation_rule),
+        )
+        .route("/jobs", get(jobs::list_jobs))
 }
