@@ -1,6 +1,7 @@
 //! `tuki`: the service desk in one binary.
 
 mod bench;
+mod bench_sla;
 mod mail;
 
 use std::io::BufRead;
@@ -93,6 +94,8 @@ enum Command {
     },
     /// Seed a database and measure the API over HTTP.
     Bench(bench::BenchArgs),
+    /// Seed open tickets with SLA clocks and time recomputing their state.
+    BenchSla(bench_sla::BenchSlaArgs),
     /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
     Mail {
         #[command(subcommand)]
@@ -209,9 +212,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // beside the server; several processes on one PostgreSQL database
             // share the jobs table and each job runs once.
             let (stop_jobs, mut jobs_stopped) = tokio::sync::watch::channel(false);
-            let runner = tokio::spawn(tuki_store::jobs::Runner::new(store.clone()).run(async move {
-                let _ = jobs_stopped.wait_for(|stop| *stop).await;
-            }));
+            let runner = tokio::spawn(tuki_store::jobs::Runner::new(store.clone()).run(
+                async move {
+                    let _ = jobs_stopped.wait_for(|stop| *stop).await;
+                },
+            ));
             tuki_web::serve(
                 listener,
                 // Cookies are `Secure` unless Tuki listens on loopback (local
@@ -289,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
         Command::Bench(args) => bench::run(args, cli.db).await?,
+        Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
     }
     Ok(())

@@ -496,7 +496,28 @@ async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
     ));
 }
 
+async fn the_sweep_schedules_checks_for_stale_states(db: TestDb) {
+    let (desk, clock) = desk_at(&db, helsinki(2026, 2, 3, 9, 0), 60, 960).await;
+    let s = &desk.store;
+    let t = desk.ticket_for(&desk.alice, "Kettle trips the fuse").await;
+    let fresh = s.recompute_sla().await.unwrap();
+    assert_eq!((fresh.clocks, fresh.changed), (2, 0));
+    // Past the first-response due time nothing has run yet: the stored
+    // state is stale, the sweep finds it, one tick records it.
+    clock.set(helsinki(2026, 2, 3, 10, 30));
+    let stale = s.recompute_sla().await.unwrap();
+    assert_eq!(stale.changed, 1);
+    let runner = Runner::new(s.clone());
+    while runner.tick().await.unwrap() > 0 {}
+    assert_eq!(
+        s.ticket(&desk.tier1, t.id).await.unwrap().sla_state,
+        Some(SlaState::Breached)
+    );
+    assert_eq!(s.recompute_sla().await.unwrap().changed, 0);
+}
+
 tuki_store::on_both_engines!(
+    the_sweep_schedules_checks_for_stale_states,
     friday_afternoon_request_is_due_monday_and_breach_escalates,
     replies_meet_targets_and_resolution_records_metrics,
     policies_are_chosen_in_order_and_validated,
