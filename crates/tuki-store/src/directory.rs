@@ -815,14 +815,14 @@ impl Store {
             .await?;
         self.group(actor, group_id).await
     }
+}
 
-    /// The group new requests land in when none is named.
-    pub(crate) async fn intake_group(&self, tx: &mut sqlx::AnyConnection) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT id FROM support_groups WHERE is_intake ORDER BY id LIMIT 1")
-            .fetch_optional(tx)
-            .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
-    }
+/// The group new requests land in when none is named.
+pub(crate) async fn intake_group(tx: &mut sqlx::AnyConnection) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM support_groups WHERE is_intake ORDER BY id LIMIT 1")
+        .fetch_optional(tx)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
 fn group_from_row(row: &AnyRow, members: Vec<GroupMember>) -> Result<Group> {

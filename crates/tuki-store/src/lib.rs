@@ -10,6 +10,7 @@
 pub mod articles;
 pub mod attachments;
 pub mod auth;
+mod batch;
 pub mod console;
 pub mod directory;
 mod error;
@@ -57,6 +58,8 @@ pub struct Store {
     pub(crate) write: AnyPool,
     engine: Engine,
     clock: time::Clock,
+    /// Group commit of new tickets (SQLite only).
+    creates: Option<batch::Creates>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -79,6 +82,7 @@ impl Store {
                 write: pool,
                 engine: Engine::Postgres,
                 clock: time::Clock::system(),
+                creates: None,
             });
         }
 
@@ -112,6 +116,7 @@ impl Store {
             .connect_with(opts)
             .await?;
         Ok(Store {
+            creates: Some(batch::Creates::spawn(write.clone())),
             read,
             write,
             engine: Engine::Sqlite,

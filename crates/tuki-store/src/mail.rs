@@ -18,8 +18,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
+use tuki_domain::access::Actor;
 use tuki_domain::directory::Role;
-use tuki_domain::ticket::{self as rules, ArticleKind, Channel, Priority, TicketState};
+use tuki_domain::ticket::{self as rules, ArticleKind, Channel, Priority};
 use tuki_domain::values::{self, Email};
 use tuki_mail::{decide_thread, InboundMessage, RobotKind, Thread, ThreadBy, ThreadKeys};
 
@@ -656,7 +657,6 @@ impl Store {
             }
             Thread::New => {
                 let (ticket_id, number, article_id) = create_mail_ticket(
-                    self,
                     tx,
                     msg,
                     &opts.tag_prefix,
@@ -858,11 +858,10 @@ async fn find_or_create_sender(
     Ok((id, Role::Customer))
 }
 
-/// A new ticket from a message, as `create_ticket` would make it for Tuki
-/// acting on the sender's behalf, inside the ingestion transaction.
-#[allow(clippy::too_many_arguments)]
+/// A new ticket from a message: written by the same code as every other new
+/// ticket, with Tuki acting on the sender's behalf, inside the ingestion
+/// transaction.
 async fn create_mail_ticket(
-    store: &Store,
     tx: &mut AnyConnection,
     msg: &InboundMessage,
     tag_prefix: &str,
@@ -871,73 +870,29 @@ async fn create_mail_ticket(
     body: &str,
     at: Timestamp,
 ) -> Result<(i64, i64, i64)> {
-    let at_db = to_db(at);
     let subject = tuki_mail::thread::without_tag(&msg.subject, tag_prefix);
     let subject = if subject.trim().is_empty() {
         "(no subject)".to_string()
     } else {
         truncate_chars(subject.trim(), SUBJECT_MAX)
     };
-    let organisation_id: Option<i64> =
-        sqlx::query("SELECT organisation_id FROM users WHERE id = $1")
-            .bind(requester_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("organisation_id")?;
-    let group_id = match group_id {
-        Some(g) => Some(g),
-        None => store.intake_group(tx).await?,
+    let draft = crate::tickets::Draft {
+        actor: Actor::system(),
+        subject,
+        body: body.to_string(),
+        category: None,
+        tags: Vec::new(),
+        channel: Channel::Email,
+        requester_id,
+        kind: ArticleKind::Reply,
+        internal: false,
+        priority: Priority::Normal,
+        group_id,
+        owner_id: None,
+        at,
     };
-    let number: i64 = sqlx::query(
-        "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
-    )
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("value")?;
-    let state = TicketState::New;
-    let id: i64 = sqlx::query(
-        "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, \
-         priority, state, active, group_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
-    )
-    .bind(number)
-    .bind(&subject)
-    .bind(values::fold(&subject))
-    .bind(requester_id)
-    .bind(organisation_id)
-    .bind(Channel::Email.as_str())
-    .bind(Priority::Normal.rank())
-    .bind(state.as_str())
-    .bind(true)
-    .bind(group_id)
-    .bind(at_db)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    let article_id: i64 = sqlx::query(
-        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(id)
-    .bind(ArticleKind::Reply.as_str())
-    .bind(false)
-    .bind(requester_id)
-    .bind(body)
-    .bind(at_db)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    record(
-        tx,
-        id,
-        None,
-        at_db,
-        Change::new("created", None, Some(format!("#{number}"))),
-    )
-    .await?;
-    let mut t = load(tx, id).await?;
-    on_ticket_event(tx, &mut t, None, TicketEvent::Created, at).await?;
-    Ok((id, number, article_id))
+    let (t, article_id) = crate::tickets::insert_ticket(tx, &draft).await?;
+    Ok((t.id, t.number, article_id))
 }
 
 /// Adds a mail article to a ticket, moving its state as a reply by this

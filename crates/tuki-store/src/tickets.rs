@@ -464,13 +464,29 @@ pub(crate) fn set_state(t: &mut Ticket, to: TicketState, at: Timestamp) {
     };
 }
 
-fn opt_str(v: Option<i64>) -> Option<String> {
-    v.map(|v| v.to_string())
+/// A ticket about to be written, with every check that needs no database
+/// done. The API, the pages and mail all write tickets through
+/// [`insert_ticket`].
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub actor: Actor,
+    pub subject: String,
+    pub body: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub channel: Channel,
+    pub requester_id: i64,
+    pub kind: ArticleKind,
+    pub internal: bool,
+    pub priority: Priority,
+    /// `None`: the intake group.
+    pub group_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub at: Timestamp,
 }
 
-impl Store {
-    /// Registers a new request with its first article, in one transaction.
-    pub async fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+impl Draft {
+    pub(crate) fn new(actor: &Actor, new: NewTicket, at: Timestamp) -> Result<Draft> {
         let subject = values::line("subject", &new.subject, SUBJECT_MAX)?;
         let body = values::body("body", &new.body, BODY_MAX)?;
         let category = clean_category(new.category.as_deref())?;
@@ -524,126 +540,169 @@ impl Store {
         });
         let internal = kind.internal(None)?;
         let priority = new.priority.unwrap_or(Priority::Normal);
-        let at = self.now();
-        let at_db = to_db(at);
-
-        let mut tx = self.write.begin().await?;
-        let requester = sqlx::query("SELECT organisation_id FROM users WHERE id = $1 AND active")
-            .bind(requester_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::invalid("requester_id", "no such user"))?;
-        let organisation_id: Option<i64> = requester.try_get("organisation_id")?;
-        let group_id = match new.group_id {
-            Some(g) => {
-                sqlx::query("SELECT id FROM support_groups WHERE id = $1")
-                    .bind(g)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?;
-                Some(g)
-            }
-            None => self.intake_group(&mut tx).await?,
-        };
-        if let Some(owner) = new.owner_id {
-            check_owner(&mut tx, owner, group_id).await?;
-        }
-        let number: i64 = sqlx::query(
-            "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("value")?;
-        let state = TicketState::New;
-        let id: i64 = sqlx::query(
-            "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
-             priority, state, active, group_id, owner_id, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
-        )
-        .bind(number)
-        .bind(&subject)
-        .bind(values::fold(&subject))
-        .bind(requester_id)
-        .bind(organisation_id)
-        .bind(channel.as_str())
-        .bind(category.as_deref())
-        .bind(priority.rank())
-        .bind(state.as_str())
-        .bind(true)
-        .bind(group_id)
-        .bind(new.owner_id)
-        .bind(actor.user_id)
-        .bind(at_db)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        sqlx::query(
-            "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(internal)
-        .bind(actor.user_id.or(Some(requester_id)))
-        .bind(&body)
-        .bind(at_db)
-        .execute(&mut *tx)
-        .await?;
-        for tag in &tags {
-            sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
-                .bind(id)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Staff who register a request for a group they are not in follow it,
-        // so it does not vanish from their sight.
-        let mut followers = Vec::new();
-        if let Some(me) = actor.user_id {
-            if actor.role == Role::Agent
-                && !group_id.is_some_and(|g| actor.in_group(g))
-                && new.owner_id != Some(me)
-            {
-                add_follower(&mut tx, id, me, at_db).await?;
-                followers.push(me);
-            }
-        }
-        record(
-            &mut tx,
-            id,
-            actor.user_id,
-            at_db,
-            Change::new("created", None, Some(format!("#{number}"))),
-        )
-        .await?;
-        let mut t = Ticket {
-            id,
-            number,
+        Ok(Draft {
+            actor: actor.clone(),
             subject,
-            requester_id,
-            organisation_id,
-            channel,
+            body,
             category,
-            priority,
-            state,
-            group_id,
-            owner_id: new.owner_id,
-            merged_into_id: None,
-            created_by: actor.user_id,
-            created_at: at,
-            updated_at: at,
-            resolved_at: None,
-            closed_at: None,
             tags,
-            followers,
-            sla_policy_id: None,
-            sla_state: None,
-            first_response_due_at: None,
-            next_response_due_at: None,
-            resolution_due_at: None,
-        };
-        on_ticket_event(&mut tx, &mut t, actor.user_id, TicketEvent::Created, at).await?;
-        tx.commit().await?;
-        Ok(t)
+            channel,
+            requester_id,
+            kind,
+            internal,
+            priority,
+            group_id: new.group_id,
+            owner_id: new.owner_id,
+            at,
+        })
+    }
+}
+
+/// Writes a drafted ticket, its first article, tags, follower and history
+/// inside the caller's transaction, and starts its SLA clocks. Returns the
+/// ticket and the id of its first article.
+pub(crate) async fn insert_ticket(tx: &mut AnyConnection, d: &Draft) -> Result<(Ticket, i64)> {
+    let actor = &d.actor;
+    let at = d.at;
+    let at_db = to_db(at);
+    let requester = sqlx::query("SELECT organisation_id FROM users WHERE id = $1 AND active")
+        .bind(d.requester_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::invalid("requester_id", "no such user"))?;
+    let organisation_id: Option<i64> = requester.try_get("organisation_id")?;
+    let group_id = match d.group_id {
+        Some(g) => {
+            sqlx::query("SELECT id FROM support_groups WHERE id = $1")
+                .bind(g)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?;
+            Some(g)
+        }
+        None => crate::directory::intake_group(tx).await?,
+    };
+    if let Some(owner) = d.owner_id {
+        check_owner(tx, owner, group_id).await?;
+    }
+    let number: i64 = sqlx::query(
+        "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("value")?;
+    let state = TicketState::New;
+    let id: i64 = sqlx::query(
+        "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
+         priority, state, active, group_id, owner_id, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(number)
+    .bind(&d.subject)
+    .bind(values::fold(&d.subject))
+    .bind(d.requester_id)
+    .bind(organisation_id)
+    .bind(d.channel.as_str())
+    .bind(d.category.as_deref())
+    .bind(d.priority.rank())
+    .bind(state.as_str())
+    .bind(true)
+    .bind(group_id)
+    .bind(d.owner_id)
+    .bind(actor.user_id)
+    .bind(at_db)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let article_id: i64 = sqlx::query(
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(id)
+    .bind(d.kind.as_str())
+    .bind(d.internal)
+    .bind(actor.user_id.or(Some(d.requester_id)))
+    .bind(&d.body)
+    .bind(at_db)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    for tag in &d.tags {
+        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
+            .bind(id)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Staff who register a request for a group they are not in follow it,
+    // so it does not vanish from their sight.
+    let mut followers = Vec::new();
+    if let Some(me) = actor.user_id {
+        if actor.role == Role::Agent
+            && !group_id.is_some_and(|g| actor.in_group(g))
+            && d.owner_id != Some(me)
+        {
+            add_follower(tx, id, me, at_db).await?;
+            followers.push(me);
+        }
+    }
+    record(
+        tx,
+        id,
+        actor.user_id,
+        at_db,
+        Change::new("created", None, Some(format!("#{number}"))),
+    )
+    .await?;
+    let mut t = Ticket {
+        id,
+        number,
+        subject: d.subject.clone(),
+        requester_id: d.requester_id,
+        organisation_id,
+        channel: d.channel,
+        category: d.category.clone(),
+        priority: d.priority,
+        state,
+        group_id,
+        owner_id: d.owner_id,
+        merged_into_id: None,
+        created_by: actor.user_id,
+        created_at: at,
+        updated_at: at,
+        resolved_at: None,
+        closed_at: None,
+        tags: d.tags.clone(),
+        followers,
+        sla_policy_id: None,
+        sla_state: None,
+        first_response_due_at: None,
+        next_response_due_at: None,
+        resolution_due_at: None,
+    };
+    on_ticket_event(tx, &mut t, actor.user_id, TicketEvent::Created, at).await?;
+    Ok((t, article_id))
+}
+
+fn opt_str(v: Option<i64>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
+impl Store {
+    /// Registers a new request with its first article. Everything is
+    /// committed before this returns; on SQLite concurrent requests share one
+    /// transaction (see [`crate::batch`]).
+    pub async fn create_ticket(&self, actor: &Actor, new: NewTicket) -> Result<Ticket> {
+        let draft = Draft::new(actor, new, self.now())?;
+        match &self.creates {
+            Some(creates) => creates.submit(draft).await,
+            None => {
+                let mut tx = self.write.begin().await?;
+                let (t, _) = insert_ticket(&mut tx, &draft).await?;
+                tx.commit().await?;
+                Ok(t)
+            }
+        }
     }
 
     /// Checks an action on a ticket without changing anything.

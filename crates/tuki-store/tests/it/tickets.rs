@@ -707,6 +707,48 @@ async fn numbers_are_sequential_under_concurrency(db: TestDb) {
     assert_eq!(numbers, (1..=40).collect::<Vec<i64>>());
 }
 
+/// Concurrent creations share transactions on SQLite (group commit); a bad
+/// one among them gets its own error and costs the others nothing.
+async fn concurrent_creates_get_their_own_answers(db: TestDb) {
+    let desk = Desk::new(db.store.clone()).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let s = db.store.clone();
+        let actor = desk.tier1.clone();
+        let mut new = ticket(&format!("Batch {i}"));
+        // Every tenth names a requester that does not exist.
+        new.requester_id = if i % 10 == 7 {
+            Some(999_999)
+        } else {
+            desk.alice.user_id
+        };
+        tasks.push(tokio::spawn(async move {
+            (i, s.create_ticket(&actor, new).await)
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        match result {
+            Ok(t) => {
+                assert_ne!(i % 10, 7);
+                assert_eq!(t.subject, format!("Batch {i}"));
+                let read = db.store.ticket(&desk.admin, t.id).await.unwrap();
+                assert_eq!(read.subject, t.subject, "committed before the answer");
+                numbers.push(t.number);
+            }
+            Err(StoreError::Invalid(v)) => {
+                assert_eq!((i % 10, v.field.as_str()), (7, "requester_id"));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    numbers.sort();
+    assert_eq!(numbers.len(), 54);
+    numbers.dedup();
+    assert_eq!(numbers.len(), 54, "numbers are unique");
+}
+
 async fn customers_create_only_for_themselves(db: TestDb) {
     let desk = Desk::new(db.store.clone()).await;
     let s = &db.store;
@@ -766,5 +808,6 @@ tuki_store::on_both_engines!(
     links_read_from_both_ends,
     lists_filter_sort_and_page,
     numbers_are_sequential_under_concurrency,
+    concurrent_creates_get_their_own_answers,
     customers_create_only_for_themselves,
 );
