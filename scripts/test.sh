@@ -47,6 +47,23 @@ pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -o \
 export TUKI_TEST_POSTGRES_URL="postgres://tuki@127.0.0.1:$PGPORT/postgres"
 echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT" >&2
 
+# --- a real SMTP server for the outbox tests -----------------------------------
+# Python's aiosmtpd from PyPI, in a virtual environment under the temporary
+# folder (made once, reused by later runs). The store's outbox tests start it
+# on loopback ports of their own (crates/tuki-store/tests/smtp/sink.py) and
+# stop it; TUKI_TEST_PYTHON names the interpreter that has it.
+if python3 -c 'import aiosmtpd' 2>/dev/null; then
+    export TUKI_TEST_PYTHON="$(command -v python3)"
+else
+    SMTPVENV="${TMPDIR:-/tmp}/tuki-smtp-venv"
+    if ! "$SMTPVENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+        echo "test.sh: installing aiosmtpd into $SMTPVENV" >&2
+        python3 -m venv "$SMTPVENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$SMTPVENV"; }
+        "$SMTPVENV/bin/pip" install -q aiosmtpd
+    fi
+    export TUKI_TEST_PYTHON="$SMTPVENV/bin/python"
+fi
+
 # --- the tests ----------------------------------------------------------------
 cargo test --workspace --locked "$@"
 

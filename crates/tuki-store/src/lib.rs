@@ -18,6 +18,7 @@ pub mod history;
 pub mod jobs;
 pub mod links;
 pub mod mail;
+pub mod outbox;
 pub mod seed;
 pub mod sessions;
 pub mod sla;

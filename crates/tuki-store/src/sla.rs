@@ -674,6 +674,9 @@ pub(crate) async fn on_ticket_event(
     event: TicketEvent,
     at: Timestamp,
 ) -> Result<()> {
+    // The mail that follows the event (acknowledgement, reply, resolution,
+    // agents' notices) goes into the outbox in this same transaction.
+    crate::outbox::on_ticket_event(conn, t, actor_id, &event, at).await?;
     if let TicketEvent::StateChanged { from, to } = event {
         if from.is_active() && !to.is_active() {
             record_tier_metrics(conn, t, at).await?;

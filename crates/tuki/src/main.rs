@@ -217,6 +217,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let _ = jobs_stopped.wait_for(|stop| *stop).await;
                 },
             ));
+            // Outgoing mail: the outbox is sent over SMTP when TUKI_SMTP_URL
+            // is set; otherwise it waits (and is kept) until it is.
+            let mailer = match tuki_store::outbox::SmtpConfig::from_env() {
+                Some(config) => {
+                    let sender = tuki_store::outbox::Sender::new(store.clone(), &config)
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                    let mut stopped = stop_jobs.subscribe();
+                    Some(tokio::spawn(sender.run(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })))
+                }
+                None => {
+                    tracing::warn!("TUKI_SMTP_URL is not set: outgoing mail stays in the outbox");
+                    None
+                }
+            };
             tuki_web::serve(
                 listener,
                 // Cookies are `Secure` unless Tuki listens on loopback (local
@@ -231,6 +247,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             let _ = stop_jobs.send(true);
             let _ = runner.await;
+            if let Some(mailer) = mailer {
+                let _ = mailer.await;
+            }
             store.close().await;
         }
         Command::Migrate => {

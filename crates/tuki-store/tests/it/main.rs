@@ -7,3 +7,4 @@ mod visibility;
 mod sla;
 mod jobs;
 mod mail;
+mod outbox;

@@ -1,0 +1,1015 @@
+//! Email out: the outbox and the task that sends it.
+//!
+//! Every message Tuki sends is first a row of `outbox`, written by
+//! [`enqueue_mail`] inside the transaction of the change that caused it: a
+//! ticket that is rolled back sends nothing, and a committed one cannot lose
+//! its mail. [`on_ticket_event`] is called by the store after each ticket
+//! event and writes the mails that follow (acknowledgement of a new request,
+//! a public reply, a resolution to the requester; a new request, a customer
+//! reply to agents); the [`Sender`] also turns rows of `notifications` (SLA
+//! warnings and escalations) into mail.
+//!
+//! The [`Sender`] claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//! the single writer on SQLite), sends them over SMTP with `lettre` and marks
+//! them sent; a failure moves the row's next attempt back exponentially
+//! (10 s doubling, at most an hour), so a mail server that is down delays
+//! mail but loses none. A sender that dies mid-send leaves its lease to run
+//! out and another takes the row again (at-least-once: the Message-ID lets
+//! the receiving side see a repeat).
+//!
+//! Each message carries a Message-ID (recorded in `mail_messages`, so a
+//! reply to it threads into its ticket), In-Reply-To and References built
+//! from the ticket's mail, and the `[Tuki #N]` tag in its subject. Mail to
+//! customers is never sent in answer to a robot (the inbound message's
+//! `auto_answer_allowed`) nor to an address that bounced permanently.
+//! Texts come from the templates below, in the recipient's language.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox as LMailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use tuki_domain::access::Actor;
+use tuki_domain::ticket::TicketState;
+
+use crate::sla::TicketEvent;
+use crate::sql::get_bool;
+use crate::tickets::Ticket;
+use crate::time::{from_db, opt_from_db, to_db};
+use crate::{Engine, Result, Store, StoreError};
+
+/// The kinds of mail Tuki sends from ticket events. SLA notifications use
+/// the kind of their `notifications` row (`sla_warning`, `sla_breach`, ...).
+pub const KINDS: &[&str] = &[
+    "ack",
+    "reply",
+    "resolved",
+    "new_ticket",
+    "customer_reply",
+    "sla",
+];
+
+/// One message to send.
+#[derive(Debug, Clone, Default)]
+pub struct NewMail {
+    pub kind: String,
+    pub ticket_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub recipient: String,
+    /// The From address; `None` for the configured default.
+    pub sender: Option<String>,
+    pub subject: String,
+    pub body: String,
+    /// Generated when `None`.
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// Extra headers (e.g. `Auto-Submitted`).
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OutMail {
+    pub id: i64,
+    pub kind: String,
+    pub ticket_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub sent_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub failed_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+const OUT_COLUMNS: &str = "id, kind, ticket_id, user_id, recipient, sender, subject, body, message_id, \
+     in_reply_to, refs, headers, attempts, max_attempts, next_attempt_at, last_error, sent_at, failed_at, created_at";
+
+fn out_from_row(r: &AnyRow) -> Result<OutMail> {
+    let refs: String = r.try_get("refs")?;
+    let headers: String = r.try_get("headers")?;
+    Ok(OutMail {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        ticket_id: r.try_get("ticket_id")?,
+        user_id: r.try_get("user_id")?,
+        recipient: r.try_get("recipient")?,
+        sender: r.try_get("sender")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        message_id: r.try_get("message_id")?,
+        in_reply_to: r.try_get("in_reply_to")?,
+        references: refs.split_whitespace().map(str::to_string).collect(),
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        attempts: r.try_get("attempts")?,
+        max_attempts: r.try_get("max_attempts")?,
+        next_attempt_at: from_db(r.try_get("next_attempt_at")?),
+        last_error: r.try_get("last_error")?,
+        sent_at: opt_from_db(r.try_get("sent_at")?),
+        failed_at: opt_from_db(r.try_get("failed_at")?),
+        created_at: from_db(r.try_get("created_at")?),
+    })
+}
+
+/// A fresh Message-ID (bare, without angle brackets, as `mail_messages`
+/// keeps them), on the domain of `from` (or the
+/// configured default sender, or `tuki.invalid`).
+pub fn new_message_id(ticket_id: Option<i64>, from: Option<&str>) -> String {
+    let default_from = std::env::var("TUKI_MAIL_FROM").ok();
+    let domain = from
+        .or(default_from.as_deref())
+        .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.trim_end_matches('>')))
+        .filter(|d| !d.is_empty())
+        .unwrap_or("tuki.invalid")
+        .to_string();
+    let ticket = ticket_id.map(|t| format!("t{t}.")).unwrap_or_default();
+    format!(
+        "tuki.{ticket}{}.{:016x}@{domain}",
+        crate::time::now().as_millisecond(),
+        rand::random::<u64>()
+    )
+}
+
+/// Writes one message into the outbox inside the caller's transaction; for
+/// a ticket's mail the Message-ID is recorded too, so that an answer to it
+/// threads into the ticket. Returns the outbox id.
+pub async fn enqueue_mail(conn: &mut AnyConnection, mail: NewMail, at: Timestamp) -> Result<i64> {
+    let message_id = mail
+        .message_id
+        .clone()
+        .unwrap_or_else(|| new_message_id(mail.ticket_id, mail.sender.as_deref()));
+    let headers = serde_json::to_string(
+        &mail
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_else(|_| "[]".into());
+    let id: i64 = sqlx::query(
+        "INSERT INTO outbox (kind, ticket_id, user_id, recipient, sender, subject, body, message_id, \
+         in_reply_to, refs, headers, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(&mail.kind)
+    .bind(mail.ticket_id)
+    .bind(mail.user_id)
+    .bind(&mail.recipient)
+    .bind(mail.sender.as_deref())
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(&message_id)
+    .bind(mail.in_reply_to.as_deref())
+    .bind(mail.references.join(" "))
+    .bind(headers)
+    .bind(to_db(at))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    if let Some(ticket_id) = mail.ticket_id {
+        crate::mail::record_sent(conn, &message_id, ticket_id, to_db(at)).await?;
+    }
+    Ok(id)
+}
+
+// ------------------------------------------------------------------ texts
+
+/// A language Tuki writes in; anything else reads as English.
+fn lang(code: &str) -> &'static str {
+    if code == "fi" {
+        "fi"
+    } else {
+        "en"
+    }
+}
+
+/// The values a template may use.
+struct Ctx<'a> {
+    tag: String,
+    subject: &'a str,
+    name: &'a str,
+    text: &'a str,
+    group: &'a str,
+}
+
+/// Subject and body of a mail of `kind` in `lang`. Subjects carry the
+/// ticket tag so that answers thread even without headers.
+fn render(kind: &str, lang: &str, c: &Ctx<'_>) -> (String, String) {
+    let Ctx {
+        tag,
+        subject,
+        name,
+        text,
+        group,
+    } = c;
+    match (kind, lang) {
+        ("ack", "fi") => (
+            format!("{tag} Pyyntösi on vastaanotettu: {subject}"),
+            format!(
+                "Hei {name},\n\nolemme vastaanottaneet pyyntösi \"{subject}\" ja palaamme asiaan pian.\n\
+                 Vastaa tähän viestiin, jos haluat lisätä tietoja; säilytä otsikon tunniste {tag}.\n\n\
+                 Ystävällisin terveisin\nTuki\n"
+            ),
+        ),
+        ("ack", _) => (
+            format!("{tag} Your request was received: {subject}"),
+            format!(
+                "Hello {name},\n\nwe have received your request \"{subject}\" and will get back to you soon.\n\
+                 Reply to this message to add information; please keep {tag} in the subject.\n\n\
+                 Kind regards\nTuki\n"
+            ),
+        ),
+        ("reply", _) => (format!("Re: {tag} {subject}"), format!("{text}\n")),
+        ("resolved", "fi") => (
+            format!("{tag} Pyyntösi on ratkaistu: {subject}"),
+            format!(
+                "Hei {name},\n\npyyntösi \"{subject}\" on merkitty ratkaistuksi.\n\
+                 Jos asia ei ratkennut, vastaa tähän viestiin, niin pyyntö avataan uudelleen.\n\n\
+                 Ystävällisin terveisin\nTuki\n"
+            ),
+        ),
+        ("resolved", _) => (
+            format!("{tag} Your request was resolved: {subject}"),
+            format!(
+                "Hello {name},\n\nyour request \"{subject}\" has been marked as resolved.\n\
+                 If the problem remains, reply to this message and the request is reopened.\n\n\
+                 Kind regards\nTuki\n"
+            ),
+        ),
+        ("new_ticket", "fi") => (
+            format!("{tag} Uusi pyyntö ryhmässä {group}: {subject}"),
+            format!("Ryhmään {group} tuli uusi pyyntö {tag}: {subject}\n\n{text}\n"),
+        ),
+        ("new_ticket", _) => (
+            format!("{tag} New request in {group}: {subject}"),
+            format!("A new request {tag} reached {group}: {subject}\n\n{text}\n"),
+        ),
+        ("customer_reply", "fi") => (
+            format!("{tag} Asiakas vastasi: {subject}"),
+            format!("Asiakas vastasi pyyntöön {tag} \"{subject}\":\n\n{text}\n"),
+        ),
+        ("customer_reply", _) => (
+            format!("{tag} The customer replied: {subject}"),
+            format!("The customer replied to {tag} \"{subject}\":\n\n{text}\n"),
+        ),
+        (_, "fi") => (
+            format!("{tag} Ilmoitus: {subject}"),
+            format!("Pyyntö {tag} \"{subject}\":\n\n{text}\n"),
+        ),
+        (_, _) => (
+            format!("{tag} Notice: {subject}"),
+            format!("Request {tag} \"{subject}\":\n\n{text}\n"),
+        ),
+    }
+}
+
+fn tag(number: i64) -> String {
+    format!("[Tuki #{number}]")
+}
+
+// ------------------------------------------------------ mails from events
+
+struct Person {
+    id: i64,
+    email: String,
+    name: String,
+    language: String,
+    staff: bool,
+}
+
+async fn person(conn: &mut AnyConnection, id: i64) -> Result<Option<Person>> {
+    let row =
+        sqlx::query("SELECT id, email, name, language, role, active FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(r) = row else { return Ok(None) };
+    if !get_bool(&r, "active")? {
+        return Ok(None);
+    }
+    let role: String = r.try_get("role")?;
+    Ok(Some(Person {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        language: r.try_get("language")?,
+        staff: role != "customer",
+    }))
+}
+
+/// Whether `user_id` wants mail of `kind` (on unless turned off). An SLA
+/// kind (`sla_warning`, ...) follows the user's `sla` switch.
+pub(crate) async fn wants(conn: &mut AnyConnection, user_id: i64, kind: &str) -> Result<bool> {
+    let general = if kind.starts_with("sla_") {
+        "sla"
+    } else {
+        kind
+    };
+    let row = sqlx::query(
+        "SELECT enabled FROM notification_prefs WHERE user_id = $1 AND (kind = $2 OR kind = $3) \
+         ORDER BY CASE WHEN kind = $2 THEN 0 ELSE 1 END LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(general)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(r) => Ok(get_bool(&r, "enabled")?),
+        None => Ok(true),
+    }
+}
+
+/// Whether mail to `address` bounced permanently (a 5.x.x report).
+async fn bounced(conn: &mut AnyConnection, address: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT status FROM mail_address_flags WHERE address = $1")
+        .bind(address.to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r
+            .try_get::<Option<String>, _>("status")?
+            .is_some_and(|s| s.starts_with('5')),
+        None => false,
+    })
+}
+
+/// The From address of a ticket's mail: the mailbox of its group, if the
+/// group has one.
+async fn group_address(conn: &mut AnyConnection, group_id: Option<i64>) -> Result<Option<String>> {
+    let Some(g) = group_id else { return Ok(None) };
+    Ok(
+        sqlx::query("SELECT address FROM mailboxes WHERE group_id = $1 ORDER BY id LIMIT 1")
+            .bind(g)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get("address"))
+            .transpose()?,
+    )
+}
+
+/// In-Reply-To and References for a new message of a ticket: the ticket's
+/// last message (received ones preferred) and its first plus the last few,
+/// of the thread the customer sees (agents' notices left out).
+async fn thread_of(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+) -> Result<(Option<String>, Vec<String>)> {
+    let rows = sqlx::query(
+        "SELECT m.message_id, m.direction FROM mail_messages m \
+         LEFT JOIN outbox o ON o.message_id = m.message_id \
+         WHERE m.ticket_id = $1 AND (o.id IS NULL OR o.kind IN ('ack', 'reply', 'resolved')) \
+         ORDER BY m.received_at, m.message_id",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut last_in = None;
+    for r in &rows {
+        let id: String = r.try_get("message_id")?;
+        if r.try_get::<String, _>("direction")? == "in" {
+            last_in = Some(id.clone());
+        }
+        ids.push(id);
+    }
+    let in_reply_to = last_in.or_else(|| ids.last().cloned());
+    let refs = if ids.len() > 10 {
+        let mut r = vec![ids[0].clone()];
+        r.extend_from_slice(&ids[ids.len() - 9..]);
+        r
+    } else {
+        ids
+    };
+    Ok((in_reply_to, refs))
+}
+
+/// The inbound message being ingested in this transaction, if the event
+/// comes from mail: its Message-ID and whether it may be answered
+/// automatically. Its row is `pending` only inside the ingesting
+/// transaction, so no other message can be seen here.
+async fn pending_inbound(conn: &mut AnyConnection) -> Result<Option<(String, bool)>> {
+    let row = sqlx::query(
+        "SELECT message_id, auto_answer_allowed FROM mail_messages \
+         WHERE direction = 'in' AND outcome = 'pending' LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("message_id")?,
+            get_bool(&r, "auto_answer_allowed")?,
+        ))
+    })
+    .transpose()
+}
+
+/// The mail that follows a ticket event, written in the event's transaction.
+/// Called by the store after every ticket event.
+pub(crate) async fn on_ticket_event(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    actor_id: Option<i64>,
+    event: &TicketEvent,
+    at: Timestamp,
+) -> Result<()> {
+    if t.merged_into_id.is_some() {
+        return Ok(());
+    }
+    let inbound = pending_inbound(conn).await?;
+    // Never answer a robot: mail caused by an automatic message sends
+    // nothing to its sender.
+    let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
+    let from = group_address(conn, t.group_id).await?;
+    let (mut in_reply_to, mut refs) = thread_of(conn, t.id).await?;
+    if let Some((mid, _)) = &inbound {
+        in_reply_to = Some(mid.clone());
+        if !refs.contains(mid) {
+            refs.push(mid.clone());
+        }
+    }
+    let latest = sqlx::query(
+        "SELECT kind, internal, body FROM articles WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(t.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (last_kind, last_internal, last_body) = match &latest {
+        Some(r) => (
+            r.try_get::<String, _>("kind")?,
+            get_bool(r, "internal")?,
+            r.try_get::<String, _>("body")?,
+        ),
+        None => (String::new(), true, String::new()),
+    };
+
+    // (kind, recipients)
+    let mut to_customer: Option<&str> = None;
+    let mut to_agents: Vec<(i64, &str)> = Vec::new();
+    match event {
+        TicketEvent::Created => {
+            to_customer = Some("ack");
+            if let Some(g) = t.group_id {
+                let members = sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1")
+                    .bind(g)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                for m in members {
+                    to_agents.push((m.try_get("user_id")?, "new_ticket"));
+                }
+            }
+        }
+        TicketEvent::StaffResponse => {
+            if last_kind == "reply" && !last_internal {
+                to_customer = Some("reply");
+            }
+        }
+        TicketEvent::StateChanged { to, .. } if *to == TicketState::Resolved => {
+            to_customer = Some("resolved");
+        }
+        TicketEvent::CustomerReply => {
+            let mut ids: Vec<i64> = t.owner_id.into_iter().collect();
+            ids.extend(t.followers.iter().copied());
+            for id in ids {
+                to_agents.push((id, "customer_reply"));
+            }
+        }
+        _ => {}
+    }
+
+    let group_name: String = match t.group_id {
+        Some(g) => sqlx::query("SELECT name FROM support_groups WHERE id = $1")
+            .bind(g)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get("name"))
+            .transpose()?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+
+    let mut sent_to = Vec::new();
+    if let Some(kind) = to_customer.filter(|_| may_answer) {
+        if let Some(p) = person(conn, t.requester_id).await? {
+            if Some(p.id) != actor_id || kind != "reply" {
+                sent_to.push(p.id);
+                if !bounced(conn, &p.email).await? && wants(conn, p.id, kind).await? {
+                    let ctx = Ctx {
+                        tag: tag(t.number),
+                        subject: &t.subject,
+                        name: &p.name,
+                        text: &last_body,
+                        group: &group_name,
+                    };
+                    let (subject, body) = render(kind, lang(&p.language), &ctx);
+                    let auto = match kind {
+                        "reply" => None,
+                        "ack" => Some("auto-replied"),
+                        _ => Some("auto-generated"),
+                    };
+                    enqueue_mail(
+                        conn,
+                        NewMail {
+                            kind: kind.into(),
+                            ticket_id: Some(t.id),
+                            user_id: Some(p.id),
+                            recipient: p.email,
+                            sender: from.clone(),
+                            subject,
+                            body,
+                            in_reply_to: in_reply_to.clone(),
+                            references: refs.clone(),
+                            headers: auto
+                                .map(|a| vec![("Auto-Submitted".to_string(), a.to_string())])
+                                .unwrap_or_default(),
+                            ..NewMail::default()
+                        },
+                        at,
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+    for (user_id, kind) in to_agents {
+        if Some(user_id) == actor_id || sent_to.contains(&user_id) {
+            continue;
+        }
+        sent_to.push(user_id);
+        let Some(p) = person(conn, user_id).await? else {
+            continue;
+        };
+        if !p.staff || !wants(conn, p.id, kind).await? {
+            continue;
+        }
+        let ctx = Ctx {
+            tag: tag(t.number),
+            subject: &t.subject,
+            name: &p.name,
+            text: &last_body,
+            group: &group_name,
+        };
+        let (subject, body) = render(kind, lang(&p.language), &ctx);
+        enqueue_mail(
+            conn,
+            NewMail {
+                kind: kind.into(),
+                ticket_id: Some(t.id),
+                user_id: Some(p.id),
+                recipient: p.email,
+                sender: from.clone(),
+                subject,
+                body,
+                in_reply_to: in_reply_to.clone(),
+                references: refs.clone(),
+                headers: vec![
+                    ("Auto-Submitted".into(), "auto-generated".into()),
+                    ("X-Auto-Response-Suppress".into(), "All".into()),
+                ],
+                ..NewMail::default()
+            },
+            at,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+// --------------------------------------------------------- store methods
+
+/// A user's switch for one kind of mail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationPref {
+    pub kind: String,
+    pub enabled: bool,
+}
+
+impl Store {
+    /// Writes one message into the outbox in its own transaction (for
+    /// callers without one, like the CLI).
+    pub async fn enqueue_mail(&self, mail: NewMail) -> Result<i64> {
+        let at = self.now();
+        let mut tx = self.write.begin().await?;
+        let id = enqueue_mail(&mut tx, mail, at).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The caller's switches, one per kind (on unless turned off).
+    pub async fn notification_prefs(&self, actor: &Actor) -> Result<Vec<NotificationPref>> {
+        let user = actor
+            .user_id
+            .ok_or_else(|| StoreError::forbidden("only users have preferences"))?;
+        let rows = sqlx::query("SELECT kind, enabled FROM notification_prefs WHERE user_id = $1")
+            .bind(user)
+            .fetch_all(&self.read)
+            .await?;
+        let mut set = std::collections::HashMap::new();
+        for r in &rows {
+            set.insert(r.try_get::<String, _>("kind")?, get_bool(r, "enabled")?);
+        }
+        Ok(KINDS
+            .iter()
+            .map(|k| NotificationPref {
+                kind: k.to_string(),
+                enabled: set.get(*k).copied().unwrap_or(true),
+            })
+            .collect())
+    }
+
+    /// Turns one kind of mail on or off for the caller.
+    pub async fn set_notification_pref(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        enabled: bool,
+    ) -> Result<Vec<NotificationPref>> {
+        let user = actor
+            .user_id
+            .ok_or_else(|| StoreError::forbidden("only users have preferences"))?;
+        if !KINDS.contains(&kind) {
+            return Err(tuki_domain::ValidationError::new(
+                "kind",
+                format!("must be one of: {}", KINDS.join(", ")),
+            )
+            .into());
+        }
+        sqlx::query(
+            "INSERT INTO notification_prefs (user_id, kind, enabled) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, kind) DO UPDATE SET enabled = excluded.enabled",
+        )
+        .bind(user)
+        .bind(kind)
+        .bind(enabled)
+        .execute(&self.write)
+        .await?;
+        self.notification_prefs(actor).await
+    }
+
+    /// The outbox, newest first; administrators only.
+    pub async fn outbox(&self, actor: &Actor, limit: i64) -> Result<Vec<OutMail>> {
+        if !actor.is_admin() {
+            return Err(StoreError::forbidden("only administrators see the outbox"));
+        }
+        self.outbox_rows(limit).await
+    }
+
+    /// The outbox, newest first, without an access check (CLI, tests).
+    pub async fn outbox_rows(&self, limit: i64) -> Result<Vec<OutMail>> {
+        sqlx::query(&format!(
+            "SELECT {OUT_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(out_from_row)
+        .collect()
+    }
+
+    /// Turns undelivered rows of `notifications` (SLA warnings, breaches,
+    /// escalations) into outbox mail, in one transaction, and marks them
+    /// delivered. Returns how many notifications it took.
+    pub async fn notifications_to_outbox(&self, limit: i64) -> Result<usize> {
+        let at = self.now();
+        let pick = match self.engine() {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, user_id, ticket_id, kind, message FROM notifications \
+             WHERE delivered_at IS NULL ORDER BY id LIMIT $1 {pick}"
+        ))
+        .bind(limit.max(1))
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let user_id: i64 = r.try_get("user_id")?;
+            let ticket_id: Option<i64> = r.try_get("ticket_id")?;
+            let kind: String = r.try_get("kind")?;
+            let message: String = r.try_get("message")?;
+            sqlx::query("UPDATE notifications SET delivered_at = $1 WHERE id = $2")
+                .bind(to_db(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let Some(p) = person(&mut tx, user_id).await? else {
+                continue;
+            };
+            if !wants(&mut tx, p.id, &kind).await? {
+                continue;
+            }
+            let (number, subject, group_id) = match ticket_id {
+                Some(t) => {
+                    let row =
+                        sqlx::query("SELECT number, subject, group_id FROM tickets WHERE id = $1")
+                            .bind(t)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    (
+                        Some(row.try_get::<i64, _>("number")?),
+                        row.try_get::<String, _>("subject")?,
+                        row.try_get::<Option<i64>, _>("group_id")?,
+                    )
+                }
+                None => (None, String::new(), None),
+            };
+            let from = group_address(&mut tx, group_id).await?;
+            let (in_reply_to, refs) = match ticket_id {
+                Some(t) => thread_of(&mut tx, t).await?,
+                None => (None, Vec::new()),
+            };
+            let ctx = Ctx {
+                tag: number.map(tag).unwrap_or_else(|| "[Tuki]".into()),
+                subject: &subject,
+                name: &p.name,
+                text: &message,
+                group: "",
+            };
+            let (subject, body) = render(&kind, lang(&p.language), &ctx);
+            enqueue_mail(
+                &mut tx,
+                NewMail {
+                    kind,
+                    ticket_id,
+                    user_id: Some(p.id),
+                    recipient: p.email,
+                    sender: from,
+                    subject,
+                    body,
+                    in_reply_to,
+                    references: refs,
+                    headers: vec![
+                        ("Auto-Submitted".into(), "auto-generated".into()),
+                        ("X-Auto-Response-Suppress".into(), "All".into()),
+                    ],
+                    ..NewMail::default()
+                },
+                at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    /// Claims up to `limit` due messages for `worker`, holding each for
+    /// `lease`.
+    pub async fn claim_mail(
+        &self,
+        worker: &str,
+        limit: i64,
+        lease: SignedDuration,
+    ) -> Result<Vec<OutMail>> {
+        let now = self.now();
+        let pick = match self.engine() {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET locked_by = $1, locked_until = $2, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+              AND (locked_until IS NULL OR locked_until < $3) ORDER BY next_attempt_at, id LIMIT $4 {pick}) \
+             RETURNING {OUT_COLUMNS}"
+        ))
+        .bind(worker)
+        .bind(to_db(now + lease))
+        .bind(to_db(now))
+        .bind(limit.max(1))
+        .fetch_all(&self.write)
+        .await?;
+        let mut mails = rows.iter().map(out_from_row).collect::<Result<Vec<_>>>()?;
+        mails.sort_by_key(|m| (m.next_attempt_at, m.id));
+        Ok(mails)
+    }
+
+    /// Marks a message sent.
+    pub async fn mail_sent(&self, id: i64, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE outbox SET sent_at = $1, locked_by = NULL, locked_until = NULL, last_error = NULL \
+             WHERE id = $2 AND locked_by = $3 AND sent_at IS NULL",
+        )
+        .bind(to_db(self.now()))
+        .bind(id)
+        .bind(worker)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: tried again after [`crate::jobs::backoff`],
+    /// or given up (kept, with its error, for an administrator) once its
+    /// attempts are used up.
+    pub async fn mail_failed(&self, mail: &OutMail, worker: &str, error: &str) -> Result<()> {
+        let now = self.now();
+        let error: String = error.chars().take(2000).collect();
+        let (failed_at, next) = if mail.attempts >= mail.max_attempts {
+            (Some(to_db(now)), to_db(now))
+        } else {
+            (None, to_db(now + crate::jobs::backoff(mail.attempts)))
+        };
+        sqlx::query(
+            "UPDATE outbox SET failed_at = $1, next_attempt_at = $2, locked_by = NULL, locked_until = NULL, \
+             last_error = $3 WHERE id = $4 AND locked_by = $5",
+        )
+        .bind(failed_at)
+        .bind(next)
+        .bind(&error)
+        .bind(mail.id)
+        .bind(worker)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ sending
+
+/// Where and how mail leaves Tuki.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain, for local servers), `smtp://host?tls=required`
+    /// (STARTTLS), `smtps://host` (TLS); user and password in the URL.
+    pub url: String,
+    /// From address when the ticket's group has no mailbox.
+    pub default_from: String,
+}
+
+impl SmtpConfig {
+    /// From `TUKI_SMTP_URL` and `TUKI_MAIL_FROM`; `None` when no SMTP URL is
+    /// set (mail then waits in the outbox).
+    pub fn from_env() -> Option<SmtpConfig> {
+        let url = std::env::var("TUKI_SMTP_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let default_from =
+            std::env::var("TUKI_MAIL_FROM").unwrap_or_else(|_| "tuki@localhost".into());
+        Some(SmtpConfig { url, default_from })
+    }
+}
+
+/// A Message-ID as written in headers: `<id>`.
+fn angle(id: &str) -> String {
+    format!(
+        "<{}>",
+        id.trim().trim_start_matches('<').trim_end_matches('>')
+    )
+}
+
+/// Builds the RFC 5322 message of an outbox row.
+pub fn build_message(mail: &OutMail, default_from: &str) -> std::result::Result<Message, String> {
+    let from: LMailbox = mail
+        .sender
+        .as_deref()
+        .unwrap_or(default_from)
+        .parse()
+        .map_err(|e| format!("bad From address: {e}"))?;
+    let to: LMailbox = mail
+        .recipient
+        .parse()
+        .map_err(|e| format!("bad recipient {:?}: {e}", mail.recipient))?;
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(angle(&mail.message_id)))
+        .date(std::time::SystemTime::from(mail.created_at));
+    if let Some(irt) = &mail.in_reply_to {
+        b = b.in_reply_to(angle(irt));
+    }
+    if !mail.references.is_empty() {
+        b = b.references(
+            mail.references
+                .iter()
+                .map(|r| angle(r))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    for (k, v) in &mail.headers {
+        let name = HeaderName::new_from_ascii(k.clone()).map_err(|e| format!("header {k}: {e}"))?;
+        b = b.raw_header(HeaderValue::new(name, v.clone()));
+    }
+    if let Some(t) = mail.ticket_id {
+        let name = HeaderName::new_from_ascii_str("X-Tuki-Ticket");
+        b = b.raw_header(HeaderValue::new(name, t.to_string()));
+    }
+    b.header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(mail.body.clone())
+        .map_err(|e| e.to_string())
+}
+
+/// The task that sends the outbox: started by `tuki serve`.
+pub struct Sender {
+    store: Store,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    default_from: String,
+    worker: String,
+    batch: i64,
+    lease: SignedDuration,
+    poll: Duration,
+}
+
+impl Sender {
+    pub fn new(store: Store, config: &SmtpConfig) -> std::result::Result<Sender, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
+            .map_err(|e| format!("TUKI_SMTP_URL: {e}"))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        Ok(Sender {
+            store,
+            transport,
+            default_from: config.default_from.clone(),
+            worker: format!(
+                "outbox-{}-{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+            batch: 20,
+            lease: SignedDuration::from_secs(300),
+            poll: Duration::from_secs(1),
+        })
+    }
+
+    pub fn poll_every(mut self, poll: Duration) -> Sender {
+        self.poll = poll;
+        self
+    }
+
+    /// One round: notifications into mail, then a batch of due mail sent.
+    /// Returns how many messages it tried.
+    pub async fn tick(&self) -> Result<usize> {
+        self.store.notifications_to_outbox(100).await?;
+        let mails = self
+            .store
+            .claim_mail(&self.worker, self.batch, self.lease)
+            .await?;
+        let n = mails.len();
+        for mail in mails {
+            let outcome = match build_message(&mail, &self.default_from) {
+                Ok(msg) => self
+                    .transport
+                    .send(msg)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.store.mail_sent(mail.id, &self.worker).await?;
+                    tracing::debug!(id = mail.id, kind = %mail.kind, to = %mail.recipient, "mail sent");
+                }
+                Err(error) => {
+                    tracing::warn!(id = mail.id, attempts = mail.attempts, %error, "mail not sent");
+                    self.store.mail_failed(&mail, &self.worker, &error).await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sends until `shutdown` completes; database errors are logged and
+    /// retried after the poll interval.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tracing::info!(worker = %self.worker, "mail sender started");
+        tokio::pin!(shutdown);
+        loop {
+            let idle = match self.tick().await {
+                Ok(n) => n == 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "mail sender tick failed");
+                    true
+                }
+            };
+            let wait = if idle { self.poll } else { Duration::ZERO };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(worker = %self.worker, "mail sender stopped");
+    }
+}

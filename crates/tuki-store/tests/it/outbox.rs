@@ -1,0 +1,378 @@
+//! Email out against a real SMTP server: Python's aiosmtpd on loopback
+//! (`tests/smtp/sink.py`, which writes each accepted message to a folder).
+//! The outbox is written with the ticket, sent by the sender task with the
+//! threading headers, and kept and retried while the server is down.
+//!
+//! The Python interpreter is `TUKI_TEST_PYTHON` (scripts/test.sh sets one
+//! with aiosmtpd installed) or `python3`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use tuki_domain::ticket::ArticleKind;
+use tuki_mail::ThreadBy;
+use tuki_store::articles::NewArticle;
+use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
+use tuki_store::outbox::{Sender, SmtpConfig};
+use tuki_store::testing::TestDb;
+use tuki_store::time::Clock;
+
+use crate::fixture::Desk;
+
+/// A running aiosmtpd, stopped when dropped.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpSink {
+    pub fn start(port: u16) -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let python = std::env::var("TUKI_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/sink.py");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "aiosmtpd did not start (is it installed for {python}? run scripts/test.sh)"
+        );
+        SmtpSink { child, port, dir }
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The header block, unfolded, one `Name: value` per line.
+fn headers(raw: &str) -> Vec<(String, String)> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            out.push((k.to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Tuki's Message-IDs `<tuki.tN.MILLIS.RANDOM@domain>` with the volatile
+/// parts replaced, so that a snapshot stays put.
+fn stable(v: &str) -> String {
+    let mut out = String::new();
+    let mut rest = v;
+    while let Some(i) = rest.find("<tuki.") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find('>').map(|e| e + 1).unwrap_or(tail.len());
+        let id = &tail[..end];
+        let at = id.find('@').unwrap_or(id.len());
+        let local = &id[..at];
+        let ticket = local
+            .split('.')
+            .find(|p| p.starts_with('t') && p[1..].chars().all(|c| c.is_ascii_digit()))
+            .unwrap_or("");
+        out.push_str(&format!("<tuki.{ticket}.…{}", &id[at..]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn snapshot_text(raw: &str) -> String {
+    headers(raw)
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("Date"))
+        .map(|(k, v)| format!("{k}: {}", stable(v)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn message(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: help@desk.test\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n{extra}\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+async fn setup(db: &TestDb) -> (Desk, Mailbox) {
+    let desk = Desk::new(db.store.clone()).await;
+    let mailbox = db
+        .store
+        .create_mailbox("help", "help@desk.test", Some(desk.tier2_group))
+        .await
+        .unwrap();
+    (desk, mailbox)
+}
+
+fn config(port: u16) -> SmtpConfig {
+    SmtpConfig {
+        url: format!("smtp://127.0.0.1:{port}"),
+        default_from: "tuki@desk.test".into(),
+    }
+}
+
+/// Sends until the outbox has nothing due (at most a few rounds).
+async fn drain(sender: &Sender) {
+    for _ in 0..10 {
+        if sender.tick().await.unwrap() == 0 {
+            return;
+        }
+    }
+}
+
+async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
+    let (desk, mb) = setup(&db).await;
+    let store = &db.store;
+    let opts = IngestOptions::default();
+    // A customer writes; the ticket's transaction queues an acknowledgement
+    // to her and a notice to the agents of the mailbox's group.
+    let out = store
+        .ingest_mail(
+            &message(
+                "Nina Uusi <nina@shared.test>",
+                "first@mail.shared.test",
+                "Printer jams",
+                "",
+                "The printer jams on every page.",
+            ),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let IngestOutcome::Ticket {
+        ticket_id, number, ..
+    } = out
+    else {
+        panic!("expected a ticket, got {out:?}")
+    };
+    // A robot's message becomes a ticket but is never answered.
+    let robot = store
+        .ingest_mail(
+            &message(
+                "daemon@shared.test",
+                "robot@mail.shared.test",
+                "Out of office",
+                "Auto-Submitted: auto-replied\r\n",
+                "I am away.",
+            ),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let IngestOutcome::Ticket {
+        ticket_id: robot_ticket,
+        ..
+    } = robot
+    else {
+        panic!("expected a ticket, got {robot:?}")
+    };
+    // The agent answers in public: a reply goes to the customer.
+    store
+        .add_article(
+            &desk.tier2,
+            ticket_id,
+            NewArticle {
+                kind: Some(ArticleKind::Reply),
+                body: "Please try the manual feed tray.".into(),
+                internal: None,
+            },
+        )
+        .await
+        .unwrap();
+    let queued = store.outbox_rows(100).await.unwrap();
+    assert!(
+        queued
+            .iter()
+            .all(|m| m.ticket_id != Some(robot_ticket) || m.kind == "new_ticket"),
+        "no answer to a robot: {queued:#?}"
+    );
+    let mut kinds: Vec<(&str, &str)> = queued
+        .iter()
+        .filter(|m| m.ticket_id == Some(ticket_id))
+        .map(|m| (m.kind.as_str(), m.recipient.as_str()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("ack", "nina@shared.test"),
+            ("new_ticket", "second@desk.test"),
+            ("reply", "nina@shared.test"),
+        ]
+    );
+
+    let sink = SmtpSink::start(free_port());
+    let sender = Sender::new(store.clone(), &config(sink.port)).unwrap();
+    drain(&sender).await;
+    assert!(store
+        .outbox_rows(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.sent_at.is_some() && m.attempts == 1));
+    let received = sink.messages();
+    assert_eq!(received.len(), queued.len());
+    let tag = format!("[Tuki #{number}]");
+    let to_nina: Vec<&String> = received
+        .iter()
+        .filter(|m| m.starts_with("X-Envelope-From: help@desk.test\r\nX-Envelope-To: nina@"))
+        .collect();
+    assert_eq!(to_nina.len(), 2, "{received:#?}");
+    let file_of = |kind: &str| {
+        let row = queued
+            .iter()
+            .find(|m| m.kind == kind && m.ticket_id == Some(ticket_id))
+            .unwrap();
+        to_nina
+            .iter()
+            .find(|m| m.contains(&row.message_id))
+            .unwrap_or_else(|| panic!("{kind} not received"))
+            .to_string()
+    };
+    let ack = &file_of("ack");
+    let reply = &file_of("reply");
+    let ack_h = headers(ack);
+    assert!(header(&ack_h, "Subject").unwrap().contains(&tag));
+    assert_eq!(
+        header(&ack_h, "In-Reply-To"),
+        Some("<first@mail.shared.test>")
+    );
+    assert!(reply.contains("Please try the manual feed tray."));
+    insta::assert_snapshot!("ack_headers", snapshot_text(ack));
+    insta::assert_snapshot!("reply_headers", snapshot_text(reply));
+
+    // The customer answers the reply: the answer threads into the ticket by
+    // its headers alone (no tag in the subject).
+    let reply_h = headers(reply);
+    let reply_id = header(&reply_h, "Message-ID").unwrap().to_string();
+    assert!(reply_id.starts_with("<tuki.t") && reply_id.ends_with("@desk.test>"));
+    let answer = format!(
+        "From: nina@shared.test\r\nTo: help@desk.test\r\nSubject: Re: printer\r\n\
+         Message-ID: <second@mail.shared.test>\r\nIn-Reply-To: {reply_id}\r\nReferences: {reply_id}\r\n\
+         Content-Type: text/plain\r\n\r\nThat worked, thanks.\r\n"
+    );
+    let out = store
+        .ingest_mail(answer.as_bytes(), Some(&mb), &opts)
+        .await
+        .unwrap();
+    match out {
+        IngestOutcome::Article {
+            ticket_id: t, by, ..
+        } => {
+            assert_eq!(t, ticket_id);
+            assert_eq!(by, ThreadBy::References);
+        }
+        other => panic!("expected an article, got {other:?}"),
+    }
+}
+
+async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
+    let (desk, mb) = setup(&db).await;
+    let clock = Clock::manual(jiff::Timestamp::now());
+    let store = db.store.clone().with_clock(clock.clone());
+    let opts = IngestOptions::default();
+    store
+        .ingest_mail(
+            &message(
+                "nina@shared.test",
+                "down@mail.shared.test",
+                "Screen dark",
+                "",
+                "Nothing on the screen.",
+            ),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let _ = desk;
+    let port = free_port();
+    let sender = Sender::new(store.clone(), &config(port)).unwrap();
+    // Nothing listens: every message is tried once and kept.
+    let tried = sender.tick().await.unwrap();
+    assert!(tried >= 1);
+    let rows = store.outbox_rows(100).await.unwrap();
+    assert!(rows.iter().all(|m| m.sent_at.is_none()
+        && m.failed_at.is_none()
+        && m.attempts == 1
+        && m.last_error.is_some()));
+    // Not due again before the backoff has passed.
+    assert_eq!(sender.tick().await.unwrap(), 0);
+    clock.advance(SignedDuration::from_secs(5));
+    assert_eq!(sender.tick().await.unwrap(), 0);
+
+    // The server comes back; after the backoff everything goes, once.
+    let sink = SmtpSink::start(port);
+    clock.advance(SignedDuration::from_secs(6));
+    drain(&sender).await;
+    let rows = store.outbox_rows(100).await.unwrap();
+    assert!(rows
+        .iter()
+        .all(|m| m.sent_at.is_some() && m.attempts == 2 && m.last_error.is_none()));
+    let received = sink.messages();
+    assert_eq!(received.len(), rows.len());
+    assert!(received.iter().any(|m| m.contains("Screen dark")));
+    // A second round sends nothing again.
+    assert_eq!(sender.tick().await.unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(sink.messages().len(), rows.len());
+}
+
+tuki_store::on_both_engines!(
+    outgoing_mail_arrives_with_threading_headers,
+    mail_waits_while_smtp_is_down_and_goes_when_it_returns,
+);
