@@ -27,6 +27,11 @@ use tuki_domain::access::Actor;
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Engine, Result, Store, StoreError};
 
+/// The job kind that does nothing but record its run in `job_runs` (job,
+/// runner, time): enqueue one to check from outside that the runners are
+/// alive, and how many times (and where) each job ran.
+pub const PING_JOB: &str = "ping";
+
 /// A job to add.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
@@ -261,6 +266,17 @@ impl Store {
         Ok(())
     }
 
+    /// Records one run of a [`PING_JOB`].
+    async fn record_ping(&self, job_id: i64, worker: &str) -> Result<()> {
+        sqlx::query("INSERT INTO job_runs (job_id, worker, ran_at) VALUES ($1, $2, $3)")
+            .bind(job_id)
+            .bind(worker)
+            .bind(to_db(self.now()))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Jobs for administrators, newest first.
     pub async fn jobs(&self, actor: &Actor, filter: &JobFilter) -> Result<Vec<Job>> {
         if !actor.is_admin() {
@@ -319,7 +335,8 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner named after this process, with the SLA check handler.
+    /// A runner named after this process, with the SLA check and ping
+    /// handlers.
     pub fn new(store: Store) -> Runner {
         let worker = format!(
             "{}-{}-{:08x}",
@@ -335,19 +352,33 @@ impl Runner {
             lease: SignedDuration::from_secs(300),
             poll: Duration::from_secs(1),
         };
-        runner.handle(
-            crate::sla::SLA_CHECK_JOB,
-            Arc::new(|store: Store, job: Job| {
-                Box::pin(async move {
-                    let ticket = job
-                        .payload
-                        .get("ticket_id")
-                        .and_then(|v| v.as_i64())
-                        .ok_or_else(|| "payload has no ticket_id".to_string())?;
-                    store.sla_check(ticket).await.map_err(|e| e.to_string())
-                }) as JobFuture
-            }),
-        )
+        let me = runner.worker.clone();
+        runner
+            .handle(
+                PING_JOB,
+                Arc::new(move |store: Store, job: Job| {
+                    let worker = me.clone();
+                    Box::pin(async move {
+                        store
+                            .record_ping(job.id, &worker)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }) as JobFuture
+                }),
+            )
+            .handle(
+                crate::sla::SLA_CHECK_JOB,
+                Arc::new(|store: Store, job: Job| {
+                    Box::pin(async move {
+                        let ticket = job
+                            .payload
+                            .get("ticket_id")
+                            .and_then(|v| v.as_i64())
+                            .ok_or_else(|| "payload has no ticket_id".to_string())?;
+                        store.sla_check(ticket).await.map_err(|e| e.to_string())
+                    }) as JobFuture
+                }),
+            )
     }
 
     pub fn handle(mut self, kind: &str, handler: JobHandler) -> Runner {

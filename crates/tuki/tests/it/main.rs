@@ -1,0 +1,4 @@
+//! Tests of the `tuki` binary as it runs in production: real `tuki serve`
+//! processes on loopback ports against a real database.
+
+mod two_servers;
