@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod links;
 pub mod mail;
 pub mod outbox;
+pub mod phone;
 pub mod seed;
 pub mod sessions;
 pub mod sla;

@@ -86,6 +86,8 @@ pub struct OutMail {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// Extra headers as `[name, value]` pairs.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<(String, String)>,
     pub attempts: i64,
     pub max_attempts: i64,

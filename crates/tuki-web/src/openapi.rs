@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{directory, jobs, sla, ticket_actions, tickets};
+use crate::api::{directory, jobs, outbox, phone, sla, ticket_actions, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,12 +28,16 @@ use crate::api::{directory, jobs, sla, ticket_actions, tickets};
         sla::list_escalation_rules, sla::create_escalation_rule, sla::get_escalation_rule,
         sla::update_escalation_rule, sla::delete_escalation_rule,
         jobs::list_jobs,
+        phone::cti_event, phone::lookup, phone::list_calls, phone::get_call, phone::call_ticket,
+        outbox::list_prefs, outbox::set_pref, outbox::list_outbox,
     ),
     modifiers(&BearerToken),
     tags((name = "tickets", description = "Requests, their articles, transfers between tiers, links and history"),
          (name = "directory", description = "Organisations, users and support groups"),
          (name = "service levels", description = "Business calendars, SLA policies and escalation rules (administrators)"),
-         (name = "system", description = "Health and background jobs"))
+         (name = "system", description = "Health and background jobs"),
+         (name = "phone", description = "Call log, caller look-up, the CTI webhook for telephone systems"),
+         (name = "mail", description = "Outgoing mail: notification preferences and the outbox"))
 )]
 pub struct ApiDoc;
 

@@ -8,3 +8,4 @@ mod sla;
 mod jobs;
 mod mail;
 mod outbox;
+mod phone;

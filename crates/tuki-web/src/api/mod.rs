@@ -5,6 +5,8 @@
 
 pub mod directory;
 pub mod jobs;
+pub mod outbox;
+pub mod phone;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
@@ -100,4 +102,15 @@ pub fn routes() -> Router<AppState> {
                 .delete(sla::delete_escalation_rule),
         )
         .route("/jobs", get(jobs::list_jobs))
+        .route("/cti/events", post(phone::cti_event))
+        .route("/calls", get(phone::list_calls))
+        .route("/calls/lookup", get(phone::lookup))
+        .route("/calls/{id}", get(phone::get_call))
+        .route("/calls/{id}/ticket", post(phone::call_ticket))
+        .route("/me/notification-preferences", get(outbox::list_prefs))
+        .route(
+            "/me/notification-preferences/{kind}",
+            put(outbox::set_pref),
+        )
+        .route("/outbox", get(outbox::list_outbox))
 }

@@ -1,0 +1,67 @@
+//! Email out: a user's switches for the kinds of mail Tuki sends them, and
+//! the outbox for administrators (what is waiting, sent or given up, with
+//! attempts and the last error).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use tuki_store::outbox::{NotificationPref, OutMail};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::AppState;
+
+/// The caller's mail switches: one per kind (`ack`, `reply`, `resolved`,
+/// `new_ticket`, `customer_reply`, `sla`), on unless turned off.
+#[utoipa::path(get, path = "/api/v1/me/notification-preferences", tag = "mail", security(("token" = [])),
+    responses((status = 200, body = Vec<NotificationPref>), (status = 401, body = ErrorBody)))]
+pub async fn list_prefs(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<Vec<NotificationPref>>> {
+    Ok(Json(s.store.notification_prefs(&actor).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrefInput {
+    pub enabled: bool,
+}
+
+/// Turns one kind of mail on or off for the caller.
+#[utoipa::path(put, path = "/api/v1/me/notification-preferences/{kind}", tag = "mail", security(("token" = [])),
+    params(("kind" = String, Path)), request_body = PrefInput,
+    responses((status = 200, body = Vec<NotificationPref>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_pref(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(kind): Path<String>,
+    ApiJson(body): ApiJson<PrefInput>,
+) -> ApiResult<Json<Vec<NotificationPref>>> {
+    Ok(Json(
+        s.store
+            .set_notification_pref(&actor, &kind, body.enabled)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Outgoing mail, newest first. Administrators only.
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "mail", security(("token" = [])), params(OutboxQuery),
+    responses((status = 200, body = Vec<OutMail>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_outbox(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> ApiResult<Json<Vec<OutMail>>> {
+    let limit = super::limit(q.limit)?;
+    Ok(Json(s.store.outbox(&actor, limit).await?))
+}
