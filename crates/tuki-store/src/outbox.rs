@@ -4,10 +4,11 @@
 //! [`enqueue_mail`] inside the transaction of the change that caused it: a
 //! ticket that is rolled back sends nothing, and a committed one cannot lose
 //! its mail. [`on_ticket_event`] is called by the store after each ticket
-//! event and writes the mails that follow (acknowledgement of a new request,
-//! a public reply, a resolution to the requester; a new request, a customer
-//! reply to agents); the [`Sender`] also turns rows of `notifications` (SLA
-//! warnings and escalations) into mail.
+//! event and records it in `mail_events` in the same transaction; the
+//! [`Sender`] expands each record into the mails that follow
+//! (acknowledgement of a new request, a public reply, a resolution to the
+//! requester; a new request, a customer reply to agents), and also turns rows
+//! of `notifications` (SLA warnings and escalations) into mail.
 //!
 //! The [`Sender`] claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
 //! the single writer on SQLite), sends them over SMTP with `lettre` and marks
@@ -424,8 +425,11 @@ async fn pending_inbound(conn: &mut AnyConnection) -> Result<Option<(String, boo
     .transpose()
 }
 
-/// The mail that follows a ticket event, written in the event's transaction.
-/// Called by the store after every ticket event.
+/// Records, in the event's transaction, that mail follows a ticket event.
+/// Called by the store after every ticket event; the [`Sender`] turns the
+/// record into outbox mail ([`Store::mail_events_to_outbox`]). Writing one
+/// row here instead of every recipient's mail keeps the request that caused
+/// the event fast, whatever the size of the group.
 pub(crate) async fn on_ticket_event(
     conn: &mut AnyConnection,
     t: &Ticket,
@@ -436,24 +440,70 @@ pub(crate) async fn on_ticket_event(
     if t.merged_into_id.is_some() {
         return Ok(());
     }
+    let kind = match event {
+        TicketEvent::Created => "created",
+        TicketEvent::StaffResponse => "staff_response",
+        TicketEvent::CustomerReply => "customer_reply",
+        TicketEvent::StateChanged { to, .. } if *to == TicketState::Resolved => "resolved",
+        _ => return Ok(()),
+    };
     let inbound = pending_inbound(conn).await?;
     // Never answer a robot: mail caused by an automatic message sends
     // nothing to its sender.
     let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
+    sqlx::query(
+        "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) \
+         VALUES ($1, $2, $3, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), $4, $5, $6)",
+    )
+    .bind(t.id)
+    .bind(kind)
+    .bind(actor_id)
+    .bind(inbound.map(|(id, _)| id))
+    .bind(may_answer)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One recorded ticket event, as the sender expands it.
+struct MailEvent {
+    id: i64,
+    ticket_id: i64,
+    kind: String,
+    actor_id: Option<i64>,
+    article_id: Option<i64>,
+    inbound_message_id: Option<String>,
+    may_answer: bool,
+}
+
+/// Writes the mails that follow a recorded event: acknowledgement, public
+/// reply and resolution to the requester; new request and customer reply to
+/// agents.
+async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) -> Result<()> {
+    let t = crate::tickets::load(conn, e.ticket_id).await?;
+    if t.merged_into_id.is_some() {
+        return Ok(());
+    }
+    let actor_id = e.actor_id;
+    let may_answer = e.may_answer;
     let from = group_address(conn, t.group_id).await?;
     let (mut in_reply_to, mut refs) = thread_of(conn, t.id).await?;
-    if let Some((mid, _)) = &inbound {
+    if let Some(mid) = &e.inbound_message_id {
         in_reply_to = Some(mid.clone());
         if !refs.contains(mid) {
             refs.push(mid.clone());
         }
     }
-    let latest = sqlx::query(
-        "SELECT kind, internal, body FROM articles WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(t.id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let latest = match e.article_id {
+        Some(a) => {
+            sqlx::query("SELECT kind, internal, body FROM articles WHERE id = $1")
+                .bind(a)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
     let (last_kind, last_internal, last_body) = match &latest {
         Some(r) => (
             r.try_get::<String, _>("kind")?,
@@ -466,8 +516,8 @@ pub(crate) async fn on_ticket_event(
     // (kind, recipients)
     let mut to_customer: Option<&str> = None;
     let mut to_agents: Vec<(i64, &str)> = Vec::new();
-    match event {
-        TicketEvent::Created => {
+    match e.kind.as_str() {
+        "created" => {
             to_customer = Some("ack");
             if let Some(g) = t.group_id {
                 let members = sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1")
@@ -479,15 +529,15 @@ pub(crate) async fn on_ticket_event(
                 }
             }
         }
-        TicketEvent::StaffResponse => {
+        "staff_response" => {
             if last_kind == "reply" && !last_internal {
                 to_customer = Some("reply");
             }
         }
-        TicketEvent::StateChanged { to, .. } if *to == TicketState::Resolved => {
+        "resolved" => {
             to_customer = Some("resolved");
         }
-        TicketEvent::CustomerReply => {
+        "customer_reply" => {
             let mut ids: Vec<i64> = t.owner_id.into_iter().collect();
             ids.extend(t.followers.iter().copied());
             for id in ids {
@@ -686,6 +736,47 @@ impl Store {
         .iter()
         .map(out_from_row)
         .collect()
+    }
+
+    /// Turns recorded ticket events into outbox mail: each event in its own
+    /// transaction with its mails, marked done there, so an event is
+    /// expanded exactly once (claimed with `FOR UPDATE SKIP LOCKED` on
+    /// PostgreSQL; SQLite has one writer). Returns how many it expanded.
+    pub async fn mail_events_to_outbox(&self, limit: i64) -> Result<usize> {
+        let pick = match self.engine() {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let mut done = 0;
+        while (done as i64) < limit.max(1) {
+            let at = self.now();
+            let mut tx = self.write.begin().await?;
+            let row = sqlx::query(&format!(
+                "SELECT id, ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer \
+                 FROM mail_events WHERE done_at IS NULL ORDER BY id LIMIT 1 {pick}"
+            ))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(r) = row else { break };
+            let event = MailEvent {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                kind: r.try_get("kind")?,
+                actor_id: r.try_get("actor_id")?,
+                article_id: r.try_get("article_id")?,
+                inbound_message_id: r.try_get("inbound_message_id")?,
+                may_answer: get_bool(&r, "may_answer")?,
+            };
+            expand_event(&mut tx, &event, at).await?;
+            sqlx::query("UPDATE mail_events SET done_at = $1 WHERE id = $2")
+                .bind(to_db(at))
+                .bind(event.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done += 1;
+        }
+        Ok(done)
     }
 
     /// Turns undelivered rows of `notifications` (SLA warnings, breaches,
@@ -962,6 +1053,7 @@ impl Sender {
     /// One round: notifications into mail, then a batch of due mail sent.
     /// Returns how many messages it tried.
     pub async fn tick(&self) -> Result<usize> {
+        self.store.mail_events_to_outbox(100).await?;
         self.store.notifications_to_outbox(100).await?;
         let mails = self
             .store

@@ -233,6 +233,9 @@ async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
         )
         .await
         .unwrap();
+    // The ticket events are recorded with the changes; the sender writes
+    // their mail. Expand them here to look at the mail before it is sent.
+    assert!(store.mail_events_to_outbox(100).await.unwrap() >= 3);
     let queued = store.outbox_rows(100).await.unwrap();
     assert!(
         queued
