@@ -121,6 +121,7 @@ async fn sidebar(state: &AppState, v: &Viewer, groups: &[Group]) -> Result<Value
         let n = store.queue_count(&v.actor, q).await?;
         add(q.key(), Value::from(i18n::t(v.lang, label)), n);
     }
+    queues.push(super::due::sidebar_entry(v.lang));
     Ok(Value::from_serialize(&queues))
 }
 
@@ -161,25 +162,34 @@ pub async fn queue_page(
     let page = qq.page.unwrap_or(0).max(0);
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
     let group_names: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
-    let tickets = store
-        .queue(
-            &v.actor,
-            queue,
-            sort,
-            qq.q.as_deref(),
-            priority.map(|p| p.rank()),
-            page,
-            PER_PAGE + 1,
-        )
-        .await
-        .map_err(|e| v.err(e))?;
+    // "At risk" is not a store queue: running SLA clocks, soonest due first.
+    let at_risk = qq.queue.as_deref() == Some(super::due::AT_RISK);
+    let tickets = if at_risk {
+        super::due::at_risk(store, &v.actor, qq.q.as_deref(), priority, PER_PAGE)
+            .await
+            .map_err(|e| v.err(e))?
+    } else {
+        store
+            .queue(
+                &v.actor,
+                queue,
+                sort,
+                qq.q.as_deref(),
+                priority.map(|p| p.rank()),
+                page,
+                PER_PAGE + 1,
+            )
+            .await
+            .map_err(|e| v.err(e))?
+    };
+    let now = store.now();
     let more = tickets.len() as i64 > PER_PAGE;
     let tickets = &tickets[..tickets.len().min(PER_PAGE as usize)];
     let names = names_for(&state, tickets).await.map_err(|e| v.err(e))?;
     let side = sidebar(&state, &v, &groups).await.map_err(|e| v.err(e))?;
     let ctx = v.ctx(context! {
         queues => side,
-        queue => queue.key(),
+        queue => if at_risk { super::due::AT_RISK.to_string() } else { queue.key() },
         sort => sort.key(),
         q => qq.q.unwrap_or_default(),
         priority => priority.map(|p| p.as_str()).unwrap_or(""),
@@ -187,6 +197,7 @@ pub async fn queue_page(
         page => page,
         more => more,
         rows => rows(tickets, &names, &group_names),
+        dues => tickets.iter().map(|t| super::due::badge(v.lang, t, now)).collect::<Vec<_>>(),
     });
     let _ = headers;
     Ok(render("queue.html", ctx))
@@ -385,6 +396,7 @@ async fn ticket_view(
             merged_into => t.merged_into_id,
             created => when(t.created_at),
             active => t.state.is_active(),
+            due => super::due::badge(v.lang, &t, state.store.now()),
         },
         requester => context! {
             id => requester.id,

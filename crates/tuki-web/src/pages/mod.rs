@@ -19,11 +19,13 @@
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod due;
 pub mod files;
 pub mod i18n;
 pub mod live;
 pub mod portal;
 pub mod render;
+pub mod sla_admin;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +122,38 @@ pub fn routes() -> Router<AppState> {
             get(admin::groups).post(admin::create_group),
         )
         .route("/admin/groups/{id}/members", post(admin::group_members))
+        .route(
+            "/admin/calendars",
+            get(sla_admin::calendars).post(sla_admin::create_calendar),
+        )
+        .route(
+            "/admin/calendars/{id}",
+            get(sla_admin::calendar).post(sla_admin::update_calendar),
+        )
+        .route(
+            "/admin/calendars/{id}/delete",
+            post(sla_admin::delete_calendar),
+        )
+        .route(
+            "/admin/sla-policies",
+            get(sla_admin::policies).post(sla_admin::create_policy),
+        )
+        .route(
+            "/admin/sla-policies/{id}",
+            get(sla_admin::policy).post(sla_admin::update_policy),
+        )
+        .route(
+            "/admin/sla-policies/{id}/delete",
+            post(sla_admin::delete_policy),
+        )
+        .route(
+            "/admin/escalations",
+            get(sla_admin::escalations).post(sla_admin::create_escalation),
+        )
+        .route(
+            "/admin/escalations/{id}/delete",
+            post(sla_admin::delete_escalation),
+        )
         .route("/portal", get(portal::list))
         .route(
             "/portal/new",

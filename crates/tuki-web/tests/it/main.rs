@@ -4,6 +4,7 @@
 mod access;
 mod errors;
 mod openapi;
+mod sla;
 mod story;
 
 use reqwest::{Client, Method, Response};
