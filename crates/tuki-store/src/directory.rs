@@ -817,14 +817,6 @@ impl Store {
     }
 }
 
-/// The group new requests land in when none is named.
-pub(crate) async fn intake_group(tx: &mut sqlx::AnyConnection) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT id FROM support_groups WHERE is_intake ORDER BY id LIMIT 1")
-        .fetch_optional(tx)
-        .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
-}
-
 fn group_from_row(row: &AnyRow, members: Vec<GroupMember>) -> Result<Group> {
     Ok(Group {
         id: row.try_get("id")?,

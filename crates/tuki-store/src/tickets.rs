@@ -565,11 +565,17 @@ pub(crate) async fn insert_ticket(tx: &mut AnyConnection, d: &Draft) -> Result<(
     let actor = &d.actor;
     let at = d.at;
     let at_db = to_db(at);
-    let requester = sqlx::query("SELECT organisation_id FROM users WHERE id = $1 AND active")
-        .bind(d.requester_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::invalid("requester_id", "no such user"))?;
+    // The requester's organisation and, when no group is named, the intake
+    // group, in one round trip: this runs for every new ticket.
+    let requester = sqlx::query(
+        "SELECT u.organisation_id, \
+         (SELECT g.id FROM support_groups g WHERE g.is_intake ORDER BY g.id LIMIT 1) AS intake_id \
+         FROM users u WHERE u.id = $1 AND u.active",
+    )
+    .bind(d.requester_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::invalid("requester_id", "no such user"))?;
     let organisation_id: Option<i64> = requester.try_get("organisation_id")?;
     let group_id = match d.group_id {
         Some(g) => {
@@ -580,7 +586,7 @@ pub(crate) async fn insert_ticket(tx: &mut AnyConnection, d: &Draft) -> Result<(
                 .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?;
             Some(g)
         }
-        None => crate::directory::intake_group(tx).await?,
+        None => requester.try_get("intake_id")?,
     };
     if let Some(owner) = d.owner_id {
         check_owner(tx, owner, group_id).await?;
