@@ -14,7 +14,7 @@
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::tickets::{insert_ticket, Draft, Ticket};
+use crate::tickets::{insert_tickets, Draft, Ticket};
 use crate::{Result, StoreError};
 
 /// The most tickets one transaction takes; bounds a batch's latency.
@@ -91,10 +91,8 @@ async fn run(write: AnyPool, mut rx: mpsc::Receiver<Job>) {
 
 async fn write_batch(write: &AnyPool, jobs: &[Job]) -> Result<Vec<Ticket>> {
     let mut tx = write.begin().await?;
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        out.push(insert_ticket(&mut tx, &job.draft).await?.0);
-    }
+    let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
+    let out = insert_tickets(&mut tx, &drafts).await?;
     tx.commit().await?;
     Ok(out)
 }

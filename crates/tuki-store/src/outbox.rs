@@ -38,7 +38,7 @@ use tuki_domain::access::Actor;
 use tuki_domain::ticket::TicketState;
 
 use crate::sla::TicketEvent;
-use crate::sql::get_bool;
+use crate::sql::{get_bool, Sql, Value};
 use crate::tickets::Ticket;
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Engine, Result, Store, StoreError};
@@ -463,6 +463,37 @@ pub(crate) async fn on_ticket_event(
     .bind(to_db(at))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Records the `created` mail events of a batch of new tickets made through
+/// the API or the pages (no inbound message is involved), in one statement.
+/// `rows` are (ticket id, actor id, first article id).
+pub(crate) async fn record_created(
+    conn: &mut AnyConnection,
+    rows: &[(i64, Option<i64>, i64)],
+    at: Timestamp,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) VALUES ",
+    );
+    for (i, (ticket, actor, article)) in rows.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(*ticket)).push(", 'created', ");
+        match actor {
+            Some(a) => sql.bind(Value::Int(*a)),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ").bind(Value::Int(*article)).push(", NULL, ");
+        sql.bind(Value::Bool(true))
+            .push(", ")
+            .bind(Value::Int(to_db(at)))
+            .push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -675,8 +675,30 @@ pub(crate) async fn on_ticket_event(
     at: Timestamp,
 ) -> Result<()> {
     // The mail that follows the event (acknowledgement, reply, resolution,
-    // agents' notices) goes into the outbox in this same transaction.
+    // agents' notices) is recorded in this same transaction.
     crate::outbox::on_ticket_event(conn, t, actor_id, &event, at).await?;
+    clocks_on_event(conn, t, actor_id, event, at).await
+}
+
+/// Whether any SLA policy is active; when none is, new tickets start no
+/// clocks and a batch of them can skip the policy choice.
+pub(crate) async fn any_active_policy(conn: &mut AnyConnection) -> Result<bool> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sla_policies WHERE active")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    Ok(n > 0)
+}
+
+/// The SLA part of [`on_ticket_event`]: clocks, events, escalations, tier
+/// metrics (without the mail, for callers that record it themselves).
+pub(crate) async fn clocks_on_event(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    actor_id: Option<i64>,
+    event: TicketEvent,
+    at: Timestamp,
+) -> Result<()> {
     if let TicketEvent::StateChanged { from, to } = event {
         if from.is_active() && !to.is_active() {
             record_tier_metrics(conn, t, at).await?;

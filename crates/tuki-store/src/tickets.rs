@@ -690,6 +690,223 @@ pub(crate) async fn insert_ticket(tx: &mut AnyConnection, d: &Draft) -> Result<(
     Ok((t, article_id))
 }
 
+/// Writes several drafted tickets in the caller's transaction with a fixed
+/// number of statements whatever their count (multi-row inserts); used by
+/// the group commit on SQLite, where each statement is a round trip to the
+/// database thread. Fails as a whole if any draft is invalid (the caller then
+/// writes them one by one for precise answers). Same effects as
+/// [`insert_ticket`] for each draft.
+pub(crate) async fn insert_tickets(
+    tx: &mut AnyConnection,
+    drafts: &[&Draft],
+) -> Result<Vec<Ticket>> {
+    if drafts.len() == 1 || drafts.iter().any(|d| d.owner_id.is_some()) {
+        let mut out = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            out.push(insert_ticket(tx, d).await?.0);
+        }
+        return Ok(out);
+    }
+    // Requesters (active) with their organisations, and the intake group.
+    let mut requester_ids: Vec<i64> = drafts.iter().map(|d| d.requester_id).collect();
+    requester_ids.sort_unstable();
+    requester_ids.dedup();
+    let mut sql = Sql::new("SELECT id, organisation_id FROM users WHERE active AND id IN ");
+    sql.bind_list(&requester_ids);
+    let mut orgs: HashMap<i64, Option<i64>> = HashMap::new();
+    for r in sql.query().fetch_all(&mut *tx).await? {
+        orgs.insert(r.try_get("id")?, r.try_get("organisation_id")?);
+    }
+    if orgs.len() != requester_ids.len() {
+        return Err(StoreError::invalid("requester_id", "no such user"));
+    }
+    let mut named: Vec<i64> = drafts.iter().filter_map(|d| d.group_id).collect();
+    named.sort_unstable();
+    named.dedup();
+    let mut sql = Sql::new("SELECT id, is_intake FROM support_groups WHERE is_intake OR id IN ");
+    sql.bind_list(if named.is_empty() { &[0] } else { &named });
+    sql.push(" ORDER BY id");
+    let mut found = Vec::new();
+    let mut intake = None;
+    for r in sql.query().fetch_all(&mut *tx).await? {
+        let id: i64 = r.try_get("id")?;
+        if crate::sql::get_bool(&r, "is_intake")? && intake.is_none() {
+            intake = Some(id);
+        }
+        found.push(id);
+    }
+    if named.iter().any(|g| !found.contains(g)) {
+        return Err(StoreError::invalid("group_id", "no such group"));
+    }
+    let n = drafts.len() as i64;
+    let last: i64 = sqlx::query(
+        "UPDATE counters SET value = value + $1 WHERE name = 'ticket_number' RETURNING value",
+    )
+    .bind(n)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("value")?;
+    let first_number = last - n + 1;
+
+    let opt = |sql: &mut Sql, v: Option<i64>| {
+        match v {
+            Some(v) => sql.bind(Value::Int(v)),
+            None => sql.push("NULL"),
+        };
+    };
+    let mut tickets = Vec::with_capacity(drafts.len());
+    let mut sql = Sql::new(
+        "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
+         priority, state, active, group_id, owner_id, created_by, created_at, updated_at) VALUES ",
+    );
+    for (i, d) in drafts.iter().enumerate() {
+        let number = first_number + i as i64;
+        let group_id = d.group_id.or(intake);
+        let organisation_id = orgs[&d.requester_id];
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(number)).push(", ");
+        sql.bind(Value::Text(d.subject.clone())).push(", ");
+        sql.bind(Value::Text(values::fold(&d.subject))).push(", ");
+        sql.bind(Value::Int(d.requester_id)).push(", ");
+        opt(&mut sql, organisation_id);
+        sql.push(", ")
+            .bind(Value::Text(d.channel.as_str().into()))
+            .push(", ");
+        match &d.category {
+            Some(c) => sql.bind(Value::Text(c.clone())),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ")
+            .bind(Value::Int(d.priority.rank()))
+            .push(", ");
+        sql.bind(Value::Text(TicketState::New.as_str().into()))
+            .push(", ");
+        sql.bind(Value::Bool(true)).push(", ");
+        opt(&mut sql, group_id);
+        sql.push(", NULL, ");
+        opt(&mut sql, d.actor.user_id);
+        sql.push(", ")
+            .bind(Value::Int(to_db(d.at)))
+            .push(", ")
+            .bind(Value::Int(to_db(d.at)))
+            .push(")");
+        tickets.push(Ticket {
+            id: 0,
+            number,
+            subject: d.subject.clone(),
+            requester_id: d.requester_id,
+            organisation_id,
+            channel: d.channel,
+            category: d.category.clone(),
+            priority: d.priority,
+            state: TicketState::New,
+            group_id,
+            owner_id: None,
+            merged_into_id: None,
+            created_by: d.actor.user_id,
+            created_at: d.at,
+            updated_at: d.at,
+            resolved_at: None,
+            closed_at: None,
+            tags: d.tags.clone(),
+            followers: Vec::new(),
+            sla_policy_id: None,
+            sla_state: None,
+            first_response_due_at: None,
+            next_response_due_at: None,
+            resolution_due_at: None,
+        });
+    }
+    // Rows come back in no promised order: match them by their number.
+    sql.push(" RETURNING id, number");
+    for r in sql.query().fetch_all(&mut *tx).await? {
+        let number: i64 = r.try_get("number")?;
+        tickets[(number - first_number) as usize].id = r.try_get("id")?;
+    }
+
+    let mut sql = Sql::new(
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) VALUES ",
+    );
+    for (i, (d, t)) in drafts.iter().zip(&tickets).enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(t.id)).push(", ");
+        sql.bind(Value::Text(d.kind.as_str().into())).push(", ");
+        sql.bind(Value::Bool(d.internal)).push(", ");
+        sql.bind(Value::Int(d.actor.user_id.unwrap_or(d.requester_id)))
+            .push(", ");
+        sql.bind(Value::Text(d.body.clone())).push(", ");
+        sql.bind(Value::Int(to_db(d.at))).push(")");
+    }
+    sql.push(" RETURNING id, ticket_id");
+    let mut article_of: HashMap<i64, i64> = HashMap::new();
+    for r in sql.query().fetch_all(&mut *tx).await? {
+        article_of.insert(r.try_get("ticket_id")?, r.try_get("id")?);
+    }
+
+    // Tags, followers (staff registering for a group they are not in) and
+    // the "created" history, each as one statement.
+    let mut tags = Sql::new("INSERT INTO ticket_tags (ticket_id, tag) VALUES ");
+    let mut follows =
+        Sql::new("INSERT INTO ticket_followers (ticket_id, user_id, created_at) VALUES ");
+    let mut history = Sql::new(
+        "INSERT INTO ticket_history (ticket_id, actor_id, at, field, old_value, new_value) VALUES ",
+    );
+    let (mut n_tags, mut n_follows) = (0, 0);
+    for (i, (d, t)) in drafts.iter().zip(tickets.iter_mut()).enumerate() {
+        for tag in &d.tags {
+            tags.push(if n_tags == 0 { "(" } else { ", (" });
+            tags.bind(Value::Int(t.id))
+                .push(", ")
+                .bind(Value::Text(tag.clone()))
+                .push(")");
+            n_tags += 1;
+        }
+        if let Some(me) = d.actor.user_id {
+            if d.actor.role == Role::Agent && !t.group_id.is_some_and(|g| d.actor.in_group(g)) {
+                follows.push(if n_follows == 0 { "(" } else { ", (" });
+                follows
+                    .bind(Value::Int(t.id))
+                    .push(", ")
+                    .bind(Value::Int(me))
+                    .push(", ");
+                follows.bind(Value::Int(to_db(d.at))).push(")");
+                n_follows += 1;
+                t.followers.push(me);
+            }
+        }
+        history.push(if i == 0 { "(" } else { ", (" });
+        history.bind(Value::Int(t.id)).push(", ");
+        opt(&mut history, d.actor.user_id);
+        history
+            .push(", ")
+            .bind(Value::Int(to_db(d.at)))
+            .push(", 'created', NULL, ");
+        history
+            .bind(Value::Text(format!("#{}", t.number)))
+            .push(")");
+    }
+    if n_tags > 0 {
+        tags.query().execute(&mut *tx).await?;
+    }
+    if n_follows > 0 {
+        follows.query().execute(&mut *tx).await?;
+    }
+    history.query().execute(&mut *tx).await?;
+
+    let events: Vec<(i64, Option<i64>, i64)> = drafts
+        .iter()
+        .zip(&tickets)
+        .map(|(d, t)| (t.id, d.actor.user_id, article_of[&t.id]))
+        .collect();
+    crate::outbox::record_created(tx, &events, drafts[0].at).await?;
+    if crate::sla::any_active_policy(tx).await? {
+        for (d, t) in drafts.iter().zip(tickets.iter_mut()) {
+            crate::sla::clocks_on_event(tx, t, d.actor.user_id, TicketEvent::Created, d.at).await?;
+        }
+    }
+    Ok(tickets)
+}
+
 fn opt_str(v: Option<i64>) -> Option<String> {
     v.map(|v| v.to_string())
 }
