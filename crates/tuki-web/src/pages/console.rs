@@ -2,6 +2,8 @@
 //! desk intake with customer look-up.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tuki_domain::directory::Role;
 use tuki_domain::ticket::{ArticleKind, Channel, LinkKind, Priority, TicketState};
 use tuki_store::articles::NewArticle;
-use tuki_store::console::{Queue, QueueSort};
+use tuki_store::console::{ActiveCounts, Queue, QueueSort};
 use tuki_store::directory::{Group, NewUser, UserFilter};
 use tuki_store::links::{Merge, NewLink};
 use tuki_store::tickets::{NewTicket, Ticket, TicketFilter, TicketPatch};
@@ -86,41 +88,60 @@ async fn names_for(
     state.store.user_names(&ids).await
 }
 
+/// How long the shared table of sidebar counts is kept. A change made
+/// through this process (pages or API) drops it at once; changes made
+/// elsewhere (another node, mail, background jobs) show within this time.
+pub const COUNTS_TTL: Duration = Duration::from_secs(3);
+
+/// The table every viewer's sidebar counts are summed from
+/// ([`tuki_store::console::ActiveCounts`]), shared by all viewers and
+/// computed by one request at a time.
+#[derive(Clone, Default)]
+pub struct CountsCache {
+    slot: Arc<tokio::sync::Mutex<Option<(Instant, u64, Arc<ActiveCounts>)>>>,
+}
+
+impl CountsCache {
+    pub async fn get(&self, state: &AppState) -> Result<Arc<ActiveCounts>, StoreError> {
+        let mut slot = self.slot.lock().await;
+        // Read before counting: a change published meanwhile makes the next
+        // request count again.
+        let generation = state.web.live.generation();
+        if let Some((at, g, counts)) = slot.as_ref() {
+            if *g == generation && at.elapsed() < COUNTS_TTL {
+                return Ok(counts.clone());
+            }
+        }
+        let counts = Arc::new(state.store.active_counts().await?);
+        *slot = Some((Instant::now(), generation, counts.clone()));
+        Ok(counts)
+    }
+}
+
 /// The sidebar: every queue of the viewer with its count.
 async fn sidebar(state: &AppState, v: &Viewer, groups: &[Group]) -> Result<Value, StoreError> {
-    let store = &state.store;
+    let all = state.web.counts.get(state).await?;
+    let counts = state.store.queue_counts(&v.actor, &all).await?;
     let mut queues = Vec::new();
-    let mut add = |key: String, label: Value, count: i64| {
-        queues.push(context! { key => key, label => label, count => count });
+    let mut add = |q: Queue, label: String| {
+        queues.push(context! { key => q.key(), label => label, count => counts.get(q) });
     };
-    for (q, label) in [
-        (Queue::Mine, "queue.mine"),
-        (Queue::Following, "queue.following"),
-    ] {
-        let n = store.queue_count(&v.actor, q).await?;
-        add(q.key(), Value::from(i18n::t(v.lang, label)), n);
-    }
+    add(Queue::Mine, i18n::t(v.lang, "queue.mine"));
+    add(Queue::Following, i18n::t(v.lang, "queue.following"));
     for g in groups
         .iter()
         .filter(|g| v.actor.is_admin() || v.actor.in_group(g.id))
     {
-        let q = Queue::Group(g.id);
-        let n = store.queue_count(&v.actor, q).await?;
         let label = i18n::tf(
             v.lang,
             "queue.group",
             &[("name", &g.name), ("tier", &g.tier.to_string())],
         );
-        add(q.key(), Value::from(label), n);
+        add(Queue::Group(g.id), label);
     }
-    for (q, label) in [
-        (Queue::Unassigned, "queue.unassigned"),
-        (Queue::Pending, "queue.pending"),
-        (Queue::AllOpen, "queue.open"),
-    ] {
-        let n = store.queue_count(&v.actor, q).await?;
-        add(q.key(), Value::from(i18n::t(v.lang, label)), n);
-    }
+    add(Queue::Unassigned, i18n::t(v.lang, "queue.unassigned"));
+    add(Queue::Pending, i18n::t(v.lang, "queue.pending"));
+    add(Queue::AllOpen, i18n::t(v.lang, "queue.open"));
     queues.push(super::due::sidebar_entry(v.lang));
     Ok(Value::from_serialize(&queues))
 }

@@ -6,6 +6,8 @@
 //! node will `LISTEN` and re-broadcast, so that pages on every node update.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -24,6 +26,9 @@ pub struct Change {
 #[derive(Clone)]
 pub struct Live {
     tx: broadcast::Sender<Change>,
+    /// Counts changes, so that what was computed before one can be dropped
+    /// (the sidebar counts, [`super::console::CountsCache`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl Default for Live {
@@ -35,10 +40,19 @@ impl Default for Live {
 impl Live {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(256);
-        Live { tx }
+        Live {
+            tx,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many changes were published so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn publish(&self, ticket_id: i64, number: i64) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         // No receivers is fine: nobody has a page open.
         let _ = self.tx.send(Change { ticket_id, number });
     }

@@ -47,6 +47,8 @@ pub struct Web {
     pub secure_cookies: bool,
     /// Ticket changes, for live updates of open pages.
     pub live: live::Live,
+    /// The shared table of sidebar counts.
+    pub counts: console::CountsCache,
 }
 
 impl Web {
@@ -59,6 +61,7 @@ impl Web {
             data_dir,
             secure_cookies,
             live: live::Live::new(),
+            counts: console::CountsCache::default(),
         }
     }
 }
