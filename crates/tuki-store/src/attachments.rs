@@ -15,7 +15,7 @@ use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::directory::Role;
 use tuki_domain::values;
 
-use crate::time::{from_db, now, to_db};
+use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl Store {
                 "files are attached to your own articles",
             ));
         }
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut ids = Vec::new();
         let mut tx = self.write.begin().await?;
         for f in &files {
@@ -229,7 +229,7 @@ impl Store {
             ));
         }
         let me = actor.user_id.ok_or(StoreError::NotFound)?;
-        let at = now();
+        let at = self.now();
         let mut tx = self.write.begin().await?;
         sqlx::query("DELETE FROM ticket_ratings WHERE ticket_id = $1")
             .bind(ticket_id)

@@ -13,7 +13,7 @@ use sqlx::Row;
 use tuki_domain::access::{decide_directory, Actor, Decision, DirectoryAction};
 use tuki_domain::directory::Role;
 
-use crate::time::{now, to_db};
+use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
 /// A session ends after this much idleness…
@@ -61,7 +61,7 @@ impl Store {
     pub async fn create_session(&self, user_id: i64) -> Result<NewSession> {
         let token = random_token();
         let csrf = random_token();
-        let at = to_db(now());
+        let at = to_db(self.now());
         sqlx::query(
             "INSERT INTO web_sessions (token_hash, user_id, csrf_secret, created_at, expires_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, $5, $4)",
@@ -90,7 +90,7 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let at = to_db(now());
+        let at = to_db(self.now());
         let expires: i64 = row.try_get("expires_at")?;
         let seen: i64 = row.try_get("last_seen_at")?;
         if at >= expires || at - seen >= SESSION_IDLE_MICROS {
@@ -130,7 +130,7 @@ impl Store {
     /// Failed sign-ins under `key` (e.g. `email:…`, `ip:…`) in the last
     /// `window_micros`.
     pub async fn login_failures(&self, key: &str, window_micros: i64) -> Result<i64> {
-        let since = to_db(now()) - window_micros;
+        let since = to_db(self.now()) - window_micros;
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE key = $1 AND at > $2")
                 .bind(key)
@@ -141,7 +141,7 @@ impl Store {
     }
 
     pub async fn record_login_failure(&self, keys: &[String]) -> Result<()> {
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         for key in keys {
             sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
@@ -181,7 +181,7 @@ impl Store {
             return Err(StoreError::forbidden("your role may not invite this user"));
         }
         let token = random_token();
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
             .bind(at)
@@ -213,7 +213,7 @@ impl Store {
              WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.expires_at > $2 AND u.active",
         )
         .bind(hash(token))
-        .bind(to_db(now()))
+        .bind(to_db(self.now()))
         .fetch_optional(&self.read)
         .await?;
         Ok(match row {
@@ -235,7 +235,7 @@ impl Store {
         let hashed = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
             .await
             .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
-        let at = to_db(now());
+        let at = to_db(self.now());
         let mut tx = self.write.begin().await?;
         // Claiming the row first makes the link single-use even under races.
         let row = sqlx::query(

@@ -9,3 +9,4 @@ mod jobs;
 mod mail;
 mod outbox;
 mod phone;
+mod web;
