@@ -289,3 +289,69 @@ test('the flow in Finnish shows Finnish labels', async () => {
   await shot(page, 'agent-ticket-fi.png');
   await context.close();
 });
+
+test('attachments: uploaded on a reply and a note, downloaded with their type and name, internal files stay internal', async () => {
+  // A small PNG (1x1) from the customer.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  const cora = await session('cora@acme.test');
+  await cora.goto(`/portal/tickets/${number}`);
+  await cora.fill('#reply-form textarea[name=body]', 'A photo of the label.');
+  await cora.setInputFiles('#reply-form input[type=file]', { name: 'label photo.png', mimeType: 'image/png', buffer: png });
+  await cora.click('#reply-form button[type=submit]');
+  await cora.waitForLoadState();
+  assert.match(await cora.textContent('main'), /label photo\.png/);
+
+  // Tier 2 attaches a log and a page to an internal note, and opens the photo.
+  const agent = await session('toni@tuki.test');
+  await agent.goto(ticketUrl);
+  await agent.check('input[name=kind][value=note]');
+  await agent.fill('#composer textarea[name=body]', 'Service tool log attached.');
+  await agent.setInputFiles('#composer input[type=file]', [
+    { name: 'service-log.txt', mimeType: 'text/plain', buffer: Buffer.from('jam sensor: 3 errors\n') },
+    { name: 'report.html', mimeType: 'text/html', buffer: Buffer.from('<script>alert(1)</script>') },
+  ]);
+  await agent.click('#composer button[type=submit]');
+  await agent.waitForLoadState();
+  const timeline = agent.locator('#timeline');
+  const href = async (name) => timeline.locator(`a:has-text("${name}")`).getAttribute('href');
+  const photo = await agent.request.get(await href('label photo.png'));
+  assert.equal(photo.status(), 200);
+  assert.equal(photo.headers()['content-type'], 'image/png');
+  assert.match(photo.headers()['content-disposition'], /^inline; filename="label photo\.png"/);
+  assert.deepEqual(Buffer.from(await photo.body()), png);
+  const logHref = await href('service-log.txt');
+  const log = await agent.request.get(logHref);
+  assert.equal(log.status(), 200);
+  assert.equal(await log.text(), 'jam sensor: 3 errors\n');
+  // Anything a browser could run from Tuki's origin is a download, sandboxed.
+  const html = await agent.request.get(await href('report.html'));
+  assert.match(html.headers()['content-disposition'], /^attachment;/);
+  assert.match(html.headers()['content-security-policy'], /sandbox/);
+  assert.equal(html.headers()['x-content-type-options'], 'nosniff');
+  await shot(agent, 'agent-ticket-files.png');
+  await agent.context().close();
+
+  // The customer never sees the internal note's files, not even by URL.
+  await cora.reload();
+  assert.doesNotMatch(await cora.textContent('main'), /service-log\.txt/);
+  assert.equal((await cora.request.get(logHref)).status(), 404);
+  // The customer's own photo, yes; for another organisation's customer, no.
+  const coraPhoto = await cora.locator('main a:has-text("label photo.png")').getAttribute('href');
+  assert.equal((await cora.request.get(coraPhoto)).status(), 200);
+  const olli = await session('olli@other.test');
+  assert.equal((await olli.request.get(coraPhoto)).status(), 404);
+  await olli.context().close();
+
+  // A file over the limit gets a clear message and nothing is saved.
+  await cora.fill('#reply-form textarea[name=body]', 'Too big to send.');
+  await cora.setInputFiles('#reply-form input[type=file]', { name: 'video.mp4', mimeType: 'video/mp4', buffer: Buffer.alloc(11 * 1024 * 1024, 1) });
+  const [res] = await Promise.all([
+    cora.waitForResponse((r) => r.url().endsWith(`/portal/tickets/${number}/reply`)),
+    cora.click('#reply-form button[type=submit]'),
+  ]);
+  assert.equal(res.status(), 413);
+  assert.match(await cora.textContent('main'), /video\.mp4 is larger than 10 MB/);
+  await cora.goto(`/portal/tickets/${number}`);
+  assert.doesNotMatch(await cora.textContent('main'), /Too big to send/);
+  await cora.context().close();
+});
