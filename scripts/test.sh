@@ -64,6 +64,16 @@ else
     export TUKI_TEST_PYTHON="$SMTPVENV/bin/python"
 fi
 
+# --- a real IMAP server for the poller tests -----------------------------------
+# Debian's Dovecot. The tests (crates/tuki/tests/it/imap.rs) run throwaway
+# instances of their own: a configuration, Maildir and passwd file in a
+# temporary folder, loopback only, a free port; the package's own service is
+# not used. TUKI_TEST_DOVECOT names the binary.
+if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
+    apt_install dovecot-imapd
+fi
+export TUKI_TEST_DOVECOT="$(command -v dovecot || echo /usr/sbin/dovecot)"
+
 # --- the tests ----------------------------------------------------------------
 cargo test --workspace --locked "$@"
 

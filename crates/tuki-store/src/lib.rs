@@ -15,6 +15,7 @@ pub mod console;
 pub mod directory;
 mod error;
 pub mod history;
+pub mod imap;
 pub mod jobs;
 pub mod links;
 pub mod mail;

@@ -142,10 +142,10 @@ pub struct AddressFlag {
     pub last_ticket_id: Option<i64>,
 }
 
-const MAILBOX_COLUMNS: &str =
+pub(crate) const MAILBOX_COLUMNS: &str =
     "id, name, address, group_id, last_fetch_at, last_error, last_error_at, failing_since";
 
-fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
+pub(crate) fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
     Ok(Mailbox {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -167,7 +167,7 @@ fn thread_by_str(by: ThreadBy) -> &'static str {
 }
 
 /// Cuts text to at most `max` characters on a character boundary.
-fn truncate_chars(s: &str, max: usize) -> String {
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_string(),
         None => s.to_string(),

@@ -16,6 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use tuki_store::imap::{ImapSecurity, ImapSettings};
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
 use tuki_store::Store;
 
@@ -38,6 +39,8 @@ pub enum MailCommand {
         /// The group its tickets go to; the intake group when omitted.
         #[arg(long)]
         group_id: Option<i64>,
+        #[command(flatten)]
+        imap: ImapArgs,
     },
     /// List mailboxes with their last fetch and last error.
     Mailboxes,
@@ -56,6 +59,64 @@ pub enum MailCommand {
         #[arg(long)]
         maildir: Option<PathBuf>,
     },
+}
+
+/// Where `tuki serve` fetches this mailbox's mail; without `--imap-host`
+/// the mailbox is fed by `tuki mail ingest` only.
+#[derive(Args)]
+pub struct ImapArgs {
+    /// The IMAP server to poll.
+    #[arg(long)]
+    imap_host: Option<String>,
+    /// Its port; 993 for tls, 143 otherwise.
+    #[arg(long, requires = "imap_host")]
+    imap_port: Option<u16>,
+    /// tls, starttls, or plain (a server on this machine only).
+    #[arg(long, default_value = "tls", value_parser = ["tls", "starttls", "plain"])]
+    imap_security: String,
+    /// The login name; the mailbox's address when omitted.
+    #[arg(long, requires = "imap_host")]
+    imap_user: Option<String>,
+    /// Read the IMAP password from the first line of standard input. It is
+    /// stored in the database as given, for the poller to log in with.
+    #[arg(long, requires = "imap_host")]
+    imap_password_stdin: bool,
+    /// The folder to read.
+    #[arg(long, default_value = "INBOX")]
+    imap_folder: String,
+    /// Move imported mail to this folder instead of deleting it.
+    #[arg(long, requires = "imap_host")]
+    imap_move_to: Option<String>,
+    /// Seconds between polls when the server offers no IDLE.
+    #[arg(long, default_value_t = 60)]
+    imap_poll_seconds: u64,
+}
+
+impl ImapArgs {
+    fn settings(&self, address: &str) -> anyhow::Result<Option<ImapSettings>> {
+        let Some(host) = &self.imap_host else {
+            return Ok(None);
+        };
+        let security = ImapSecurity::parse("imap_security", &self.imap_security)?;
+        let password = if self.imap_password_stdin {
+            crate::read_password()?
+        } else {
+            String::new()
+        };
+        Ok(Some(ImapSettings {
+            host: host.clone(),
+            port: self.imap_port.unwrap_or(security.default_port()),
+            security,
+            user: self
+                .imap_user
+                .clone()
+                .unwrap_or_else(|| address.to_string()),
+            password,
+            folder: self.imap_folder.clone(),
+            move_to: self.imap_move_to.clone(),
+            poll_seconds: self.imap_poll_seconds,
+        }))
+    }
 }
 
 #[derive(Args)]
@@ -99,20 +160,48 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
             name,
             address,
             group_id,
+            imap,
         } => {
+            let settings = imap.settings(&address)?;
             let store = db.open().await?;
             let m = store.create_mailbox(&name, &address, group_id).await?;
+            if let Some(s) = &settings {
+                store.set_mailbox_imap(m.id, Some(s)).await?;
+            }
             store.close().await;
             eprintln!("mailbox {} <{}> added, id {}", m.name, m.address, m.id);
+            if let Some(s) = settings {
+                eprintln!(
+                    "`tuki serve` polls {}@{}:{} ({}), folder {}",
+                    s.user,
+                    s.host,
+                    s.port,
+                    s.security.as_str(),
+                    s.folder
+                );
+            }
         }
         MailCommand::Mailboxes => {
             let store = db.open().await?;
+            let imap: std::collections::HashMap<i64, ImapSettings> = store
+                .imap_mailboxes()
+                .await?
+                .into_iter()
+                .map(|m| (m.mailbox.id, m.imap))
+                .collect();
             for m in store.mailboxes().await? {
                 println!(
-                    "{}\t{}\tgroup {}\tlast fetch {}\tlast error {}{}",
+                    "{}\t{}\tgroup {}\t{}\tlast fetch {}\tlast error {}{}",
                     m.name,
                     m.address,
                     m.group_id.map_or("intake".into(), |g| g.to_string()),
+                    imap.get(&m.id).map_or("pipe only".into(), |s| format!(
+                        "imap {}://{}:{}/{}",
+                        s.security.as_str(),
+                        s.host,
+                        s.port,
+                        s.folder
+                    )),
                     m.last_fetch_at.map_or("never".into(), |t| t.to_string()),
                     m.last_error.as_deref().unwrap_or("none"),
                     m.failing_since

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_sla;
+mod imap;
 mod mail;
 
 use std::io::BufRead;
@@ -233,6 +234,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     None
                 }
             };
+            // Incoming mail: one IMAP poller per mailbox with IMAP settings.
+            let pollers = tokio::spawn(imap::run(
+                store.clone(),
+                imap::PollerConfig::from_env(),
+                stop_jobs.subscribe(),
+            ));
             tuki_web::serve(
                 listener,
                 // Cookies are `Secure` unless Tuki listens on loopback (local
@@ -247,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             let _ = stop_jobs.send(true);
             let _ = runner.await;
+            let _ = pollers.await;
             if let Some(mailer) = mailer {
                 let _ = mailer.await;
             }

@@ -1,4 +1,5 @@
 //! Tests of the `tuki` binary as it runs in production: real `tuki serve`
 //! processes on loopback ports against a real database.
 
+mod imap;
 mod two_servers;

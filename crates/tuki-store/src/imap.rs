@@ -1,0 +1,295 @@
+//! IMAP settings of mailboxes and the health bookkeeping of their poller.
+//!
+//! The poller itself (network, IDLE, deleting after commit) lives in the
+//! `tuki` binary (`crates/tuki/src/imap.rs`); this module stores what it
+//! needs: where to log in, where to put imported mail, and when the
+//! administrators were told that a mailbox keeps failing.
+
+use jiff::SignedDuration;
+use serde::Serialize;
+use sqlx::Row;
+use tuki_domain::values;
+
+use crate::mail::{mailbox_from_row, truncate_chars, Mailbox, MAILBOX_COLUMNS};
+use crate::time::to_db;
+use crate::{Result, Store, StoreError};
+
+/// How the poller talks to the IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapSecurity {
+    /// TLS from the first byte (IMAPS, port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No encryption: for a server on the same machine only.
+    Plain,
+}
+
+impl ImapSecurity {
+    pub fn parse(field: &str, s: &str) -> Result<ImapSecurity> {
+        match s {
+            "tls" => Ok(ImapSecurity::Tls),
+            "starttls" => Ok(ImapSecurity::Starttls),
+            "plain" => Ok(ImapSecurity::Plain),
+            _ => Err(StoreError::invalid(
+                field,
+                "must be one of: tls, starttls, plain",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapSecurity::Tls => "tls",
+            ImapSecurity::Starttls => "starttls",
+            ImapSecurity::Plain => "plain",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            ImapSecurity::Tls => 993,
+            ImapSecurity::Starttls | ImapSecurity::Plain => 143,
+        }
+    }
+}
+
+/// Where a mailbox's mail is fetched from.
+#[derive(Clone, Serialize)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: ImapSecurity,
+    pub user: String,
+    /// Stored as given (the poller must present it at every login); never
+    /// serialised, logged or shown.
+    #[serde(skip)]
+    pub password: String,
+    /// The folder to read, `INBOX` by default.
+    pub folder: String,
+    /// Imported mail is moved here; deleted (\Deleted + EXPUNGE) when `None`.
+    pub move_to: Option<String>,
+    /// Seconds between polls when the server offers no IDLE.
+    pub poll_seconds: u64,
+}
+
+impl std::fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("folder", &self.folder)
+            .field("move_to", &self.move_to)
+            .field("poll_seconds", &self.poll_seconds)
+            .finish()
+    }
+}
+
+/// A mailbox the poller reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImapMailbox {
+    pub mailbox: Mailbox,
+    pub imap: ImapSettings,
+}
+
+const IMAP_COLUMNS: &str = "imap_host, imap_port, imap_security, imap_user, imap_password, \
+     imap_folder, imap_move_to, imap_poll_seconds";
+
+fn imap_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ImapSettings>> {
+    let Some(host) = r.try_get::<Option<String>, _>("imap_host")? else {
+        return Ok(None);
+    };
+    let security = ImapSecurity::parse(
+        "imap_security",
+        &r.try_get::<Option<String>, _>("imap_security")?
+            .unwrap_or_else(|| "tls".into()),
+    )?;
+    Ok(Some(ImapSettings {
+        host,
+        port: r
+            .try_get::<Option<i64>, _>("imap_port")?
+            .map_or(security.default_port(), |p| p as u16),
+        security,
+        user: r
+            .try_get::<Option<String>, _>("imap_user")?
+            .unwrap_or_default(),
+        password: r
+            .try_get::<Option<String>, _>("imap_password")?
+            .unwrap_or_default(),
+        folder: r
+            .try_get::<Option<String>, _>("imap_folder")?
+            .unwrap_or_else(|| "INBOX".into()),
+        move_to: r.try_get("imap_move_to")?,
+        poll_seconds: r
+            .try_get::<Option<i64>, _>("imap_poll_seconds")?
+            .map_or(60, |s| s.max(1) as u64),
+    }))
+}
+
+impl Store {
+    /// Sets (or, with `None`, removes) the IMAP settings of a mailbox.
+    /// Configuration: the CLI and admin pages call it after their checks.
+    pub async fn set_mailbox_imap(
+        &self,
+        mailbox_id: i64,
+        imap: Option<&ImapSettings>,
+    ) -> Result<()> {
+        let checked = match imap {
+            None => None,
+            Some(s) => {
+                if s.port == 0 {
+                    return Err(StoreError::invalid("imap_port", "must be 1 to 65535"));
+                }
+                if !(1..=86_400).contains(&s.poll_seconds) {
+                    return Err(StoreError::invalid(
+                        "imap_poll_seconds",
+                        "must be 1 to 86400",
+                    ));
+                }
+                let folder = values::line("imap_folder", &s.folder, 200)?;
+                let move_to = s
+                    .move_to
+                    .as_deref()
+                    .map(|m| values::line("imap_move_to", m, 200))
+                    .transpose()?;
+                Some((
+                    values::line("imap_host", &s.host, 253)?,
+                    values::line("imap_user", &s.user, 200)?,
+                    folder,
+                    move_to,
+                    s,
+                ))
+            }
+        };
+        let mut q = sqlx::query(
+            "UPDATE mailboxes SET imap_host = $1, imap_port = $2, imap_security = $3, imap_user = $4, \
+             imap_password = $5, imap_folder = $6, imap_move_to = $7, imap_poll_seconds = $8 WHERE id = $9",
+        );
+        q = match &checked {
+            Some((host, user, folder, move_to, s)) => q
+                .bind(host.clone())
+                .bind(s.port as i64)
+                .bind(s.security.as_str())
+                .bind(user.clone())
+                .bind(s.password.clone())
+                .bind(folder.clone())
+                .bind(move_to.clone())
+                .bind(s.poll_seconds as i64),
+            None => q
+                .bind(None::<String>)
+                .bind(None::<i64>)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(None::<i64>),
+        };
+        let done = q.bind(mailbox_id).execute(&self.write).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Every mailbox that has IMAP settings, by name.
+    pub async fn imap_mailboxes(&self) -> Result<Vec<ImapMailbox>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS}, {IMAP_COLUMNS} FROM mailboxes WHERE imap_host IS NOT NULL ORDER BY name"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(imap) = imap_from_row(r)? {
+                out.push(ImapMailbox {
+                    mailbox: mailbox_from_row(r)?,
+                    imap,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One mailbox's IMAP settings, re-read by the poller before each
+    /// connection so that changed settings apply without a restart.
+    pub async fn imap_mailbox(&self, mailbox_id: i64) -> Result<Option<ImapMailbox>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS}, {IMAP_COLUMNS} FROM mailboxes WHERE id = $1"
+        ))
+        .bind(mailbox_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(imap_from_row(&r)?.map(|imap| ImapMailbox {
+            mailbox: mailbox_from_row(&r).expect("mailbox columns"),
+            imap,
+        }))
+    }
+
+    /// Tells every active administrator, with a `notifications` row of kind
+    /// `mailbox_failing`, that this mailbox has failed without a success
+    /// for longer than `limit`, once per failure period: the claim on
+    /// `failure_notified_at` is a conditional UPDATE, so two pollers (or
+    /// two nodes) cannot both send it. Returns how many were told.
+    pub async fn notify_mailbox_failing(
+        &self,
+        mailbox_id: i64,
+        limit: SignedDuration,
+    ) -> Result<usize> {
+        let now = self.now();
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE mailboxes SET failure_notified_at = $1 WHERE id = $2 AND failing_since IS NOT NULL \
+             AND failing_since <= $3 AND (failure_notified_at IS NULL OR failure_notified_at < failing_since)",
+        )
+        .bind(to_db(now))
+        .bind(mailbox_id)
+        .bind(to_db(now - limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let m = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1"
+        ))
+        .bind(mailbox_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let m = mailbox_from_row(&m)?;
+        let message = truncate_chars(
+            &format!(
+                "Mailbox {} <{}>: fetching mail has failed since {} (last success: {}). Last error: {}",
+                m.name,
+                m.address,
+                m.failing_since.map_or("?".into(), |t| t.to_string()),
+                m.last_fetch_at.map_or("never".into(), |t| t.to_string()),
+                m.last_error.as_deref().unwrap_or("unknown"),
+            ),
+            4000,
+        );
+        let admins = sqlx::query("SELECT id FROM users WHERE role = 'admin' AND active")
+            .fetch_all(&mut *tx)
+            .await?;
+        for a in &admins {
+            sqlx::query(
+                "INSERT INTO notifications (user_id, ticket_id, kind, message, created_at) \
+                 VALUES ($1, NULL, 'mailbox_failing', $2, $3)",
+            )
+            .bind(a.try_get::<i64, _>("id")?)
+            .bind(&message)
+            .bind(to_db(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(admins.len())
+    }
+}

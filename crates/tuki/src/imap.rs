@@ -1,0 +1,449 @@
+//! The IMAP poller: mail waiting in configured mailboxes becomes tickets.
+//!
+//! `tuki serve` runs one task per mailbox that has IMAP settings (see
+//! `tuki mail add-mailbox --imap-host …`); a supervisor looks for new or
+//! removed mailboxes every half minute. A task logs in (TLS, STARTTLS, or
+//! plain for a server on the same machine), selects the folder and, for
+//! each message not marked deleted, in UID order:
+//!
+//! 1. fetches it whole with `UID FETCH n BODY.PEEK[]` (nothing is marked
+//!    seen, so a crash leaves the mailbox as it was);
+//! 2. hands it to [`Store::ingest_mail`], which commits the ticket or
+//!    article (or quarantines an unparsable message with its raw bytes, or
+//!    answers `Duplicate` for a Message-ID already imported);
+//! 3. only then removes it from the server: `MOVE` to the configured folder,
+//!    or `\Deleted` and `UID EXPUNGE` (plain `EXPUNGE` without UIDPLUS).
+//!
+//! A crash between 1 and 2 leaves the message on the server and nothing in
+//! the database; between 2 and 3 it leaves both, and the next round finds
+//! the Message-ID taken and just removes the message. A database error
+//! stops the round with the message still on the server. Several processes
+//! polling the same mailbox are therefore safe (each message is imported
+//! once), only wasteful.
+//!
+//! When the mailbox is empty the task waits with IDLE where the server
+//! offers it (renewed every few minutes) and otherwise sleeps the
+//! mailbox's poll interval. Each clean round records the mailbox's last
+//! successful fetch; a failure records the error, waits and reconnects, and
+//! when a mailbox has failed for longer than `TUKI_IMAP_ALERT_AFTER`
+//! seconds (30 minutes by default) every administrator gets a
+//! `mailbox_failing` notification, once per failure period.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use async_imap::types::UnsolicitedResponse;
+use async_imap::{Client, Session};
+use futures_util::StreamExt;
+use jiff::SignedDuration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tuki_store::imap::{ImapMailbox, ImapSecurity, ImapSettings};
+use tuki_store::mail::{IngestOptions, IngestOutcome};
+use tuki_store::Store;
+
+/// How the pollers behave; `from_env` reads the `TUKI_IMAP_*` variables.
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    /// Tell administrators when a mailbox has failed for this long.
+    pub alert_after: SignedDuration,
+    /// Wait this long before reconnecting after a failure.
+    pub retry_after: Duration,
+    /// How long one IDLE lasts before it is renewed (servers drop idle
+    /// clients after 30 minutes; a renewal also re-checks the folder).
+    pub idle_renew: Duration,
+    pub ingest: IngestOptions,
+    /// For tests only: pause this long after fetching a message, before
+    /// it is committed (`TUKI_IMAP_TEST_PAUSE_AFTER_FETCH`, seconds), so a
+    /// test can kill the process in between.
+    pub test_pause_after_fetch: Option<Duration>,
+    /// For tests only: pause this long after the commit, before the
+    /// message is removed from the server
+    /// (`TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT`, seconds).
+    pub test_pause_after_commit: Option<Duration>,
+}
+
+fn env_secs(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+impl PollerConfig {
+    pub fn from_env() -> PollerConfig {
+        PollerConfig {
+            alert_after: SignedDuration::from_secs(
+                env_secs("TUKI_IMAP_ALERT_AFTER").unwrap_or(1800) as i64,
+            ),
+            retry_after: Duration::from_secs(
+                env_secs("TUKI_IMAP_RETRY_AFTER").unwrap_or(60).max(1),
+            ),
+            idle_renew: Duration::from_secs(5 * 60),
+            ingest: IngestOptions {
+                tag_prefix: std::env::var("TUKI_MAIL_TAG").unwrap_or_else(|_| "Tuki".into()),
+                ..IngestOptions::default()
+            },
+            test_pause_after_fetch: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
+                .map(Duration::from_secs),
+            test_pause_after_commit: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
+                .map(Duration::from_secs),
+        }
+    }
+}
+
+/// Runs pollers for every IMAP mailbox until `stop` turns true.
+pub async fn run(store: Store, config: PollerConfig, mut stop: watch::Receiver<bool>) {
+    let config = Arc::new(config);
+    let mut tasks: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        tasks.retain(|_, t| !t.is_finished());
+        match store.imap_mailboxes().await {
+            Ok(list) => {
+                for m in list {
+                    if tasks.contains_key(&m.mailbox.id) {
+                        continue;
+                    }
+                    tracing::info!(mailbox = %m.mailbox.name, host = %m.imap.host, "imap: starting the poller");
+                    let task = Poller {
+                        store: store.clone(),
+                        config: config.clone(),
+                        mailbox_id: m.mailbox.id,
+                        stop: stop.clone(),
+                    };
+                    tasks.insert(m.mailbox.id, tokio::spawn(task.run()));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "imap: cannot read the mailboxes"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+    for (_, t) in tasks {
+        let _ = t.await;
+    }
+}
+
+/// The connection: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+type Conn = Box<dyn Io>;
+
+/// Why a round stopped.
+enum Stop {
+    /// `tuki serve` is shutting down.
+    Shutdown,
+    /// The mailbox lost its IMAP settings.
+    Removed,
+}
+
+struct Poller {
+    store: Store,
+    config: Arc<PollerConfig>,
+    mailbox_id: i64,
+    stop: watch::Receiver<bool>,
+}
+
+impl Poller {
+    async fn run(mut self) {
+        loop {
+            if *self.stop.borrow() {
+                return;
+            }
+            let name = format!("mailbox {}", self.mailbox_id);
+            match self.session().await {
+                Ok(Stop::Shutdown) => return,
+                Ok(Stop::Removed) => {
+                    tracing::info!(%name, "imap: mailbox has no IMAP settings any more; poller stops");
+                    return;
+                }
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    tracing::warn!(mailbox_id = self.mailbox_id, error = %text, "imap: fetching failed");
+                    if let Err(e) = self.store.mailbox_failed(self.mailbox_id, &text).await {
+                        tracing::error!(mailbox_id = self.mailbox_id, error = %e, "imap: cannot record the failure");
+                    }
+                    match self
+                        .store
+                        .notify_mailbox_failing(self.mailbox_id, self.config.alert_after)
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::warn!(
+                                mailbox_id = self.mailbox_id,
+                                admins = n,
+                                "imap: administrators told that the mailbox keeps failing"
+                            )
+                        }
+                        Err(e) => {
+                            tracing::error!(mailbox_id = self.mailbox_id, error = %e, "imap: cannot notify administrators")
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.stop.wait_for(|s| *s) => return,
+                _ = tokio::time::sleep(self.config.retry_after) => {}
+            }
+        }
+    }
+
+    /// One connection: log in, then drain and wait until something fails.
+    async fn session(&mut self) -> anyhow::Result<Stop> {
+        let Some(mb) = self.store.imap_mailbox(self.mailbox_id).await? else {
+            return Ok(Stop::Removed);
+        };
+        let mut session = connect(&mb.imap).await?;
+        let caps = session.capabilities().await.context("CAPABILITY")?;
+        let idle = caps.has_str("IDLE");
+        let uidplus = caps.has_str("UIDPLUS");
+        let can_move = caps.has_str("MOVE");
+        drop(caps);
+        session
+            .select(&mb.imap.folder)
+            .await
+            .with_context(|| format!("SELECT {}", mb.imap.folder))?;
+        tracing::info!(mailbox = %mb.mailbox.name, idle, "imap: connected");
+        loop {
+            let n = self.drain(&mut session, &mb, uidplus, can_move).await?;
+            self.store.mailbox_fetched(self.mailbox_id).await?;
+            if n > 0 {
+                // Check again: more may have come while these were imported.
+                continue;
+            }
+            // Mail that arrived during the last commands was announced
+            // (EXISTS) on the side channel; look again before waiting.
+            let mut announced = false;
+            while let Ok(r) = session.unsolicited_responses.try_recv() {
+                announced |= matches!(
+                    r,
+                    UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+                );
+            }
+            if announced {
+                continue;
+            }
+            let stopping = *self.stop.borrow();
+            if stopping {
+                let _ = session.logout().await;
+                return Ok(Stop::Shutdown);
+            }
+            if idle {
+                let mut handle = session.idle();
+                handle.init().await.context("IDLE")?;
+                let shutdown = {
+                    let (wait, _interrupt) = handle.wait_with_timeout(self.config.idle_renew);
+                    tokio::select! {
+                        r = wait => { r.context("IDLE")?; false }
+                        _ = self.stop.wait_for(|s| *s) => true,
+                    }
+                };
+                session = handle.done().await.context("DONE")?;
+                if shutdown {
+                    let _ = session.logout().await;
+                    return Ok(Stop::Shutdown);
+                }
+            } else {
+                let shutdown = tokio::select! {
+                    _ = self.stop.wait_for(|s| *s) => true,
+                    _ = tokio::time::sleep(Duration::from_secs(mb.imap.poll_seconds)) => false,
+                };
+                if shutdown {
+                    let _ = session.logout().await;
+                    return Ok(Stop::Shutdown);
+                }
+                // Some servers only report new mail in answer to a command.
+                session.noop().await.context("NOOP")?;
+            }
+        }
+    }
+
+    /// Imports every message in the folder; returns how many it handled.
+    async fn drain(
+        &mut self,
+        session: &mut Session<Conn>,
+        mb: &ImapMailbox,
+        uidplus: bool,
+        can_move: bool,
+    ) -> anyhow::Result<usize> {
+        let mut uids: Vec<u32> = session
+            .uid_search("UNDELETED")
+            .await
+            .context("UID SEARCH")?
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        let mut handled = 0;
+        for uid in uids {
+            let Some(raw) = fetch(session, uid).await? else {
+                // Gone meanwhile (another client took it).
+                continue;
+            };
+            tracing::info!(mailbox = %mb.mailbox.name, uid, size = raw.len(), "imap: fetched");
+            if let Some(d) = self.config.test_pause_after_fetch {
+                tracing::warn!(uid, "imap: test pause after fetch");
+                tokio::time::sleep(d).await;
+            }
+            // A database error returns here and leaves the message on the
+            // server for the next round.
+            let outcome = self
+                .store
+                .ingest_mail(&raw, Some(&mb.mailbox), &self.config.ingest)
+                .await
+                .context("cannot store the message (it stays on the server)")?;
+            match &outcome {
+                IngestOutcome::Quarantined {
+                    quarantine_id,
+                    error,
+                } => tracing::warn!(
+                    mailbox = %mb.mailbox.name, uid, quarantine_id, error = %error,
+                    "imap: message could not be parsed; quarantined"
+                ),
+                other => tracing::info!(
+                    mailbox = %mb.mailbox.name, uid,
+                    outcome = %serde_json::to_string(other).unwrap_or_default(),
+                    "imap: committed"
+                ),
+            }
+            if let Some(d) = self.config.test_pause_after_commit {
+                tracing::warn!(uid, "imap: test pause after commit");
+                tokio::time::sleep(d).await;
+            }
+            if outcome.is_safe_to_delete() {
+                remove(session, uid, mb.imap.move_to.as_deref(), uidplus, can_move).await?;
+                tracing::info!(mailbox = %mb.mailbox.name, uid, "imap: removed from the server");
+            }
+            handled += 1;
+            let stopping = *self.stop.borrow();
+            if stopping {
+                break;
+            }
+        }
+        Ok(handled)
+    }
+}
+
+/// `UID FETCH uid BODY.PEEK[]`: the raw message, `None` when it is gone.
+async fn fetch(session: &mut Session<Conn>, uid: u32) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut stream = session
+        .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+        .await
+        .context("UID FETCH")?;
+    let mut raw = None;
+    while let Some(f) = stream.next().await {
+        let f = f.context("UID FETCH")?;
+        if f.uid == Some(uid) || f.uid.is_none() {
+            if let Some(body) = f.body() {
+                raw = Some(body.to_vec());
+            }
+        }
+    }
+    Ok(raw)
+}
+
+/// Takes an imported message off the server: moved, or deleted.
+async fn remove(
+    session: &mut Session<Conn>,
+    uid: u32,
+    move_to: Option<&str>,
+    uidplus: bool,
+    can_move: bool,
+) -> anyhow::Result<()> {
+    let set = uid.to_string();
+    if let Some(folder) = move_to {
+        if can_move {
+            session.uid_mv(&set, folder).await.context("UID MOVE")?;
+            return Ok(());
+        }
+        session.uid_copy(&set, folder).await.context("UID COPY")?;
+    }
+    {
+        let mut s = session
+            .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .context("UID STORE")?;
+        while let Some(r) = s.next().await {
+            r.context("UID STORE")?;
+        }
+    }
+    if uidplus {
+        let s = session.uid_expunge(&set).await.context("UID EXPUNGE")?;
+        let _: Vec<_> = s.collect().await;
+    } else {
+        let s = session.expunge().await.context("EXPUNGE")?;
+        let _: Vec<_> = s.collect().await;
+    }
+    Ok(())
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects and logs in.
+async fn connect(s: &ImapSettings) -> anyhow::Result<Session<Conn>> {
+    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((s.host.as_str(), s.port)))
+        .await
+        .map_err(|_| anyhow!("connecting to {}:{} timed out", s.host, s.port))?
+        .with_context(|| format!("cannot connect to {}:{}", s.host, s.port))?;
+    let conn: Conn = match s.security {
+        ImapSecurity::Plain => Box::new(tcp),
+        ImapSecurity::Tls => Box::new(tls(tcp, &s.host).await?),
+        ImapSecurity::Starttls => {
+            let mut client = Client::new(tcp);
+            greeting(&mut client).await?;
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .context("STARTTLS")?;
+            Box::new(tls(client.into_inner(), &s.host).await?)
+        }
+    };
+    let mut client = Client::new(conn);
+    if s.security != ImapSecurity::Starttls {
+        greeting(&mut client).await?;
+    }
+    let session = tokio::time::timeout(TIMEOUT, client.login(&s.user, &s.password))
+        .await
+        .map_err(|_| anyhow!("LOGIN timed out"))?
+        .map_err(|(e, _)| anyhow!(e).context(format!("LOGIN as {}", s.user)))?;
+    Ok(session)
+}
+
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
+    client: &mut Client<T>,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, client.read_response())
+        .await
+        .map_err(|_| anyhow!("no greeting from the IMAP server"))?
+        .context("reading the greeting")?
+        .ok_or_else(|| anyhow!("the IMAP server closed the connection"))?;
+    Ok(())
+}
+
+async fn tls(
+    tcp: TcpStream,
+    host: &str,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS versions")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("{host} is not a valid TLS server name"))?;
+    let stream = tokio::time::timeout(
+        TIMEOUT,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| anyhow!("TLS handshake with {host} timed out"))?
+    .with_context(|| format!("TLS handshake with {host}"))?;
+    Ok(stream)
+}

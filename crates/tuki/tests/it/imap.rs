@@ -1,0 +1,544 @@
+//! The IMAP poller of `tuki serve` against a real Dovecot: mail delivered
+//! into the mailbox becomes tickets, a reply threads, an unparsable message
+//! is quarantined and removed, and a message leaves the server only after
+//! its ticket is committed: a `tuki serve` killed (SIGKILL) between fetch
+//! and commit, or between commit and removal, loses nothing and doubles
+//! nothing once another one runs. A mailbox whose server cannot be reached
+//! records its error and tells the administrators once.
+//!
+//! Dovecot runs as a throwaway instance: its own configuration in a
+//! temporary folder, loopback only, a free port, no TLS, one user in a
+//! passwd file, Maildir storage in the folder. `scripts/test.sh` installs
+//! Debian's `dovecot-imapd` when it is missing; `TUKI_TEST_DOVECOT` names
+//! the binary (default: `dovecot` on the PATH, then /usr/sbin/dovecot).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+use tuki_domain::access::Actor;
+use tuki_domain::directory::Role;
+use tuki_store::directory::NewUser;
+use tuki_store::imap::{ImapSecurity, ImapSettings};
+use tuki_store::testing::TestDb;
+
+const USER: &str = "desk";
+const PASSWORD: &str = "desk-secret";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn dovecot_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("TUKI_TEST_DOVECOT") {
+        return p.into();
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join("dovecot");
+        if p.is_file() {
+            return p;
+        }
+    }
+    let p = PathBuf::from("/usr/sbin/dovecot");
+    assert!(
+        p.is_file(),
+        "Dovecot is not installed: run the tests with scripts/test.sh, which installs dovecot-imapd"
+    );
+    p
+}
+
+/// `id FLAG [NAME]`: a user's or group's number or name.
+fn id_of(flag: &str, name: &str) -> String {
+    let mut cmd = Command::new("id");
+    cmd.arg(flag);
+    if !name.is_empty() {
+        cmd.arg(name);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "id {flag} {name}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A Dovecot of our own, stopped (by its PID) when dropped.
+struct Dovecot {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Dovecot {
+    fn start() -> Dovecot {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        let d = d.as_path();
+        let port = free_port();
+        // Dovecot refuses to run its processes, or a mail user, as root:
+        // under root (containers, CI) the Debian package's users serve.
+        let root = id_of("-u", "") == "0";
+        let me = id_of("-un", "");
+        let (internal, login) = if root {
+            ("dovecot".to_string(), "dovenull".to_string())
+        } else {
+            (me.clone(), me.clone())
+        };
+        let mail_user = if root { "dovecot" } else { me.as_str() };
+        let (uid, gid) = (id_of("-u", mail_user), id_of("-g", mail_user));
+        let internal_group = id_of("-gn", &internal);
+        std::fs::create_dir_all(d.join("mail")).unwrap();
+        if root {
+            let ok = Command::new("chown")
+                .arg(format!("{uid}:{gid}"))
+                .arg(d.join("mail"))
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            // The mail user must reach its folder inside the temporary one.
+            let ok = Command::new("chmod").arg("755").arg(d).status().unwrap();
+            assert!(ok.success());
+        }
+        std::fs::write(
+            d.join("passwd"),
+            format!(
+                "{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{}::\n",
+                d.join("mail").display()
+            ),
+        )
+        .unwrap();
+        let conf = format!(
+            "protocols = imap\n\
+             listen = 127.0.0.1\n\
+             base_dir = {d}/run\n\
+             state_dir = {d}/state\n\
+             log_path = {d}/dovecot.log\n\
+             ssl = no\n\
+             auth_mechanisms = plain\n\
+             disable_plaintext_auth = no\n\
+             default_internal_user = {internal}\n\
+             default_internal_group = {internal_group}\n\
+             default_login_user = {login}\n\
+             first_valid_uid = 0\n\
+             mail_location = maildir:{d}/mail/Maildir\n\
+             passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+             userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service anvil {{\n  chroot =\n}}\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
+        let child = Command::new(dovecot_binary())
+            .arg("-F")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dovecot");
+        let dovecot = Dovecot { child, port, dir };
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < until,
+                "Dovecot did not listen within 20 s; its log: {}",
+                std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        dovecot
+    }
+
+    fn settings(&self) -> ImapSettings {
+        ImapSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            security: ImapSecurity::Plain,
+            user: USER.into(),
+            password: PASSWORD.into(),
+            folder: "INBOX".into(),
+            move_to: None,
+            poll_seconds: 1,
+        }
+    }
+
+    async fn session(&self) -> async_imap::Session<tokio::net::TcpStream> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap().unwrap();
+        let mut s = client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap();
+        s.select("INBOX").await.unwrap();
+        s
+    }
+
+    /// Delivers a message into INBOX with APPEND.
+    async fn deliver(&self, raw: &str) {
+        let mut s = self.session().await;
+        s.append("INBOX", None, None, raw.replace('\n', "\r\n").as_bytes())
+            .await
+            .unwrap();
+        s.logout().await.unwrap();
+    }
+
+    /// How many messages INBOX holds (deleted or not: a message flagged
+    /// but not expunged is still on the server).
+    async fn count(&self) -> usize {
+        let mut s = self.session().await;
+        let n = s.uid_search("ALL").await.unwrap().len();
+        s.logout().await.unwrap();
+        n
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = &self.dir;
+    }
+}
+
+/// A `tuki serve` whose log lines the test reads.
+struct Serve {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Serve {
+    fn start(db_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Serve {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tuki"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TUKI_DATABASE_URL", db_url)
+            .env("TUKI_DATA_DIR", data_dir)
+            .env("TUKI_LOG", "warn,tuki::imap=info")
+            .env("NO_COLOR", "1")
+            .env_remove("TUKI_SMTP_URL")
+            .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
+            .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start tuki serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("tuki serve: {line}");
+                if tx.send(line).is_err() {
+                    // The test stopped listening; keep draining the pipe.
+                }
+            }
+        });
+        Serve { child, lines }
+    }
+
+    /// Waits for a log line containing `text`.
+    fn wait_for(&self, text: &str, within: Duration) {
+        let until = Instant::now() + within;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {text:?} within {within:?}"),
+            }
+        }
+    }
+
+    /// The crash: SIGKILL, no chance to clean up.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM; the pollers must leave IDLE and the process exit cleanly.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "tuki serve exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tuki serve did not stop within 20 s of SIGTERM");
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn count(pool: &AnyPool, sql: &str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
+}
+
+async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < until, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const FIRST: &str = "From: Anna Asiakas <anna@cust.example>\n\
+To: tuki@desk.example\n\
+Subject: Printer jams\n\
+Message-ID: <first@cust.example>\n\
+Date: Mon, 3 Mar 2025 09:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+The printer on floor 2 jams on every page.\n";
+
+const REPLY: &str = "From: Anna Asiakas <anna@cust.example>\n\
+To: tuki@desk.example\n\
+Subject: Re: Printer jams\n\
+Message-ID: <reply@cust.example>\n\
+In-Reply-To: <first@cust.example>\n\
+References: <first@cust.example>\n\
+Date: Mon, 3 Mar 2025 10:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+It also smells of toner.\n";
+
+async fn imap_poller(db: TestDb) {
+    let dovecot = Dovecot::start();
+    let mailbox = db
+        .store
+        .create_mailbox("support", "tuki@desk.example", None)
+        .await
+        .unwrap();
+    db.store
+        .set_mailbox_imap(mailbox.id, Some(&dovecot.settings()))
+        .await
+        .unwrap();
+    let admin = db
+        .store
+        .create_user(
+            &Actor::system(),
+            NewUser {
+                email: "admin@desk.example".into(),
+                name: "Admin".into(),
+                phone: None,
+                role: Some(Role::Admin),
+                language: None,
+                organisation_id: None,
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let tickets = "SELECT COUNT(*) AS n FROM tickets";
+    let received = "SELECT COUNT(*) AS n FROM mail_messages WHERE direction = 'in'";
+
+    dovecot.deliver(FIRST).await;
+    assert_eq!(dovecot.count().await, 1);
+
+    // 1. Killed after the fetch, before the commit: nothing in Tuki, the
+    //    message still on the server.
+    let s = Serve::start(
+        &db.url,
+        &data.path().join("1"),
+        &[("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH", "600")],
+    );
+    s.wait_for("imap: test pause after fetch", Duration::from_secs(30));
+    s.kill9();
+    assert_eq!(count(&pool, tickets).await, 0);
+    assert_eq!(count(&pool, received).await, 0);
+    assert_eq!(dovecot.count().await, 1, "removed before the commit");
+
+    // 2. Killed after the commit, before the removal: the ticket is there
+    //    and so is the message.
+    let s = Serve::start(
+        &db.url,
+        &data.path().join("2"),
+        &[("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT", "600")],
+    );
+    s.wait_for("imap: test pause after commit", Duration::from_secs(30));
+    s.kill9();
+    assert_eq!(count(&pool, tickets).await, 1);
+    assert_eq!(count(&pool, received).await, 1);
+    assert_eq!(dovecot.count().await, 1);
+
+    // 3. A healthy run: the leftover is recognised (no second ticket) and
+    //    removed; a reply delivered while it idles threads into the
+    //    ticket; an unparsable message is quarantined and removed. A second
+    //    mailbox on a dead port fails and tells the administrator once.
+    let dead = free_port();
+    let broken = db
+        .store
+        .create_mailbox("broken", "broken@desk.example", None)
+        .await
+        .unwrap();
+    db.store
+        .set_mailbox_imap(
+            broken.id,
+            Some(&ImapSettings {
+                port: dead,
+                ..dovecot.settings()
+            }),
+        )
+        .await
+        .unwrap();
+    let s = Serve::start(
+        &db.url,
+        &data.path().join("3"),
+        &[
+            ("TUKI_IMAP_ALERT_AFTER", "1"),
+            ("TUKI_IMAP_RETRY_AFTER", "1"),
+        ],
+    );
+    wait_until("the leftover removed", Duration::from_secs(30), || async {
+        dovecot.count().await == 0
+    })
+    .await;
+    assert_eq!(count(&pool, tickets).await, 1);
+    let dup =
+        sqlx::query("SELECT outcome FROM mail_messages WHERE message_id = 'first@cust.example'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get::<String, _>("outcome")
+            .unwrap();
+    assert_eq!(dup, "ticket");
+
+    // Delivered while the poller idles (Dovecot offers IDLE).
+    dovecot.deliver(REPLY).await;
+    dovecot
+        .deliver("This is not a mail message at all.\n")
+        .await;
+    wait_until(
+        "the reply and the broken message imported and removed",
+        Duration::from_secs(30),
+        || async {
+            dovecot.count().await == 0
+                && count(&pool, "SELECT COUNT(*) AS n FROM mail_quarantine").await == 1
+                && count(&pool, received).await == 2
+        },
+    )
+    .await;
+    assert_eq!(
+        count(&pool, tickets).await,
+        1,
+        "the reply made a new ticket"
+    );
+    let reply = db
+        .store
+        .mail_record("reply@cust.example")
+        .await
+        .unwrap()
+        .expect("the reply was recorded");
+    assert_eq!(reply.outcome, "article");
+    assert_eq!(reply.threaded_by.as_deref(), Some("references"));
+    let first = db
+        .store
+        .mail_record("first@cust.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.ticket_id, first.ticket_id);
+    assert_eq!(
+        count(
+            &pool,
+            &format!(
+                "SELECT COUNT(*) AS n FROM articles WHERE ticket_id = {}",
+                first.ticket_id.unwrap()
+            )
+        )
+        .await,
+        2
+    );
+    // The raw source of each is kept, the broken one in the quarantine.
+    assert!(db
+        .store
+        .mail_raw("reply@cust.example")
+        .await
+        .unwrap()
+        .is_some());
+    let q = db.store.quarantined_mail().await.unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].mailbox_id, Some(mailbox.id));
+
+    // The healthy mailbox records its fetch; the broken one its error, and
+    // the administrator is told once however often it fails.
+    let notices = format!(
+        "SELECT COUNT(*) AS n FROM notifications WHERE user_id = {} AND kind = 'mailbox_failing'",
+        admin.id
+    );
+    wait_until(
+        "the administrator told",
+        Duration::from_secs(30),
+        || async { count(&pool, &notices).await == 1 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.stop();
+    assert_eq!(count(&pool, &notices).await, 1);
+    let good = db.store.mailbox("support").await.unwrap().unwrap();
+    assert!(good.last_fetch_at.is_some());
+    assert!(good.failing_since.is_none());
+    let bad = db.store.mailbox("broken").await.unwrap().unwrap();
+    assert!(bad.last_fetch_at.is_none());
+    assert!(bad.failing_since.is_some());
+    assert!(
+        bad.last_error.as_deref().unwrap_or("").contains("connect"),
+        "{:?}",
+        bad.last_error
+    );
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_imap_poller_imports_once_and_removes_after_commit() {
+    imap_poller(TestDb::postgres().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_imap_poller_imports_once_and_removes_after_commit() {
+    imap_poller(TestDb::sqlite().await).await
+}
