@@ -84,6 +84,7 @@ impl Drop for Server {
 }
 
 async fn each_job_runs_once(db: TestDb) {
+    let engine = db.store.engine();
     let data = tempfile::tempdir().unwrap();
     let a = Server::start(&db.url, &data.path().join("a"));
     let b = Server::start(&db.url, &data.path().join("b"));
@@ -164,9 +165,17 @@ async fn each_job_runs_once(db: TestDb) {
             per_job.get(id)
         );
     }
-    // Both processes did work (with 1,000 jobs in batches of 20, one
-    // process alone taking everything would mean the other never claimed).
-    assert_eq!(per_worker.len(), 2, "runs per worker: {per_worker:?}");
+    // Both processes did work. On PostgreSQL they claim side by side, so one
+    // process taking everything would mean the other never claimed. On one
+    // SQLite file the writers take turns, and a runner may drain all 1,000
+    // quick jobs before the other's next poll; there the exactly-once checks
+    // above are the test.
+    if engine == tuki_store::Engine::Postgres {
+        assert_eq!(per_worker.len(), 2, "runs per worker: {per_worker:?}");
+    } else {
+        assert!(!per_worker.is_empty());
+        eprintln!("runs per worker on SQLite: {per_worker:?}");
+    }
     pool.close().await;
 }
 
