@@ -355,3 +355,91 @@ test('attachments: uploaded on a reply and a note, downloaded with their type an
   assert.doesNotMatch(await cora.textContent('main'), /Too big to send/);
   await cora.context().close();
 });
+
+test('administration: an organisation is edited, a group changes tier and form, the queues stay in the sidebar', async () => {
+  const page = await session('admin@tuki.test');
+  await page.goto('/admin/organisations');
+  assert.match(await page.textContent('#sidebar'), /Queues/);
+  await page.click('main a:has-text("Other Org")');
+  await page.fill('#org-form input[name=name]', 'Other Org Ltd');
+  await page.check('#org-form input[name=shares]');
+  await page.fill('#org-form input[name=domains]', 'other.test, other.example');
+  await page.click('#org-form button[type=submit]');
+  await page.waitForURL(/\/admin\/organisations$/);
+  const row = await page.textContent('main tr:has-text("Other Org Ltd")');
+  assert.match(row, /Yes/);
+  assert.match(row, /other\.example, other\.test/);
+
+  await page.goto('/admin/groups');
+  const specialists = page.locator('section:has(h2:has-text("Specialists"))');
+  await specialists.locator('summary').click();
+  await specialists.locator('select[name=tier]').selectOption('3');
+  await specialists.locator('select[name=form]').selectOption('virtual');
+  await specialists.locator('button:has-text("Save")').click();
+  await page.waitForURL(/\/admin\/groups$/);
+  assert.match(await page.textContent('section:has(h2:has-text("Specialists")) h2'), /tier 3 · Virtual/);
+  // The console's sidebar names the group by its new tier.
+  assert.match(await page.textContent('#sidebar'), /Specialists \(tier 3\)/);
+  await shot(page, 'admin-groups-edit.png');
+  await page.context().close();
+});
+
+test('an unknown address gets the 404 page; the API keeps its JSON errors', async () => {
+  const page = await session('tia@tuki.test');
+  const res = await page.goto('/agent/no-such-page');
+  assert.equal(res.status(), 404);
+  assert.match(await page.textContent('h1'), /Not found/);
+  const api = await page.request.get('/api/v1/no-such-thing', { headers: { Accept: 'text/html' } });
+  assert.equal(api.status(), 404);
+  assert.equal((await api.json()).error.code, 'not_found');
+  await page.context().close();
+});
+
+test('live updates: a ticket created through the REST API appears in an open queue without a reload', async () => {
+  const token = tuki(['token', 'create', '--email', 'tia@tuki.test', '--name', 'e2e']).trim();
+  const api = (method, path, body) => fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body && JSON.stringify(body),
+  });
+  const found = await (await api('GET', '/api/v1/users?q=cora')).json();
+  const cora = (Array.isArray(found) ? found : found.items)[0];
+  const page = await session('tia@tuki.test');
+  await page.goto('/agent?queue=open');
+  await page.waitForFunction(() => window.EventSource !== undefined);
+  await page.waitForTimeout(500); // the page's event stream is connected
+  const before = await page.textContent('#sidebar a[data-queue=open] .count');
+  const created = await api('POST', '/api/v1/tickets', { subject: 'Scanner offline since morning', body: 'Reported through the API.', requester_id: cora.id });
+  assert.equal(created.status, 201);
+  await page.waitForSelector('#ticket-list :text("Scanner offline since morning")', { timeout: 10000 });
+  assert.equal(Number(await page.textContent('#sidebar a[data-queue=open] .count')), Number(before) + 1);
+  // A change through the API updates the open ticket page, too.
+  const t = await created.json();
+  await page.goto(`/agent/tickets/${t.number}`);
+  await page.waitForTimeout(500);
+  assert.equal((await api('POST', `/api/v1/tickets/${t.id}/articles`, { kind: 'note', body: 'Driver reinstalled remotely.' })).status, 201);
+  await page.waitForSelector('#timeline :text("Driver reinstalled remotely.")', { timeout: 10000 });
+  await page.context().close();
+});
+
+test('sign-in is limited per client address as well as per account', async () => {
+  const context = await browser.newContext({ baseURL: base });
+  const page = await context.newPage();
+  await page.goto('/login');
+  const csrf = await page.inputValue('input[name=csrf]');
+  // Tuki believes X-Forwarded-For only from a proxy on its own machine,
+  // which is where this test's requests come from.
+  const attempt = (email, password, ip) => page.request.post('/login', {
+    form: { csrf, email, password }, headers: { 'X-Forwarded-For': ip }, maxRedirects: 0,
+  });
+  for (let i = 0; i < 20; i++) {
+    assert.equal((await attempt(`guess${i}@tuki.test`, 'not the password', '203.0.113.9')).status(), 401);
+  }
+  // From that address, not even the right password gets through now…
+  const limited = await attempt('tia@tuki.test', PASSWORD, '203.0.113.9');
+  assert.equal(limited.status(), 429);
+  assert.match(await limited.text(), /Too many/i);
+  // …while everyone else still signs in.
+  assert.equal((await attempt('tia@tuki.test', PASSWORD, '198.51.100.4')).status(), 303);
+  await context.close();
+});

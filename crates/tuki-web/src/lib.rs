@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod pages;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -83,19 +84,23 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .nest("/api/v1", api)
         .merge(pages::routes())
-        .fallback(|| async { AppError::NotFound })
+        .fallback(pages::not_found)
         // 1 MiB is plenty for JSON; attachments will have their own route.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }
 
-/// Serves Tuki on `listener` until `shutdown` completes.
+/// Serves Tuki on `listener` until `shutdown` completes. Handlers can read
+/// the client's address (`ConnectInfo<SocketAddr>`), e.g. the sign-in limiter.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -25,7 +25,9 @@ pub async fn transfer(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<Transfer>,
 ) -> ApiResult<Json<Ticket>> {
-    Ok(Json(s.store.transfer(&actor, id(&raw)?, body).await?))
+    let t = s.store.transfer(&actor, id(&raw)?, body).await?;
+    s.web.live.publish(t.id, t.number);
+    Ok(Json(t))
 }
 
 /// Merges this ticket into another; answers with the surviving ticket.
@@ -39,7 +41,11 @@ pub async fn merge(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<Merge>,
 ) -> ApiResult<Json<Ticket>> {
-    Ok(Json(s.store.merge(&actor, id(&raw)?, body).await?))
+    let merged = id(&raw)?;
+    let t = s.store.merge(&actor, merged, body).await?;
+    crate::pages::live::changed(&s, merged).await;
+    s.web.live.publish(t.id, t.number);
+    Ok(Json(t))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/links", tag = "tickets", security(("token" = [])),
@@ -63,10 +69,10 @@ pub async fn add_link(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<NewLink>,
 ) -> ApiResult<(StatusCode, Json<Vec<Link>>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.add_link(&actor, id(&raw)?, body).await?),
-    ))
+    let ticket = id(&raw)?;
+    let links = s.store.add_link(&actor, ticket, body).await?;
+    crate::pages::live::changed(&s, ticket).await;
+    Ok((StatusCode::CREATED, Json(links)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tickets/{id}/links/{link_id}", tag = "tickets", security(("token" = [])),
@@ -78,6 +84,7 @@ pub async fn remove_link(
     Path((t, l)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     s.store.remove_link(&actor, id(&t)?, id(&l)?).await?;
+    crate::pages::live::changed(&s, id(&t)?).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -90,7 +97,9 @@ pub async fn follow(
     Path((t, u)): Path<(String, String)>,
 ) -> ApiResult<Json<Ticket>> {
     let user = id(&u).map_err(|_| AppError::invalid("user_id", "no such user"))?;
-    Ok(Json(s.store.follow(&actor, id(&t)?, user).await?))
+    let t = s.store.follow(&actor, id(&t)?, user).await?;
+    s.web.live.publish(t.id, t.number);
+    Ok(Json(t))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tickets/{id}/followers/{user_id}", tag = "tickets", security(("token" = [])),
@@ -101,7 +110,9 @@ pub async fn unfollow(
     Auth(actor): Auth,
     Path((t, u)): Path<(String, String)>,
 ) -> ApiResult<Json<Ticket>> {
-    Ok(Json(s.store.unfollow(&actor, id(&t)?, id(&u)?).await?))
+    let t = s.store.unfollow(&actor, id(&t)?, id(&u)?).await?;
+    s.web.live.publish(t.id, t.number);
+    Ok(Json(t))
 }
 
 /// Every change of the ticket, oldest first. Staff only.

@@ -103,10 +103,9 @@ pub async fn create_ticket(
     Auth(actor): Auth,
     ApiJson(new): ApiJson<NewTicket>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_ticket(&actor, new).await?),
-    ))
+    let t = s.store.create_ticket(&actor, new).await?;
+    s.web.live.publish(t.id, t.number);
+    Ok((StatusCode::CREATED, Json(t)))
 }
 
 #[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("token" = [])),
@@ -142,7 +141,9 @@ pub async fn update_ticket(
     Path(raw): Path<String>,
     ApiJson(patch): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
-    Ok(Json(s.store.update_ticket(&actor, id(&raw)?, patch).await?))
+    let t = s.store.update_ticket(&actor, id(&raw)?, patch).await?;
+    s.web.live.publish(t.id, t.number);
+    Ok(Json(t))
 }
 
 /// The ticket's articles, oldest first; customers see only public ones.
@@ -166,8 +167,7 @@ pub async fn add_article(
     Path(raw): Path<String>,
     ApiJson(new): ApiJson<NewArticle>,
 ) -> ApiResult<(StatusCode, Json<Article>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.add_article(&actor, id(&raw)?, new).await?),
-    ))
+    let a = s.store.add_article(&actor, id(&raw)?, new).await?;
+    crate::pages::live::changed(&s, a.ticket_id).await;
+    Ok((StatusCode::CREATED, Json(a)))
 }

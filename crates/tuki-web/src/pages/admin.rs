@@ -1,14 +1,17 @@
 //! Administration: users (with invitation links that also reset passwords),
-//! organisations, and groups with their tier and members. Administrators
-//! only; the store checks the role again on every write.
+//! organisations, and groups with their tier, form and members.
+//! Administrators only; the store checks the role again on every write. The
+//! pages keep the console's queue sidebar, so the queues stay one click away.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::context;
+use minijinja::{context, Value};
 use serde::Deserialize;
 use tuki_domain::directory::{GroupForm, Language, OrgKind, Role};
-use tuki_store::directory::{NewGroup, NewOrganisation, NewUser, UserFilter, UserPatch};
+use tuki_store::directory::{
+    GroupPatch, NewGroup, NewOrganisation, NewUser, OrganisationPatch, UserFilter, UserPatch,
+};
 use tuki_store::StoreError;
 
 use super::auth::{Posted, Viewer};
@@ -22,6 +25,23 @@ fn admin_only(v: &Viewer) -> Result<(), PageError> {
     } else {
         Err(PageError::not_found(v.lang))
     }
+}
+
+/// The console's queue sidebar, for the admin pages too.
+pub async fn queues(state: &AppState, v: &Viewer) -> Result<Value, PageError> {
+    let groups = state.store.groups(&v.actor).await.map_err(|e| v.err(e))?;
+    super::console::sidebar(state, v, &groups)
+        .await
+        .map_err(|e| v.err(e))
+}
+
+/// Email domains as typed: separated by commas or spaces.
+fn domains(raw: &str) -> Vec<String> {
+    raw.split([',', ' '])
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn with_status(mut r: Response, error: &Option<String>) -> Response {
@@ -65,9 +85,11 @@ async fn users_view(
         .organisations(&v.actor, None, None, 500)
         .await
         .map_err(|e| v.err(e))?;
+    let side = queues(state, v).await?;
     let r = render(
         "admin_users.html",
         v.ctx(context! {
+            queues => side,
             section => "users",
             q => q,
             users => users.iter().map(|u| context! {
@@ -145,9 +167,13 @@ async fn user_view(
         .await
         .map_err(|e| v.err(e))?;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
+    let side = super::console::sidebar(state, v, &groups)
+        .await
+        .map_err(|e| v.err(e))?;
     let r = render(
         "admin_user.html",
         v.ctx(context! {
+            queues => side,
             section => "users",
             u => context! {
                 id => u.id, name => &u.name, email => &u.email, role => u.role.as_str(),
@@ -230,9 +256,11 @@ async fn orgs_view(state: &AppState, v: &Viewer, error: Option<String>) -> PageR
         .organisations(&v.actor, None, None, 500)
         .await
         .map_err(|e| v.err(e))?;
+    let side = queues(state, v).await?;
     let r = render(
         "admin_orgs.html",
         v.ctx(context! {
+            queues => side,
             section => "organisations",
             organisations => orgs.iter().map(|o| context! {
                 id => o.id, name => &o.name, kind => o.kind.as_str(),
@@ -265,13 +293,7 @@ pub async fn create_organisation(
                         form.opt("kind").unwrap_or("customer"),
                     )?),
                     shares_tickets: form.get("shares").is_some(),
-                    domains: form
-                        .text("domains")
-                        .split([',', ' '])
-                        .map(str::trim)
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_string)
-                        .collect(),
+                    domains: domains(&form.text("domains")),
                 },
             )
             .await?;
@@ -282,6 +304,69 @@ pub async fn create_organisation(
         Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
         Err(e) => match user_message(v.lang, &e) {
             Some(m) => orgs_view(&state, &v, Some(m)).await,
+            None => Err(v.err(e)),
+        },
+    }
+}
+
+async fn org_view(state: &AppState, v: &Viewer, id: i64, error: Option<String>) -> PageResult {
+    admin_only(v)?;
+    let o = state
+        .store
+        .organisation(&v.actor, id)
+        .await
+        .map_err(|e| v.err(e))?;
+    let side = queues(state, v).await?;
+    let r = render(
+        "admin_org.html",
+        v.ctx(context! {
+            queues => side,
+            section => "organisations",
+            o => context! {
+                id => o.id, name => &o.name, kind => o.kind.as_str(),
+                shares => o.shares_tickets, domains => o.domains.join(", "),
+            },
+            kinds => OrgKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            error => &error,
+        }),
+    );
+    Ok(with_status(r, &error))
+}
+
+pub async fn organisation(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<i64>,
+) -> PageResult {
+    org_view(&state, &v, id, None).await
+}
+
+/// Renames an organisation, changes its kind, sharing or mail domains.
+pub async fn update_organisation(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let res: Result<(), StoreError> = async {
+        let patch = OrganisationPatch {
+            name: Some(form.text("name")),
+            kind: form
+                .opt("kind")
+                .map(|k| OrgKind::parse("kind", k))
+                .transpose()?,
+            shares_tickets: Some(form.get("shares").is_some()),
+            domains: Some(domains(&form.text("domains"))),
+        };
+        state.store.update_organisation(&v.actor, id, patch).await?;
+        Ok(())
+    }
+    .await;
+    match res {
+        Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
+        Err(e) => match user_message(v.lang, &e) {
+            Some(m) => org_view(&state, &v, id, Some(m)).await,
             None => Err(v.err(e)),
         },
     }
@@ -307,13 +392,17 @@ async fn groups_view(state: &AppState, v: &Viewer, error: Option<String>) -> Pag
                 .map_err(|e| v.err(e))?,
         );
     }
+    let side = super::console::sidebar(state, v, &groups)
+        .await
+        .map_err(|e| v.err(e))?;
     let r = render(
         "admin_groups.html",
         v.ctx(context! {
+            queues => side,
             section => "groups",
             groups => groups.iter().map(|g| context! {
                 id => g.id, name => &g.name, tier => g.tier, form => g.form.as_str(),
-                intake => g.is_intake,
+                intake => g.is_intake, description => &g.description,
                 members => g.members.iter().map(|m| context! { id => m.id, name => &m.name }).collect::<Vec<_>>(),
             }).collect::<Vec<_>>(),
             staff => staff.iter().map(|u| context! { id => u.id, name => &u.name }).collect::<Vec<_>>(),
@@ -383,6 +472,41 @@ pub async fn group_members(
     };
     match res {
         Ok(_) => Ok(Redirect::to("/admin/groups").into_response()),
+        Err(e) => match user_message(v.lang, &e) {
+            Some(m) => groups_view(&state, &v, Some(m)).await,
+            None => Err(v.err(e)),
+        },
+    }
+}
+
+/// Renames a group, moves it to another tier or form, or makes it the
+/// intake group. Its tickets stay with it.
+pub async fn update_group(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let res: Result<(), StoreError> = async {
+        let patch = GroupPatch {
+            name: Some(form.text("name")),
+            tier: Some(form.int("tier").ok_or_else(|| {
+                StoreError::invalid("tier", super::i18n::t(v.lang, "error.choose"))
+            })?),
+            form: form
+                .opt("form")
+                .map(|f| GroupForm::parse("form", f))
+                .transpose()?,
+            description: form.get("description").map(|d| d.trim().to_string()),
+            is_intake: Some(form.get("intake").is_some()),
+        };
+        state.store.update_group(&v.actor, id, patch).await?;
+        Ok(())
+    }
+    .await;
+    match res {
+        Ok(()) => Ok(Redirect::to("/admin/groups").into_response()),
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
         Err(e) => match user_message(v.lang, &e) {
             Some(m) => groups_view(&state, &v, Some(m)).await,
             None => Err(v.err(e)),

@@ -28,9 +28,47 @@ use crate::AppState;
 pub const SESSION_COOKIE: &str = "tuki_session";
 pub const PRE_COOKIE: &str = "tuki_pre";
 
-/// Sign-in failures allowed per email address in [`LIMIT_WINDOW`] micros.
+/// Sign-in failures allowed per email address in [`LIMIT_WINDOW`] micros…
 pub const LIMIT_PER_EMAIL: i64 = 5;
+/// …and per client address (many addresses tried from one place).
+pub const LIMIT_PER_IP: i64 = 20;
 pub const LIMIT_WINDOW: i64 = 15 * 60 * 1_000_000;
+
+/// The limiter's key for the client of a request: its IP address (IPv6 by
+/// its /64 network, which one client usually holds whole). Behind a reverse
+/// proxy on the same machine (a loopback peer), the address the proxy
+/// appended last to `X-Forwarded-For`; the header is not believed from
+/// anyone else, as a client could then pick a new address per attempt.
+pub fn client_key(req: &Request) -> Option<String> {
+    use std::net::{IpAddr, SocketAddr};
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    let forwarded = || {
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .last()
+    };
+    let ip = match peer {
+        p if p.is_loopback() => forwarded().unwrap_or(p),
+        p => p,
+    };
+    Some(match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    })
+}
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -452,6 +490,7 @@ async fn verify(hash: Option<String>, password: String) -> bool {
 
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
+    let client = client_key(&req);
     let lang = Lang::from_headers(&headers);
     let form = match read_form(req, &state, lang).await {
         Ok(f) => f,
@@ -467,7 +506,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let key = format!("email:{email}");
     let store = &state.store;
     let result: Result<Response, tuki_store::StoreError> = async {
-        if store.login_failures(&key, LIMIT_WINDOW).await? >= LIMIT_PER_EMAIL {
+        let mut limited = store.login_failures(&key, LIMIT_WINDOW).await? >= LIMIT_PER_EMAIL;
+        if let (false, Some(client)) = (limited, &client) {
+            limited = store.login_failures(client, LIMIT_WINDOW).await? >= LIMIT_PER_IP;
+        }
+        if limited {
             return Ok(login_form(
                 &state,
                 &headers,
@@ -484,7 +527,9 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             None => (None, None),
         };
         if !verify(hash, password).await || user_id.is_none() {
-            store.record_login_failure(&[key.clone()]).await?;
+            let mut keys = vec![key.clone()];
+            keys.extend(client.clone());
+            store.record_login_failure(&keys).await?;
             return Ok(login_form(
                 &state,
                 &headers,
@@ -496,6 +541,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             ));
         }
         let user_id = user_id.expect("checked above");
+        // The address's failures stay: signing in to one's own account must
+        // not reset the count of guesses at others.
         store.clear_login_failures(&key).await?;
         let session = store.create_session(user_id).await?;
         let mut res = Redirect::to(&next.clone().unwrap_or("/".into())).into_response();
@@ -629,4 +676,61 @@ pub async fn accept_invite(
         ),
     );
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+
+    fn key(peer: Option<&str>, forwarded: &[&str]) -> Option<String> {
+        let mut b = Request::builder().uri("/login");
+        for f in forwarded {
+            b = b.header("x-forwarded-for", *f);
+        }
+        let mut req = b.body(Body::empty()).unwrap();
+        if let Some(p) = peer {
+            req.extensions_mut()
+                .insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+        }
+        client_key(&req)
+    }
+
+    #[test]
+    fn client_keys() {
+        assert_eq!(key(None, &[]), None);
+        assert_eq!(key(Some("192.0.2.7:5000"), &[]).unwrap(), "ip:192.0.2.7");
+        // Only a proxy on this machine is believed, and only its own entry.
+        assert_eq!(
+            key(Some("192.0.2.7:5000"), &["203.0.113.1"]).unwrap(),
+            "ip:192.0.2.7"
+        );
+        assert_eq!(
+            key(Some("127.0.0.1:5000"), &["198.51.100.1, 203.0.113.1"]).unwrap(),
+            "ip:203.0.113.1"
+        );
+        assert_eq!(
+            key(Some("127.0.0.1:5000"), &["198.51.100.1", "203.0.113.2"]).unwrap(),
+            "ip:203.0.113.2"
+        );
+        assert_eq!(
+            key(Some("127.0.0.1:5000"), &["garbage"]).unwrap(),
+            "ip:127.0.0.1"
+        );
+        // IPv6 by its /64; IPv4 mapped into IPv6 as IPv4.
+        assert_eq!(
+            key(Some("[2001:db8:1:2:3:4:5:6]:443"), &[]).unwrap(),
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            key(Some("[2001:db8:1:2:ffff::1]:443"), &[]),
+            key(Some("[2001:db8:1:2::9]:443"), &[])
+        );
+        assert_eq!(
+            key(Some("[::ffff:192.0.2.9]:443"), &[]).unwrap(),
+            "ip:192.0.2.9"
+        );
+    }
 }

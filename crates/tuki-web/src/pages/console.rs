@@ -119,7 +119,11 @@ impl CountsCache {
 }
 
 /// The sidebar: every queue of the viewer with its count.
-async fn sidebar(state: &AppState, v: &Viewer, groups: &[Group]) -> Result<Value, StoreError> {
+pub(crate) async fn sidebar(
+    state: &AppState,
+    v: &Viewer,
+    groups: &[Group],
+) -> Result<Value, StoreError> {
     let all = state.web.counts.get(state).await?;
     let counts = state.store.queue_counts(&v.actor, &all).await?;
     let mut queues = Vec::new();

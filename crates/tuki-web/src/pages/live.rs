@@ -1,5 +1,6 @@
-//! Live updates: when a ticket changes through the pages, open console pages
-//! hear about it over server-sent events and refresh the part that shows it.
+//! Live updates: when a ticket changes through the pages or the REST API,
+//! open console pages hear about it over server-sent events and refresh the
+//! part that shows it.
 //!
 //! This is an in-process broadcast, which is right for one `tuki serve`.
 //! With several nodes on PostgreSQL, `publish` will also `NOTIFY` and each
@@ -59,6 +60,20 @@ impl Live {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.tx.subscribe()
+    }
+}
+
+/// Publishes a change of a ticket known by id only (the REST API's answers
+/// for articles and links carry no number). A failed look-up is logged and
+/// otherwise ignored: the write it follows has succeeded.
+pub async fn changed(state: &crate::AppState, ticket_id: i64) {
+    match state
+        .store
+        .ticket(&tuki_domain::access::Actor::system(), ticket_id)
+        .await
+    {
+        Ok(t) => state.web.live.publish(t.id, t.number),
+        Err(e) => tracing::warn!(ticket_id, error = %e, "cannot announce a ticket change"),
     }
 }
 

@@ -121,9 +121,14 @@ pub fn routes() -> Router<AppState> {
             get(admin::organisations).post(admin::create_organisation),
         )
         .route(
+            "/admin/organisations/{id}",
+            get(admin::organisation).post(admin::update_organisation),
+        )
+        .route(
             "/admin/groups",
             get(admin::groups).post(admin::create_group),
         )
+        .route("/admin/groups/{id}", post(admin::update_group))
         .route("/admin/groups/{id}/members", post(admin::group_members))
         .route(
             "/admin/calendars",
@@ -169,6 +174,28 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/portal/tickets/{number}/state", post(portal::state))
         .route("/portal/tickets/{number}/rate", post(portal::rate))
+}
+
+/// Any address no route knows. Browsers (which ask for `text/html`) get
+/// the 404 page in their language; the API under `/api`, and clients that
+/// do not ask for HTML, get the API's JSON error.
+pub async fn not_found(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    auth::MaybeViewer(v): auth::MaybeViewer,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if uri.path().starts_with("/api") || !wants_html {
+        return crate::error::AppError::NotFound.into_response();
+    }
+    let lang = v
+        .map(|v| v.lang)
+        .unwrap_or_else(|| i18n::Lang::from_headers(&headers));
+    PageError::not_found(lang).into_response()
 }
 
 /// Shared by handlers: an `Arc` to keep `AppState` cheap to clone.

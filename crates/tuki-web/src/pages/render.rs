@@ -33,6 +33,7 @@ templates!(
     "admin_users.html",
     "admin_user.html",
     "admin_orgs.html",
+    "admin_org.html",
     "admin_groups.html",
     "admin_calendars.html",
     "admin_sla_policies.html",
