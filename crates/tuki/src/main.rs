@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_sla;
+mod imap;
 mod mail;
 
 use std::io::BufRead;
@@ -241,6 +242,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     None
                 }
             };
+            // Incoming mail: one IMAP poller per mailbox with IMAP settings.
+            let pollers = tokio::spawn(imap::run(
+                store.clone(),
+                imap::PollerConfig::from_env(),
+                stop_jobs.subscribe(),
+            ));
             tuki_web::serve(
                 listener,
                 // Cookies are `Secure` unless Tuki listens on loopback (local
@@ -255,6 +262,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             let _ = stop_jobs.send(true);
             let _ = runner.await;
+            let _ = pollers.await;
             if let Some(mailer) = mailer {
                 let _ = mailer.await;
             }
