@@ -51,6 +51,7 @@ pub const KINDS: &[&str] = &[
     "resolved",
     "new_ticket",
     "customer_reply",
+    "assigned",
     "sla",
 ];
 
@@ -273,6 +274,16 @@ fn render(kind: &str, lang: &str, c: &Ctx<'_>) -> (String, String) {
             format!("{tag} The customer replied: {subject}"),
             format!("The customer replied to {tag} \"{subject}\":\n\n{text}\n"),
         ),
+        ("assigned", "fi") => (
+            format!("{tag} Sinulle osoitettiin pyyntö: {subject}"),
+            format!(
+                "Hei {name},\n\npyyntö {tag} \"{subject}\" on nyt sinun hoidettavanasi.\n\n{text}\n"
+            ),
+        ),
+        ("assigned", _) => (
+            format!("{tag} Assigned to you: {subject}"),
+            format!("Hello {name},\n\nrequest {tag} \"{subject}\" is now yours to handle.\n\n{text}\n"),
+        ),
         (_, "fi") => (
             format!("{tag} Ilmoitus: {subject}"),
             format!("Pyyntö {tag} \"{subject}\":\n\n{text}\n"),
@@ -466,6 +477,33 @@ pub(crate) async fn on_ticket_event(
     Ok(())
 }
 
+/// Records, in the change's transaction, that `owner_id` was made the owner
+/// of `t` by `actor_id`: the new owner gets an `assigned` mail, unless they
+/// took the ticket themselves.
+pub(crate) async fn on_assigned(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    actor_id: Option<i64>,
+    owner_id: i64,
+    at: Timestamp,
+) -> Result<()> {
+    if t.merged_into_id.is_some() || actor_id == Some(owner_id) {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO mail_events (ticket_id, kind, actor_id, user_id, article_id, may_answer, at) \
+         VALUES ($1, 'assigned', $2, $3, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), $4, $5)",
+    )
+    .bind(t.id)
+    .bind(actor_id)
+    .bind(owner_id)
+    .bind(true)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Records the `created` mail events of a batch of new tickets made through
 /// the API or the pages (no inbound message is involved), in one statement.
 /// `rows` are (ticket id, actor id, first article id).
@@ -503,6 +541,8 @@ struct MailEvent {
     ticket_id: i64,
     kind: String,
     actor_id: Option<i64>,
+    /// Whom the event is about (the new owner of `assigned`).
+    user_id: Option<i64>,
     article_id: Option<i64>,
     inbound_message_id: Option<String>,
     may_answer: bool,
@@ -567,6 +607,13 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
         }
         "resolved" => {
             to_customer = Some("resolved");
+        }
+        "assigned" => {
+            // Only if they still own it: a quick reassignment mails nobody
+            // about a ticket that is no longer theirs.
+            if let Some(u) = e.user_id.filter(|u| t.owner_id == Some(*u)) {
+                to_agents.push((u, "assigned"));
+            }
         }
         "customer_reply" => {
             let mut ids: Vec<i64> = t.owner_id.into_iter().collect();
@@ -783,7 +830,7 @@ impl Store {
             let at = self.now();
             let mut tx = self.write.begin().await?;
             let row = sqlx::query(&format!(
-                "SELECT id, ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer \
+                "SELECT id, ticket_id, kind, actor_id, user_id, article_id, inbound_message_id, may_answer \
                  FROM mail_events WHERE done_at IS NULL ORDER BY id LIMIT 1 {pick}"
             ))
             .fetch_optional(&mut *tx)
@@ -794,6 +841,7 @@ impl Store {
                 ticket_id: r.try_get("ticket_id")?,
                 kind: r.try_get("kind")?,
                 actor_id: r.try_get("actor_id")?,
+                user_id: r.try_get("user_id")?,
                 article_id: r.try_get("article_id")?,
                 inbound_message_id: r.try_get("inbound_message_id")?,
                 may_answer: get_bool(&r, "may_answer")?,

@@ -1193,6 +1193,9 @@ impl Store {
         if let Some(event) = state_change {
             on_ticket_event(&mut tx, &mut t, actor.user_id, event, at).await?;
         }
+        if let Some(o) = t.owner_id.filter(|o| before.owner_id != Some(*o)) {
+            crate::outbox::on_assigned(&mut tx, &t, actor.user_id, o, at).await?;
+        }
         tx.commit().await?;
         Ok(t)
     }

@@ -114,6 +114,9 @@ pub(crate) async fn move_to_group(
             t.followers.sort();
         }
     }
+    if let Some(o) = owner.filter(|o| t.owner_id != Some(*o)) {
+        crate::outbox::on_assigned(conn, t, actor_id, o, at).await?;
+    }
     t.group_id = Some(to_group);
     t.owner_id = owner;
     t.updated_at = at;

@@ -375,7 +375,93 @@ async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
     assert_eq!(sink.messages().len(), rows.len());
 }
 
+/// The `assigned` mails queued so far, as (recipient, subject).
+async fn assigned_mails(store: &tuki_store::Store) -> Vec<(String, String)> {
+    store.mail_events_to_outbox(100).await.unwrap();
+    let mut rows: Vec<_> = store
+        .outbox_rows(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == "assigned")
+        .map(|m| (m.recipient, m.subject))
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn new_owner_gets_an_assigned_mail(db: TestDb) {
+    use tuki_store::tickets::TicketPatch;
+    use tuki_store::transfer::Transfer;
+    let desk = Desk::new(db.store.clone()).await;
+    let store = &db.store;
+    let mut new = crate::fixture::ticket("VPN drops");
+    new.requester_id = desk.alice.user_id;
+    new.group_id = Some(desk.tier1_group);
+    let t = store.create_ticket(&desk.admin, new).await.unwrap();
+    let owner = |o: Option<i64>| TicketPatch {
+        owner_id: Some(o),
+        ..TicketPatch::default()
+    };
+    // Taking a ticket yourself mails nobody.
+    store
+        .update_ticket(&desk.tier1, t.id, owner(desk.tier1.user_id))
+        .await
+        .unwrap();
+    assert_eq!(assigned_mails(store).await, vec![]);
+    // Given by someone else: the new owner hears of it.
+    store
+        .update_ticket(&desk.admin, t.id, owner(None))
+        .await
+        .unwrap();
+    store
+        .update_ticket(&desk.admin, t.id, owner(desk.tier1.user_id))
+        .await
+        .unwrap();
+    let first = (
+        "first@desk.test".to_string(),
+        format!("[Tuki #{}] Sinulle osoitettiin pyyntö: VPN drops", t.number),
+    );
+    assert_eq!(assigned_mails(store).await, vec![first.clone()]);
+    // A transfer straight to a member of the new group.
+    store
+        .transfer(
+            &desk.tier1,
+            t.id,
+            Transfer {
+                group_id: desk.tier2_group,
+                reason: "Needs a specialist".into(),
+                owner_id: desk.tier2.user_id,
+            },
+        )
+        .await
+        .unwrap();
+    let second = (
+        "second@desk.test".to_string(),
+        format!("[Tuki #{}] Sinulle osoitettiin pyyntö: VPN drops", t.number),
+    );
+    assert_eq!(
+        assigned_mails(store).await,
+        vec![first.clone(), second.clone()]
+    );
+    // Turned off: no more.
+    store
+        .set_notification_pref(&desk.tier2, "assigned", false)
+        .await
+        .unwrap();
+    store
+        .update_ticket(&desk.admin, t.id, owner(None))
+        .await
+        .unwrap();
+    store
+        .update_ticket(&desk.admin, t.id, owner(desk.tier2.user_id))
+        .await
+        .unwrap();
+    assert_eq!(assigned_mails(store).await, vec![first, second]);
+}
+
 tuki_store::on_both_engines!(
     outgoing_mail_arrives_with_threading_headers,
     mail_waits_while_smtp_is_down_and_goes_when_it_returns,
+    new_owner_gets_an_assigned_mail,
 );
