@@ -75,7 +75,8 @@ fi
 export TUKI_TEST_DOVECOT="$(command -v dovecot || echo /usr/sbin/dovecot)"
 
 # --- the tests ----------------------------------------------------------------
-cargo test --workspace --locked "$@"
+# --all-targets: unit, integration and binary tests (Tuki has no doc tests).
+cargo test --workspace --locked --all-targets "$@"
 
 # --- the browser suite ----------------------------------------------------------
 # A real `tuki serve` driven through Debian's Chromium with npm's playwright-core
