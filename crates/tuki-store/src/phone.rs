@@ -46,6 +46,10 @@ pub struct CtiEvent {
     /// `noAnswer`, `congestion`, `notFound`...
     #[serde(default)]
     pub cause: Option<String>,
+    /// The support group the call rings (newCall), by name or id: its
+    /// members' consoles show the call, as does the console of `user`.
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

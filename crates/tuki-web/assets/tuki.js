@@ -46,6 +46,22 @@
         });
     }, 300);
   }
+  // Incoming calls: the card of a call that rings this agent pops up (fetched
+  // with htmx) and goes away when the call ends.
+  var calls = document.getElementById("calls");
+  es.addEventListener("call", function (ev) {
+    var id = String(parseInt(ev.data, 10));
+    if (!calls || id === "NaN" || document.getElementById("call-" + id)) return;
+    var url = "/agent/calls/" + id + "/card";
+    if (window.htmx) window.htmx.ajax("GET", url, { target: "#calls", swap: "beforeend" });
+    else fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) { calls.insertAdjacentHTML("beforeend", html); });
+  });
+  es.addEventListener("hangup", function (ev) {
+    var card = document.getElementById("call-" + String(parseInt(ev.data, 10)));
+    if (card) card.remove();
+  });
   es.addEventListener("ticket", function (ev) {
     if (live === "queue") refresh(["#ticket-list", "#sidebar"]);
     else if (live === "ticket:" + ev.data || ev.data === "*") refresh(["#ticket-head", "#timeline", "#sidebar"]);

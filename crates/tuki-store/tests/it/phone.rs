@@ -19,6 +19,7 @@ fn ev(event: &str, call_id: &str) -> CtiEvent {
         to: None,
         user: None,
         cause: None,
+        group: None,
     }
 }
 

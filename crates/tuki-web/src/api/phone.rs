@@ -13,7 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::extract::{id, ApiJson, ApiQuery, Auth};
+use crate::pages::live::CallSignal;
 use crate::AppState;
+use tuki_domain::access::Actor;
 
 /// A call event from the telephone system (the shape of Zammad's generic
 /// CTI API): `newCall` starts a call in the log, `answer` records who took
@@ -26,7 +28,40 @@ pub async fn cti_event(
     Auth(actor): Auth,
     ApiJson(body): ApiJson<CtiEvent>,
 ) -> ApiResult<Json<Call>> {
-    Ok(Json(s.store.cti_event(&actor, body).await?))
+    let event = body.event.clone();
+    let group = body.group.clone();
+    let call = s.store.cti_event(&actor, body).await?;
+    announce(&s, &actor, &event, group.as_deref(), &call).await;
+    Ok(Json(call))
+}
+
+/// Tells the consoles about a call that rings (`newCall`, incoming, not yet
+/// ended) or ended (`hangup`), so that the pop-up shows or goes.
+async fn announce(s: &AppState, actor: &Actor, event: &str, group: Option<&str>, call: &Call) {
+    let ended = match event {
+        "newCall" if call.direction == "in" && call.ended_at.is_none() => false,
+        "hangup" => true,
+        _ => return,
+    };
+    let group_id = match group.map(str::trim).filter(|g| !g.is_empty()) {
+        Some(g) if !ended => match s.store.groups(actor).await {
+            Ok(groups) => groups
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(g) || x.id.to_string() == g)
+                .map(|x| x.id),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up the group of a call");
+                None
+            }
+        },
+        _ => None,
+    };
+    s.web.live.publish_call(CallSignal {
+        call_id: call.id,
+        agent_id: call.agent_id,
+        group_id,
+        ended,
+    });
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -24,9 +24,33 @@ pub struct Change {
     pub number: i64,
 }
 
+/// A call rang or ended. A ringing call goes to the agent it rings, to the
+/// members of its group, or (neither known) to every agent; an ended one to
+/// everybody, whose page drops its pop-up if it has one.
+#[derive(Debug, Clone)]
+pub struct CallSignal {
+    /// The call's id in the call log.
+    pub call_id: i64,
+    pub agent_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub ended: bool,
+}
+
+impl CallSignal {
+    /// Whether the console of `actor` hears of this call.
+    pub fn for_actor(&self, actor: &tuki_domain::access::Actor) -> bool {
+        if self.ended || (self.agent_id.is_none() && self.group_id.is_none()) {
+            return true;
+        }
+        (self.agent_id.is_some() && self.agent_id == actor.user_id)
+            || self.group_id.is_some_and(|g| actor.group_ids.contains(&g))
+    }
+}
+
 #[derive(Clone)]
 pub struct Live {
     tx: broadcast::Sender<Change>,
+    calls: broadcast::Sender<CallSignal>,
     /// Counts changes, so that what was computed before one can be dropped
     /// (the sidebar counts, [`super::console::CountsCache`]).
     generation: Arc<AtomicU64>,
@@ -41,8 +65,10 @@ impl Default for Live {
 impl Live {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(256);
+        let (calls, _) = broadcast::channel(64);
         Live {
             tx,
+            calls,
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -60,6 +86,15 @@ impl Live {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.tx.subscribe()
+    }
+
+    /// Announces a ringing or ended call to the consoles it concerns.
+    pub fn publish_call(&self, signal: CallSignal) {
+        let _ = self.calls.send(signal);
+    }
+
+    pub fn subscribe_calls(&self) -> broadcast::Receiver<CallSignal> {
+        self.calls.subscribe()
     }
 }
 
@@ -80,7 +115,9 @@ pub async fn changed(state: &crate::AppState, ticket_id: i64) {
 /// `/agent/events`: one `ticket` event per change, with the ticket number as
 /// data. Only the number travels; the page fetches what changed through the
 /// normal, access-checked routes, so nobody learns about tickets they cannot
-/// see beyond "#n changed".
+/// see beyond "#n changed". Calls come as `call` events (data: the call's id,
+/// for the pop-up `/agent/calls/{id}/card`) to the consoles they ring, and
+/// `hangup` events (data: the id) when they end.
 pub async fn events(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     viewer: Viewer,
@@ -91,20 +128,72 @@ pub async fn events(
         ));
     }
     let rx = state.web.live.subscribe();
-    let s = stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(c) => {
-                    let ev = Event::default().event("ticket").data(c.number.to_string());
-                    return Some((Ok(ev), rx));
+    let calls = state.web.live.subscribe_calls();
+    let actor = viewer.actor;
+    let s = stream::unfold(
+        (rx, calls, actor),
+        |(mut rx, mut calls, actor)| async move {
+            loop {
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Ok(c) => {
+                            let ev = Event::default().event("ticket").data(c.number.to_string());
+                            return Some((Ok(ev), (rx, calls, actor)));
+                        }
+                        // Missed some: tell the page to refresh anyway.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let ev = Event::default().event("ticket").data("*");
+                            return Some((Ok(ev), (rx, calls, actor)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    r = calls.recv() => match r {
+                        Ok(c) if c.for_actor(&actor) => {
+                            let kind = if c.ended { "hangup" } else { "call" };
+                            let ev = Event::default().event(kind).data(c.call_id.to_string());
+                            return Some((Ok(ev), (rx, calls, actor)));
+                        }
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
                 }
-                // Missed some: tell the page to refresh anyway.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok(Event::default().event("ticket").data("*")), rx));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallSignal;
+    use tuki_domain::access::Actor;
+    use tuki_domain::directory::Role;
+
+    fn agent(id: i64, groups: Vec<i64>) -> Actor {
+        Actor {
+            user_id: Some(id),
+            role: Role::Agent,
+            organisation_id: None,
+            organisation_shares: false,
+            group_ids: groups,
+        }
+    }
+
+    #[test]
+    fn a_call_reaches_its_agent_and_group_only() {
+        let call = |agent_id, group_id, ended| CallSignal {
+            call_id: 1,
+            agent_id,
+            group_id,
+            ended,
+        };
+        let (tia, toni, ulla) = (agent(1, vec![10]), agent(2, vec![20]), agent(3, vec![]));
+        let rings = call(Some(1), Some(20), false);
+        assert!(rings.for_actor(&tia) && rings.for_actor(&toni) && !rings.for_actor(&ulla));
+        let to_agent = call(Some(1), None, false);
+        assert!(to_agent.for_actor(&tia) && !to_agent.for_actor(&toni));
+        // Nobody in particular: every console; an ended call: every console.
+        assert!(call(None, None, false).for_actor(&ulla));
+        assert!(call(Some(1), None, true).for_actor(&toni));
+    }
 }

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod calls;
 pub mod console;
 pub mod due;
 pub mod files;
@@ -98,6 +99,8 @@ pub fn routes() -> Router<AppState> {
                 .layer(uploads),
         )
         .route("/agent/customers", get(console::customer_search))
+        .route("/agent/calls/{id}/card", get(calls::card))
+        .route("/agent/calls/{id}/ticket", post(calls::register))
         .route("/agent/tickets/{number}", get(console::ticket_page))
         .route(
             "/agent/tickets/{number}/article",

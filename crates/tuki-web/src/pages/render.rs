@@ -42,6 +42,7 @@ templates!(
     "portal_list.html",
     "portal_new.html",
     "portal_ticket.html",
+    "call_card.html",
 );
 
 /// `t("key", name=value)` in templates: the text in the page's language.
