@@ -22,6 +22,8 @@ pub const SESSION_IDLE_MICROS: i64 = 12 * 3600 * 1_000_000;
 pub const SESSION_MAX_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 /// How long an invitation link stays valid.
 pub const INVITATION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+/// How long a first-start setup link stays valid.
+pub const SETUP_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 /// 256 random bits, URL-safe.
 pub fn random_token() -> String {
@@ -47,6 +49,15 @@ pub struct Session {
 pub struct NewSession {
     pub token: String,
     pub csrf: String,
+}
+
+/// The first administrator, as typed into the setup page.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub email: String,
+    pub name: String,
+    pub language: tuki_domain::directory::Language,
+    pub password: String,
 }
 
 /// Who an invitation is for.
@@ -280,5 +291,113 @@ impl Store {
             Some(r) => Some((r.try_get("id")?, r.try_get("password_hash")?)),
             None => None,
         })
+    }
+}
+
+/// First start: while no administrator exists, `tuki serve` prints a
+/// one-time link through which the first one is created in the browser.
+impl Store {
+    /// A new setup link's token, or `None` when an administrator exists.
+    /// Each call makes a new link (each start prints one); every unused
+    /// link stays valid for [`SETUP_MICROS`] or until one of them is used.
+    pub async fn create_setup_link(&self) -> Result<Option<String>> {
+        if self.count_admins().await? > 0 {
+            return Ok(None);
+        }
+        let token = random_token();
+        let at = to_db(self.now());
+        sqlx::query(
+            "INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(hash(&token))
+        .bind(at)
+        .bind(at + SETUP_MICROS)
+        .execute(&self.write)
+        .await?;
+        Ok(Some(token))
+    }
+
+    /// Whether a setup link works now: known, unused, unexpired, and no
+    /// administrator exists yet.
+    pub async fn setup_link_valid(&self, token: &str) -> Result<bool> {
+        if token.is_empty() || token.len() > 100 {
+            return Ok(false);
+        }
+        let row = sqlx::query(
+            "SELECT 1 AS ok FROM setup_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(hash(token))
+        .bind(to_db(self.now()))
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.is_some() && self.count_admins().await? == 0)
+    }
+
+    /// Creates the first administrator through a setup link and returns
+    /// their id; `None` when the link does not work (unknown, used, expired,
+    /// or an administrator exists). Using a link uses every link, in the
+    /// same transaction that creates the administrator, so two people with
+    /// two links cannot both become the first one.
+    pub async fn complete_setup(&self, token: &str, admin: FirstAdmin) -> Result<Option<i64>> {
+        let email = tuki_domain::values::Email::parse("email", &admin.email)?;
+        let name = tuki_domain::values::line("name", &admin.name, 200)?;
+        crate::auth::check_password("password", &admin.password)?;
+        if token.is_empty() || token.len() > 100 {
+            return Ok(None);
+        }
+        let pw = admin.password.clone();
+        let hashed = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+            .await
+            .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
+        let at = to_db(self.now());
+        let mut tx = self.write.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1 \
+             RETURNING token_hash",
+        )
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mine = hash(token);
+        let mut found = false;
+        for r in &claimed {
+            found |= r.try_get::<String, _>("token_hash")? == mine;
+        }
+        let admins: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND active")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        if !found || admins > 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let taken = sqlx::query("SELECT id FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            tx.rollback().await?;
+            return Err(StoreError::conflict(
+                Some("email"),
+                "a user with this email exists",
+            ));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO users (email, name, name_folded, phone, role, language, organisation_id, password_hash, \
+             active, created_at, updated_at) VALUES ($1, $2, $3, NULL, 'admin', $4, NULL, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(email.as_str())
+        .bind(&name)
+        .bind(tuki_domain::values::fold(&name))
+        .bind(admin.language.as_str())
+        .bind(hashed)
+        .bind(true)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 }

@@ -212,10 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Printed on stdout so scripts (and the benchmark) can find the port.
             println!("listening on http://{addr}");
             if admins == 0 {
-                tracing::warn!(
-                    "no administrator yet: create one with \
-                     `tuki user create --role admin --email you@example.com --name \"Your Name\" --password-stdin`"
-                );
+                // First start: a one-time link to create the first
+                // administrator in the browser, on stdout and in the log.
+                tuki_web::pages::setup::announce_first_start(&store, addr).await?;
             }
             // Background work (SLA checks, later the outbox and mail) runs
             // beside the server; several processes on one PostgreSQL database

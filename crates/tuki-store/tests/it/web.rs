@@ -3,13 +3,15 @@
 
 use jiff::SignedDuration;
 use tuki_domain::access::Actor;
-use tuki_domain::directory::Role;
+use tuki_domain::directory::{Language, Role};
 use tuki_domain::ticket::{ArticleKind, Priority, TicketState};
 use tuki_store::articles::NewArticle;
 use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
 use tuki_store::console::{Queue, QueueSort};
 use tuki_store::directory::{NewGroup, UserPatch};
-use tuki_store::sessions::{INVITATION_MICROS, SESSION_IDLE_MICROS, SESSION_MAX_MICROS};
+use tuki_store::sessions::{
+    FirstAdmin, INVITATION_MICROS, SESSION_IDLE_MICROS, SESSION_MAX_MICROS, SETUP_MICROS,
+};
 use tuki_store::testing::TestDb;
 use tuki_store::tickets::{Ticket, TicketFilter, TicketPatch};
 use tuki_store::time::Clock;
@@ -608,7 +610,138 @@ async fn ratings_come_from_the_customer_after_resolution(db: TestDb) {
         .any(|h| h.field == "rating" && h.new_value.as_deref() == Some("5")));
 }
 
+fn first_admin(email: &str) -> FirstAdmin {
+    FirstAdmin {
+        email: email.into(),
+        name: "Ada Admin".into(),
+        language: Language::Fi,
+        password: "a long enough secret".into(),
+    }
+}
+
+/// First start: a setup link creates the first administrator, once; no
+/// link works after that, or after a day.
+async fn setup_links_make_one_first_administrator(db: TestDb) {
+    let (s, clock) = clocked(&db);
+    let system = Actor::system();
+    // A customer may exist before any administrator (created by the CLI).
+    s.create_user(&system, user(Role::Customer, "cora@desk.test", None))
+        .await
+        .unwrap();
+
+    let first = s.create_setup_link().await.unwrap().unwrap();
+    let second = s.create_setup_link().await.unwrap().unwrap();
+    assert_ne!(first, second);
+    assert!(s.setup_link_valid(&first).await.unwrap());
+    assert!(!s.setup_link_valid("not a link").await.unwrap());
+    assert_eq!(
+        s.complete_setup("not a link", first_admin("ada@desk.test"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Mistakes are reported and do not use the link up.
+    let mut short = first_admin("ada@desk.test");
+    short.password = "short".into();
+    assert!(matches!(
+        s.complete_setup(&first, short).await.unwrap_err(),
+        StoreError::Invalid(_)
+    ));
+    assert!(matches!(
+        s.complete_setup(&first, first_admin("not an email"))
+            .await
+            .unwrap_err(),
+        StoreError::Invalid(_)
+    ));
+    assert!(matches!(
+        s.complete_setup(&first, first_admin("cora@desk.test"))
+            .await
+            .unwrap_err(),
+        StoreError::Conflict { .. }
+    ));
+    assert!(s.setup_link_valid(&first).await.unwrap());
+
+    let id = s
+        .complete_setup(&first, first_admin("ada@desk.test"))
+        .await
+        .unwrap()
+        .unwrap();
+    let ada = s.user(&system, id).await.unwrap();
+    assert_eq!((ada.role, ada.language), (Role::Admin, Language::Fi));
+    assert_eq!(
+        s.check_credentials("ada@desk.test", "a long enough secret")
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    // Used: this link and every other one; and no new ones are made.
+    for link in [&first, &second] {
+        assert!(!s.setup_link_valid(link).await.unwrap());
+        assert_eq!(
+            s.complete_setup(link, first_admin("eve@desk.test"))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(s.create_setup_link().await.unwrap(), None);
+    assert!(s.user_by_email(&system, "eve@desk.test").await.is_err());
+
+    // With the administrator deactivated, a new start makes a new link,
+    // which expires after a day.
+    s.update_user(
+        &system,
+        id,
+        UserPatch {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let third = s.create_setup_link().await.unwrap().unwrap();
+    clock.advance(micros(SETUP_MICROS) + SignedDuration::from_secs(1));
+    assert!(!s.setup_link_valid(&third).await.unwrap());
+    assert_eq!(
+        s.complete_setup(&third, first_admin("eve@desk.test"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // An administrator made another way (the CLI) ends the links too.
+    let fourth = s.create_setup_link().await.unwrap().unwrap();
+    s.create_user(&system, user(Role::Admin, "root@desk.test", None))
+        .await
+        .unwrap();
+    assert!(!s.setup_link_valid(&fourth).await.unwrap());
+    assert_eq!(
+        s.complete_setup(&fourth, first_admin("eve@desk.test"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Two people opening two printed links at the same moment: one becomes
+/// the administrator, the other's link no longer works.
+async fn setup_links_race_to_one_administrator(db: TestDb) {
+    let s = &db.store;
+    let a = s.create_setup_link().await.unwrap().unwrap();
+    let b = s.create_setup_link().await.unwrap().unwrap();
+    let (x, y) = tokio::join!(
+        s.complete_setup(&a, first_admin("ada@desk.test")),
+        s.complete_setup(&b, first_admin("bea@desk.test")),
+    );
+    let made = [x.unwrap(), y.unwrap()];
+    assert_eq!(made.iter().flatten().count(), 1, "{made:?}");
+    assert_eq!(s.count_admins().await.unwrap(), 1);
+}
+
 tuki_store::on_both_engines!(
+    setup_links_make_one_first_administrator,
+    setup_links_race_to_one_administrator,
     console_queues_agree_with_the_access_rules,
     sessions_expire_and_end,
     invitations_are_single_use_and_expire,

@@ -414,7 +414,14 @@ fn local_path(next: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn pre_token(headers: &HeaderMap) -> (String, bool) {
+/// Whether a form of a page without a session (sign-in, invitation,
+/// setup) echoes the double-submit cookie.
+pub(super) fn pre_token_matches(headers: &HeaderMap, posted: Option<&str>) -> bool {
+    let pre = cookie(headers, PRE_COOKIE);
+    matches!((&pre, posted), (Some(c), Some(f)) if same(c, f))
+}
+
+pub(super) fn pre_token(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, PRE_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64) {
         Some(c) => (c, false),
         None => (tuki_store::sessions::random_token(), true),

@@ -26,6 +26,7 @@ pub mod i18n;
 pub mod live;
 pub mod portal;
 pub mod render;
+pub mod setup;
 pub mod sla_admin;
 
 use std::path::PathBuf;
@@ -88,6 +89,7 @@ pub fn routes() -> Router<AppState> {
             "/invite/{token}",
             get(auth::invite_page).post(auth::accept_invite),
         )
+        .route("/setup/{token}", get(setup::page).post(setup::submit))
         .route("/assets/{name}", get(files::asset))
         .route("/files/{id}/{name}", get(files::download))
         .route("/agent", get(console::queue_page))

@@ -23,6 +23,7 @@ templates!(
     "error.html",
     "login.html",
     "invite.html",
+    "setup.html",
     "agent.html",
     "queue.html",
     "ticket.html",
