@@ -2,11 +2,11 @@
 
 mod directory;
 mod fixture;
-mod tickets;
-mod visibility;
-mod sla;
 mod jobs;
 mod mail;
 mod outbox;
 mod phone;
+mod sla;
+mod tickets;
+mod visibility;
 mod web;

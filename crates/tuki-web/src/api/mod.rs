@@ -108,9 +108,6 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{id}", get(phone::get_call))
         .route("/calls/{id}/ticket", post(phone::call_ticket))
         .route("/me/notification-preferences", get(outbox::list_prefs))
-        .route(
-            "/me/notification-preferences/{kind}",
-            put(outbox::set_pref),
-        )
+        .route("/me/notification-preferences/{kind}", put(outbox::set_pref))
         .route("/outbox", get(outbox::list_outbox))
 }
