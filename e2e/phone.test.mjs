@@ -5,81 +5,24 @@
 // and a free loopback port, users seeded with the CLI, Debian's Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { startDesk, shot } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const artifacts = join(here, 'artifacts');
-mkdirSync(artifacts, { recursive: true });
-const target = process.env.CARGO_TARGET_DIR || '/var/tmp/tuki-target';
-const bin = process.env.TUKI_BIN || join(target, 'debug', 'tuki');
-const PASSWORD = 'correct horse battery';
-
-let dataDir, server, browser, base;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-function tuki(args, input) {
-  return execFileSync(bin, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-function user(email, name, role, language = 'en') {
-  tuki(['user', 'create', '--email', email, '--name', name, '--role', role, '--language', language, '--password-stdin'], PASSWORD + '\n');
-}
+let desk, browser, base;
+const tuki = (args, input) => desk.tuki(args, input);
+const session = (email, locale) => desk.session(email, locale);
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'tuki-e2e-phone-'));
-  user('admin@tuki.test', 'Ada Admin', 'admin');
-  user('tia@tuki.test', 'Tia Tier1', 'agent');
-  user('toni@tuki.test', 'Toni Tier2', 'agent');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stderr.on('data', (d) => { if (process.env.TUKI_E2E_LOG) process.stderr.write(d); });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tuki serve did not start')), 20000);
-    server.stdout.on('data', (d) => { if (String(d).includes('listening on')) { clearTimeout(timer); resolve(); } });
-    server.on('exit', (code) => reject(new Error(`tuki serve exited with ${code}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  desk = await startDesk('tuki-e2e-phone-', [
+    ['admin@tuki.test', 'Ada Admin', 'admin'],
+    ['tia@tuki.test', 'Tia Tier1', 'agent'],
+    ['toni@tuki.test', 'Toni Tier2', 'agent'],
+  ]);
+  ({ browser, base } = desk);
 });
 
 after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => { const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000); server.on('exit', () => { clearTimeout(t); r(); }); });
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (desk) await desk.stop();
 });
-
-async function session(email, locale = 'en-GB') {
-  const context = await browser.newContext({ locale, baseURL: base });
-  const page = await context.newPage();
-  await page.goto('/login');
-  await page.fill('input[name=email]', email);
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForLoadState();
-  return page;
-}
-
-const shot = (page, name) => page.screenshot({ path: join(artifacts, name), fullPage: true });
 
 
 function api(token) {
