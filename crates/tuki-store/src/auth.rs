@@ -209,3 +209,60 @@ mod tests {
         assert!(check_password("password", "short").is_err());
     }
 }
+
+/// A personal access token as listed: never the token itself.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: jiff::Timestamp,
+    /// At minute precision.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_used_at: Option<jiff::Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+impl Store {
+    /// The caller's own tokens, newest first.
+    pub async fn tokens(&self, actor: &Actor) -> Result<Vec<TokenInfo>> {
+        let me = actor.user_id.ok_or(StoreError::NotFound)?;
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens \
+             WHERE user_id = $1 ORDER BY id DESC",
+        )
+        .bind(me)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: crate::time::from_db(r.try_get("created_at")?),
+                    last_used_at: crate::time::opt_from_db(r.try_get("last_used_at")?),
+                    revoked_at: crate::time::opt_from_db(r.try_get("revoked_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of the caller's tokens; another user's token is not found.
+    pub async fn revoke_token(&self, actor: &Actor, id: i64) -> Result<()> {
+        let me = actor.user_id.ok_or(StoreError::NotFound)?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
+        )
+        .bind(to_db(self.now()))
+        .bind(id)
+        .bind(me)
+        .execute(&self.write)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

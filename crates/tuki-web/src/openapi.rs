@@ -13,6 +13,7 @@ use crate::api::{directory, jobs, outbox, phone, sla, ticket_actions, tickets};
     paths(
         crate::health,
         directory::me,
+        crate::api::tokens::list_tokens, crate::api::tokens::create_token, crate::api::tokens::revoke_token,
         directory::list_organisations, directory::create_organisation, directory::get_organisation, directory::update_organisation,
         directory::list_users, directory::create_user, directory::get_user, directory::update_user,
         directory::list_groups, directory::create_group, directory::get_group, directory::update_group,

@@ -10,6 +10,7 @@ pub mod phone;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
+pub mod tokens;
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -34,6 +35,11 @@ pub fn routes() -> Router<AppState> {
     use tickets::*;
     Router::new()
         .route("/me", get(me))
+        .route(
+            "/tokens",
+            get(tokens::list_tokens).post(tokens::create_token),
+        )
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke_token))
         .route(
             "/organisations",
             get(list_organisations).post(create_organisation),

@@ -337,7 +337,87 @@ async fn pages_of_tickets_follow_the_cursor(db: TestDb) {
     assert_eq!(seen, (0..7).map(|i| format!("T{i}")).collect::<Vec<_>>());
 }
 
+/// A user manages their own API tokens; a revoked token stops working at
+/// once, and nobody reaches another user's tokens.
+async fn tokens_are_created_listed_and_revoked(db: TestDb) {
+    let app = spawn_app(db).await;
+    let agent = app.user(Role::Agent, "a@desk.test", None).await;
+    let other = app.user(Role::Agent, "b@desk.test", None).await;
+    let (s, created) = app
+        .json(
+            Some(&agent),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "Laptop"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    assert!(created["token"].as_str().unwrap().starts_with("tuki_"));
+    let laptop = crate::Caller {
+        id: agent.id,
+        token: created["token"].as_str().unwrap().to_string(),
+    };
+    let (s, me) = app
+        .json(Some(&laptop), Method::GET, "/api/v1/me", None)
+        .await;
+    assert_eq!((s, me["id"].as_i64()), (200, Some(agent.id)));
+    let (_, list) = app
+        .json(Some(&agent), Method::GET, "/api/v1/tokens", None)
+        .await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Laptop", "test"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none()),
+        "never the token itself"
+    );
+    let (s, b) = app
+        .json(
+            Some(&agent),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": " "})),
+        )
+        .await;
+    assert_eq!((s, b["error"]["field"].as_str()), (422, Some("name")));
+    let id = created["id"].as_i64().unwrap();
+    let (s, _) = app
+        .json(
+            Some(&other),
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "another user's token is not found");
+    let (s, _) = app
+        .json(
+            Some(&agent),
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = app
+        .json(Some(&laptop), Method::GET, "/api/v1/me", None)
+        .await;
+    assert_eq!(s, 401, "a revoked token stops working at once");
+    let (_, list) = app
+        .json(Some(&agent), Method::GET, "/api/v1/tokens", None)
+        .await;
+    assert!(list[0]["revoked_at"].is_string());
+}
+
 tuki_store::on_both_engines!(
+    tokens_are_created_listed_and_revoked,
     register_transfer_and_read_history,
     merge_link_and_follow_over_http,
     pages_of_tickets_follow_the_cursor
