@@ -92,7 +92,11 @@ async fn run(write: AnyPool, mut rx: mpsc::Receiver<Job>) {
 async fn write_batch(write: &AnyPool, jobs: &[Job]) -> Result<Vec<Ticket>> {
     let mut tx = write.begin().await?;
     let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
-    let out = insert_tickets(&mut tx, &drafts).await?;
+    let out = insert_tickets(&mut tx, &drafts)
+        .await?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     tx.commit().await?;
     Ok(out)
 }

@@ -504,8 +504,10 @@ pub(crate) async fn on_assigned(
     Ok(())
 }
 
-/// Records the `created` mail events of a batch of new tickets made through
-/// the API or the pages (no inbound message is involved), in one statement.
+/// Records the `created` mail events of new tickets in one statement: the
+/// [`on_ticket_event`] of ticket creation, for any number of tickets. When
+/// mail is being ingested in this transaction, its message is what the
+/// acknowledgement answers (or, from a robot, what it must not answer).
 /// `rows` are (ticket id, actor id, first article id).
 pub(crate) async fn record_created(
     conn: &mut AnyConnection,
@@ -515,6 +517,8 @@ pub(crate) async fn record_created(
     if rows.is_empty() {
         return Ok(());
     }
+    let inbound = pending_inbound(conn).await?;
+    let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
     let mut sql = Sql::new(
         "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) VALUES ",
     );
@@ -525,8 +529,13 @@ pub(crate) async fn record_created(
             Some(a) => sql.bind(Value::Int(*a)),
             None => sql.push("NULL"),
         };
-        sql.push(", ").bind(Value::Int(*article)).push(", NULL, ");
-        sql.bind(Value::Bool(true))
+        sql.push(", ").bind(Value::Int(*article)).push(", ");
+        match &inbound {
+            Some((id, _)) => sql.bind(Value::Text(id.clone())),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ");
+        sql.bind(Value::Bool(may_answer))
             .push(", ")
             .bind(Value::Int(to_db(at)))
             .push(")");

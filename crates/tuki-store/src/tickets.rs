@@ -562,151 +562,21 @@ impl Draft {
 /// inside the caller's transaction, and starts its SLA clocks. Returns the
 /// ticket and the id of its first article.
 pub(crate) async fn insert_ticket(tx: &mut AnyConnection, d: &Draft) -> Result<(Ticket, i64)> {
-    let actor = &d.actor;
-    let at = d.at;
-    let at_db = to_db(at);
-    // The requester's organisation and, when no group is named, the intake
-    // group, in one round trip: this runs for every new ticket.
-    let requester = sqlx::query(
-        "SELECT u.organisation_id, \
-         (SELECT g.id FROM support_groups g WHERE g.is_intake ORDER BY g.id LIMIT 1) AS intake_id \
-         FROM users u WHERE u.id = $1 AND u.active",
-    )
-    .bind(d.requester_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| StoreError::invalid("requester_id", "no such user"))?;
-    let organisation_id: Option<i64> = requester.try_get("organisation_id")?;
-    let group_id = match d.group_id {
-        Some(g) => {
-            sqlx::query("SELECT id FROM support_groups WHERE id = $1")
-                .bind(g)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::invalid("group_id", "no such group"))?;
-            Some(g)
-        }
-        None => requester.try_get("intake_id")?,
-    };
-    if let Some(owner) = d.owner_id {
-        check_owner(tx, owner, group_id).await?;
-    }
-    let number: i64 = sqlx::query(
-        "UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
-    )
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("value")?;
-    let state = TicketState::New;
-    let id: i64 = sqlx::query(
-        "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
-         priority, state, active, group_id, owner_id, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
-    )
-    .bind(number)
-    .bind(&d.subject)
-    .bind(values::fold(&d.subject))
-    .bind(d.requester_id)
-    .bind(organisation_id)
-    .bind(d.channel.as_str())
-    .bind(d.category.as_deref())
-    .bind(d.priority.rank())
-    .bind(state.as_str())
-    .bind(true)
-    .bind(group_id)
-    .bind(d.owner_id)
-    .bind(actor.user_id)
-    .bind(at_db)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    let article_id: i64 = sqlx::query(
-        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(id)
-    .bind(d.kind.as_str())
-    .bind(d.internal)
-    .bind(actor.user_id.or(Some(d.requester_id)))
-    .bind(&d.body)
-    .bind(at_db)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    for tag in &d.tags {
-        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
-            .bind(id)
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Staff who register a request for a group they are not in follow it,
-    // so it does not vanish from their sight.
-    let mut followers = Vec::new();
-    if let Some(me) = actor.user_id {
-        if actor.role == Role::Agent
-            && !group_id.is_some_and(|g| actor.in_group(g))
-            && d.owner_id != Some(me)
-        {
-            add_follower(tx, id, me, at_db).await?;
-            followers.push(me);
-        }
-    }
-    record(
-        tx,
-        id,
-        actor.user_id,
-        at_db,
-        Change::new("created", None, Some(format!("#{number}"))),
-    )
-    .await?;
-    let mut t = Ticket {
-        id,
-        number,
-        subject: d.subject.clone(),
-        requester_id: d.requester_id,
-        organisation_id,
-        channel: d.channel,
-        category: d.category.clone(),
-        priority: d.priority,
-        state,
-        group_id,
-        owner_id: d.owner_id,
-        merged_into_id: None,
-        created_by: actor.user_id,
-        created_at: at,
-        updated_at: at,
-        resolved_at: None,
-        closed_at: None,
-        tags: d.tags.clone(),
-        followers,
-        sla_policy_id: None,
-        sla_state: None,
-        first_response_due_at: None,
-        next_response_due_at: None,
-        resolution_due_at: None,
-    };
-    on_ticket_event(tx, &mut t, actor.user_id, TicketEvent::Created, at).await?;
-    Ok((t, article_id))
+    let mut written = insert_tickets(tx, &[d]).await?;
+    Ok(written.remove(0))
 }
 
-/// Writes several drafted tickets in the caller's transaction with a fixed
-/// number of statements whatever their count (multi-row inserts); used by
-/// the group commit on SQLite, where each statement is a round trip to the
-/// database thread. Fails as a whole if any draft is invalid (the caller then
-/// writes them one by one for precise answers). Same effects as
-/// [`insert_ticket`] for each draft.
+/// Writes drafted tickets in the caller's transaction with a fixed number of
+/// statements whatever their count (multi-row inserts): the one write path of
+/// new tickets, used one at a time by the API on PostgreSQL and by mail, and
+/// for whole batches by the group commit on SQLite, where each statement is a
+/// round trip to the database thread. Fails as a whole if any draft is
+/// invalid (the group commit then writes them one by one for precise
+/// answers). Returns each ticket with the id of its first article.
 pub(crate) async fn insert_tickets(
     tx: &mut AnyConnection,
     drafts: &[&Draft],
-) -> Result<Vec<Ticket>> {
-    if drafts.len() == 1 || drafts.iter().any(|d| d.owner_id.is_some()) {
-        let mut out = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            out.push(insert_ticket(tx, d).await?.0);
-        }
-        return Ok(out);
-    }
+) -> Result<Vec<(Ticket, i64)>> {
     // Requesters (active) with their organisations, and the intake group.
     let mut requester_ids: Vec<i64> = drafts.iter().map(|d| d.requester_id).collect();
     requester_ids.sort_unstable();
@@ -737,6 +607,11 @@ pub(crate) async fn insert_tickets(
     }
     if named.iter().any(|g| !found.contains(g)) {
         return Err(StoreError::invalid("group_id", "no such group"));
+    }
+    for d in drafts {
+        if let Some(owner) = d.owner_id {
+            check_owner(tx, owner, d.group_id.or(intake)).await?;
+        }
     }
     let n = drafts.len() as i64;
     let last: i64 = sqlx::query(
@@ -783,7 +658,9 @@ pub(crate) async fn insert_tickets(
             .push(", ");
         sql.bind(Value::Bool(true)).push(", ");
         opt(&mut sql, group_id);
-        sql.push(", NULL, ");
+        sql.push(", ");
+        opt(&mut sql, d.owner_id);
+        sql.push(", ");
         opt(&mut sql, d.actor.user_id);
         sql.push(", ")
             .bind(Value::Int(to_db(d.at)))
@@ -801,7 +678,7 @@ pub(crate) async fn insert_tickets(
             priority: d.priority,
             state: TicketState::New,
             group_id,
-            owner_id: None,
+            owner_id: d.owner_id,
             merged_into_id: None,
             created_by: d.actor.user_id,
             created_at: d.at,
@@ -862,7 +739,10 @@ pub(crate) async fn insert_tickets(
             n_tags += 1;
         }
         if let Some(me) = d.actor.user_id {
-            if d.actor.role == Role::Agent && !t.group_id.is_some_and(|g| d.actor.in_group(g)) {
+            if d.actor.role == Role::Agent
+                && !t.group_id.is_some_and(|g| d.actor.in_group(g))
+                && d.owner_id != Some(me)
+            {
                 follows.push(if n_follows == 0 { "(" } else { ", (" });
                 follows
                     .bind(Value::Int(t.id))
@@ -904,7 +784,13 @@ pub(crate) async fn insert_tickets(
             crate::sla::clocks_on_event(tx, t, d.actor.user_id, TicketEvent::Created, d.at).await?;
         }
     }
-    Ok(tickets)
+    Ok(tickets
+        .into_iter()
+        .map(|t| {
+            let article = article_of[&t.id];
+            (t, article)
+        })
+        .collect())
 }
 
 fn opt_str(v: Option<i64>) -> Option<String> {
