@@ -19,6 +19,7 @@ pub mod imap;
 pub mod jobs;
 pub mod links;
 pub mod mail;
+pub mod mail_admin;
 pub mod outbox;
 pub mod phone;
 pub mod seed;

@@ -4,6 +4,7 @@ mod directory;
 mod fixture;
 mod jobs;
 mod mail;
+mod mail_admin;
 mod outbox;
 mod phone;
 mod sla;
