@@ -74,6 +74,11 @@ if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
 fi
 export TUKI_TEST_DOVECOT="$(command -v dovecot || echo /usr/sbin/dovecot)"
 
+# --- certificates for the TLS tests ---------------------------------------------
+# The mail TLS tests (IMAP and SMTP) make a throwaway CA and server
+# certificate at run time with the openssl command-line tool.
+command -v openssl >/dev/null || apt_install openssl
+
 # --- the tests ----------------------------------------------------------------
 # --all-targets: unit, integration and binary tests (Tuki has no doc tests).
 cargo test --workspace --locked --all-targets "$@"

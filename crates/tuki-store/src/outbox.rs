@@ -12,7 +12,10 @@
 //!
 //! The [`Sender`] claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
 //! the single writer on SQLite), sends them over SMTP with `lettre` and marks
-//! them sent; a failure moves the row's next attempt back exponentially
+//! them sent (over STARTTLS or TLS as the SMTP URL says, the server's
+//! certificate checked against the web PKI roots plus any private CA of
+//! [`SmtpConfig::extra_ca_pem`]; a certificate that fails the check fails
+//! the attempt like any other error); a failure moves the row's next attempt back exponentially
 //! (10 s doubling, at most an hour), so a mail server that is down delays
 //! mail but loses none. A sender that dies mid-send leaves its lease to run
 //! out and another takes the row again (at-least-once: the Message-ID lets
@@ -30,6 +33,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox as LMailbox, Message};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -1035,6 +1039,10 @@ pub struct SmtpConfig {
     pub url: String,
     /// From address when the ticket's group has no mailbox.
     pub default_from: String,
+    /// Certificate authorities (a PEM bundle) trusted for the SMTP server's
+    /// certificate in addition to the built-in web PKI roots, e.g. an
+    /// organisation's private CA (`tuki serve --mail-ca-file`).
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 impl SmtpConfig {
@@ -1046,8 +1054,39 @@ impl SmtpConfig {
             .filter(|u| !u.is_empty())?;
         let default_from =
             std::env::var("TUKI_MAIL_FROM").unwrap_or_else(|_| "tuki@localhost".into());
-        Some(SmtpConfig { url, default_from })
+        Some(SmtpConfig {
+            url,
+            default_from,
+            extra_ca_pem: None,
+        })
     }
+}
+
+/// The TLS settings of an SMTP URL (as lettre reads it) with the extra
+/// certificate authorities trusted besides the web PKI roots; `None` for a
+/// plain `smtp://` URL, which uses no TLS.
+fn tls_with_extra_roots(url: &str, pem: &[u8]) -> std::result::Result<Option<Tls>, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("TUKI_SMTP_URL: {e}"))?;
+    let Some(host) = parsed.host_str() else {
+        return Ok(None);
+    };
+    let mode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let params = || {
+        let ca = Certificate::from_pem(pem).map_err(|e| format!("mail CA certificates: {e}"))?;
+        TlsParameters::builder(host.to_string())
+            .add_root_certificate(ca)
+            .build_rustls()
+            .map_err(|e| format!("mail CA certificates: {e}"))
+    };
+    Ok(match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Some(Tls::Wrapper(params()?)),
+        ("smtp", Some("required")) => Some(Tls::Required(params()?)),
+        ("smtp", Some("opportunistic")) => Some(Tls::Opportunistic(params()?)),
+        _ => None,
+    })
 }
 
 /// A Message-ID as written in headers: `<id>`.
@@ -1114,10 +1153,15 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(store: Store, config: &SmtpConfig) -> std::result::Result<Sender, String> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
             .map_err(|e| format!("TUKI_SMTP_URL: {e}"))?
-            .timeout(Some(Duration::from_secs(30)))
-            .build();
+            .timeout(Some(Duration::from_secs(30)));
+        if let Some(pem) = &config.extra_ca_pem {
+            if let Some(tls) = tls_with_extra_roots(&config.url, pem)? {
+                builder = builder.tls(tls);
+            }
+        }
+        let transport = builder.build();
         Ok(Sender {
             store,
             transport,

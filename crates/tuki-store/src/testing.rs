@@ -87,6 +87,116 @@ macro_rules! on_both_engines {
     };
 }
 
+/// A throwaway certificate authority and a server certificate it signed for
+/// `localhost` and `127.0.0.1`, made with the `openssl` command-line tool in
+/// a temporary folder (removed with this value): the private CA of the mail
+/// servers in the TLS tests. `scripts/test.sh` installs `openssl` when it is
+/// missing.
+pub struct TestCa {
+    /// The CA's certificate (PEM): what Tuki is told to trust.
+    pub ca_pem: std::path::PathBuf,
+    /// The server's certificate (PEM).
+    pub cert_pem: std::path::PathBuf,
+    /// The server's private key (PEM, unencrypted).
+    pub key_pem: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn generate() -> TestCa {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let d = dir.path();
+        // Our own configuration, so the system's openssl.cnf adds nothing.
+        std::fs::write(
+            d.join("openssl.cnf"),
+            "[req]\n\
+             distinguished_name = dn\n\
+             prompt = no\n\
+             [dn]\n\
+             CN = Tuki test CA\n\
+             [ca]\n\
+             basicConstraints = critical, CA:TRUE\n\
+             keyUsage = critical, keyCertSign, cRLSign\n\
+             subjectKeyIdentifier = hash\n\
+             [server]\n\
+             basicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\n\
+             subjectAltName = DNS:localhost, IP:127.0.0.1\n\
+             authorityKeyIdentifier = keyid\n",
+        )
+        .expect("write openssl.cnf");
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run openssl ({e}): run the tests with scripts/test.sh, which installs it")
+                });
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec![
+            "req",
+            "-x509",
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "ca",
+        ];
+        ca.extend(ec);
+        ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+        openssl(&ca);
+        let mut csr = vec![
+            "req",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-subj",
+            "/CN=localhost",
+        ];
+        csr.extend(ec);
+        csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+        openssl(&csr);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            "server",
+            "-out",
+            "server.pem",
+        ]);
+        TestCa {
+            ca_pem: d.join("ca.pem"),
+            cert_pem: d.join("server.pem"),
+            key_pem: d.join("server.key"),
+            dir,
+        }
+    }
+}
+
 /// Replaces the database of a PostgreSQL URL: `postgres://u@h:p/postgres?x`
 /// becomes `postgres://u@h:p/NAME?x`.
 fn with_database(url: &str, name: &str) -> String {

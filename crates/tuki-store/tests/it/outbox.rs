@@ -1,7 +1,10 @@
 //! Email out against a real SMTP server: Python's aiosmtpd on loopback
 //! (`tests/smtp/sink.py`, which writes each accepted message to a folder).
 //! The outbox is written with the ticket, sent by the sender task with the
-//! threading headers, and kept and retried while the server is down.
+//! threading headers, and kept and retried while the server is down. Over
+//! STARTTLS and TLS the server's certificate, signed by a throwaway private
+//! CA, is trusted only when that CA is configured; otherwise the mail stays
+//! queued with the certificate error.
 //!
 //! The Python interpreter is `TUKI_TEST_PYTHON` (scripts/test.sh sets one
 //! with aiosmtpd installed) or `python3`.
@@ -17,7 +20,7 @@ use tuki_mail::ThreadBy;
 use tuki_store::articles::NewArticle;
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
 use tuki_store::outbox::{Sender, SmtpConfig};
-use tuki_store::testing::TestDb;
+use tuki_store::testing::{TestCa, TestDb};
 use tuki_store::time::Clock;
 
 use crate::fixture::Desk;
@@ -38,7 +41,33 @@ pub fn free_port() -> u16 {
 }
 
 impl SmtpSink {
+    /// A server without TLS.
     pub fn start(port: u16) -> SmtpSink {
+        Self::start_with(port, &[])
+    }
+
+    /// A server that refuses mail until the client has used STARTTLS,
+    /// with a certificate of `ca`.
+    pub fn start_starttls(port: u16, ca: &TestCa) -> SmtpSink {
+        Self::start_with(
+            port,
+            &[
+                "starttls".as_ref(),
+                ca.cert_pem.as_ref(),
+                ca.key_pem.as_ref(),
+            ],
+        )
+    }
+
+    /// A server speaking TLS from the first byte, with a certificate of `ca`.
+    pub fn start_tls(port: u16, ca: &TestCa) -> SmtpSink {
+        Self::start_with(
+            port,
+            &["tls".as_ref(), ca.cert_pem.as_ref(), ca.key_pem.as_ref()],
+        )
+    }
+
+    fn start_with(port: u16, tls: &[&std::ffi::OsStr]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let python = std::env::var("TUKI_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = crate_dir().join("tests/smtp/sink.py");
@@ -46,6 +75,7 @@ impl SmtpSink {
             .arg(&script)
             .arg(port.to_string())
             .arg(dir.path())
+            .args(tls)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
@@ -160,6 +190,17 @@ fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
         url: format!("smtp://127.0.0.1:{port}"),
         default_from: "tuki@desk.test".into(),
+        extra_ca_pem: None,
+    }
+}
+
+/// The sender's settings for `url`, trusting `ca` besides the built-in roots
+/// when given.
+fn tls_config(url: String, ca: Option<&TestCa>) -> SmtpConfig {
+    SmtpConfig {
+        url,
+        default_from: "tuki@desk.test".into(),
+        extra_ca_pem: ca.map(|ca| std::fs::read(&ca.ca_pem).unwrap()),
     }
 }
 
@@ -375,6 +416,138 @@ async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
     assert_eq!(sink.messages().len(), rows.len());
 }
 
+async fn mail_goes_over_starttls_and_tls_with_a_private_ca(db: TestDb) {
+    let (_desk, mb) = setup(&db).await;
+    let store = &db.store;
+    let opts = IngestOptions::default();
+    let ca = TestCa::generate();
+
+    // STARTTLS, to the server's address (the certificate names 127.0.0.1).
+    store
+        .ingest_mail(
+            &message(
+                "nina@shared.test",
+                "starttls@mail.shared.test",
+                "Printer jams",
+                "",
+                "The printer jams.",
+            ),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let starttls = SmtpSink::start_starttls(free_port(), &ca);
+    let url = format!("smtp://127.0.0.1:{}?tls=required", starttls.port);
+    let sender = Sender::new(store.clone(), &tls_config(url, Some(&ca))).unwrap();
+    drain(&sender).await;
+    let rows = store.outbox_rows(100).await.unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|m| m.sent_at.is_some() && m.attempts == 1 && m.last_error.is_none()),
+        "{rows:#?}"
+    );
+    let received = starttls.messages();
+    assert_eq!(received.len(), rows.len());
+    assert!(received.iter().any(|m| m.contains("Printer jams")));
+
+    // TLS from the first byte, to the server's name (the certificate names
+    // localhost too).
+    store
+        .ingest_mail(
+            &message(
+                "nina@shared.test",
+                "tls@mail.shared.test",
+                "Screen dark",
+                "",
+                "Nothing on the screen.",
+            ),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let tls = SmtpSink::start_tls(free_port(), &ca);
+    let url = format!("smtps://localhost:{}", tls.port);
+    let sender = Sender::new(store.clone(), &tls_config(url, Some(&ca))).unwrap();
+    drain(&sender).await;
+    let all = store.outbox_rows(100).await.unwrap();
+    assert!(all.len() > rows.len());
+    assert!(
+        all.iter().all(|m| m.sent_at.is_some() && m.attempts == 1),
+        "{all:#?}"
+    );
+    let received = tls.messages();
+    assert_eq!(received.len(), all.len() - rows.len());
+    assert!(received.iter().all(|m| m.contains("Screen dark")));
+    assert_eq!(starttls.messages().len(), rows.len());
+}
+
+async fn mail_stays_queued_while_the_server_certificate_is_not_trusted(db: TestDb) {
+    let (_desk, mb) = setup(&db).await;
+    let clock = Clock::manual(jiff::Timestamp::now());
+    let store = db.store.clone().with_clock(clock.clone());
+    let ca = TestCa::generate();
+    store
+        .ingest_mail(
+            &message(
+                "nina@shared.test",
+                "untrusted@mail.shared.test",
+                "VPN drops",
+                "",
+                "The VPN drops every hour.",
+            ),
+            Some(&mb),
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+    let starttls = SmtpSink::start_starttls(free_port(), &ca);
+    let tls = SmtpSink::start_tls(free_port(), &ca);
+    let starttls_url = format!("smtp://127.0.0.1:{}?tls=required", starttls.port);
+    let tls_url = format!("smtps://127.0.0.1:{}", tls.port);
+    let queued_with_error = |rows: &[tuki_store::outbox::OutMail], attempts: i64| {
+        assert!(
+            rows.iter().all(|m| m.sent_at.is_none()
+                && m.failed_at.is_none()
+                && m.attempts == attempts
+                && m.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.to_lowercase().contains("certificate"))),
+            "{rows:#?}"
+        );
+    };
+
+    // Without the CA, neither STARTTLS nor TLS trusts the server: every
+    // message is tried, kept, and carries the certificate error.
+    let sender = Sender::new(store.clone(), &tls_config(starttls_url.clone(), None)).unwrap();
+    assert!(sender.tick().await.unwrap() >= 1);
+    let rows = store.outbox_rows(100).await.unwrap();
+    queued_with_error(&rows, 1);
+    clock.advance(SignedDuration::from_secs(11));
+    let sender = Sender::new(store.clone(), &tls_config(tls_url, None)).unwrap();
+    assert_eq!(sender.tick().await.unwrap(), rows.len());
+    queued_with_error(&store.outbox_rows(100).await.unwrap(), 2);
+    assert!(starttls.messages().is_empty());
+    assert!(tls.messages().is_empty());
+
+    // With the CA configured, the kept mail goes, once.
+    clock.advance(SignedDuration::from_secs(21));
+    let sender = Sender::new(store.clone(), &tls_config(starttls_url, Some(&ca))).unwrap();
+    drain(&sender).await;
+    let rows = store.outbox_rows(100).await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|m| m.sent_at.is_some() && m.attempts == 3 && m.last_error.is_none()),
+        "{rows:#?}"
+    );
+    let received = starttls.messages();
+    assert_eq!(received.len(), rows.len());
+    assert!(received.iter().any(|m| m.contains("VPN drops")));
+    assert!(tls.messages().is_empty());
+}
+
 /// The `assigned` mails queued so far, as (recipient, subject).
 async fn assigned_mails(store: &tuki_store::Store) -> Vec<(String, String)> {
     store.mail_events_to_outbox(100).await.unwrap();
@@ -464,6 +637,8 @@ tuki_store::on_both_engines!(
     outgoing_mail_arrives_with_threading_headers,
     mail_waits_while_smtp_is_down_and_goes_when_it_returns,
     new_owner_gets_an_assigned_mail,
+    mail_goes_over_starttls_and_tls_with_a_private_ca,
+    mail_stays_queued_while_the_server_certificate_is_not_trusted,
 );
 
 /// This crate's folder as cargo names it when running the tests. Read at run
