@@ -3,7 +3,9 @@
 //! `tuki serve` runs one task per mailbox that has IMAP settings (see
 //! `tuki mail add-mailbox --imap-host …`); a supervisor looks for new or
 //! removed mailboxes every half minute. A task logs in (TLS, STARTTLS, or
-//! plain for a server on the same machine), selects the folder and, for
+//! plain for a server on the same machine; the server's certificate must
+//! chain to a web PKI root or to a CA of `--mail-ca-file`, and a failed
+//! check is recorded as the mailbox's error), selects the folder and, for
 //! each message not marked deleted, in UID order:
 //!
 //! 1. fetches it whole with `UID FETCH n BODY.PEEK[]` (nothing is marked
@@ -42,6 +44,7 @@ use jiff::SignedDuration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 use tuki_store::imap::{ImapMailbox, ImapSecurity, ImapSettings};
 use tuki_store::mail::{IngestOptions, IngestOutcome};
 use tuki_store::Store;
@@ -65,6 +68,9 @@ pub struct PollerConfig {
     /// message is removed from the server
     /// (`TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT`, seconds).
     pub test_pause_after_commit: Option<Duration>,
+    /// Certificate authorities trusted for the servers' certificates in
+    /// addition to the web PKI roots (`tuki serve --mail-ca-file`).
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 fn env_secs(name: &str) -> Option<u64> {
@@ -89,6 +95,7 @@ impl PollerConfig {
                 .map(Duration::from_secs),
             test_pause_after_commit: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
                 .map(Duration::from_secs),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -197,7 +204,7 @@ impl Poller {
         let Some(mb) = self.store.imap_mailbox(self.mailbox_id).await? else {
             return Ok(Stop::Removed);
         };
-        let mut session = connect(&mb.imap).await?;
+        let mut session = connect(&mb.imap, &self.config.extra_roots).await?;
         let caps = session.capabilities().await.context("CAPABILITY")?;
         let idle = caps.has_str("IDLE");
         let uidplus = caps.has_str("UIDPLUS");
@@ -383,14 +390,17 @@ async fn remove(
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects and logs in.
-async fn connect(s: &ImapSettings) -> anyhow::Result<Session<Conn>> {
+async fn connect(
+    s: &ImapSettings,
+    extra_roots: &[CertificateDer<'static>],
+) -> anyhow::Result<Session<Conn>> {
     let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((s.host.as_str(), s.port)))
         .await
         .map_err(|_| anyhow!("connecting to {}:{} timed out", s.host, s.port))?
         .with_context(|| format!("cannot connect to {}:{}", s.host, s.port))?;
     let conn: Conn = match s.security {
         ImapSecurity::Plain => Box::new(tcp),
-        ImapSecurity::Tls => Box::new(tls(tcp, &s.host).await?),
+        ImapSecurity::Tls => Box::new(tls(tcp, &s.host, extra_roots).await?),
         ImapSecurity::Starttls => {
             let mut client = Client::new(tcp);
             greeting(&mut client).await?;
@@ -398,7 +408,7 @@ async fn connect(s: &ImapSettings) -> anyhow::Result<Session<Conn>> {
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .context("STARTTLS")?;
-            Box::new(tls(client.into_inner(), &s.host).await?)
+            Box::new(tls(client.into_inner(), &s.host, extra_roots).await?)
         }
     };
     let mut client = Client::new(conn);
@@ -423,12 +433,20 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
     Ok(())
 }
 
+/// The TLS handshake; the server's certificate must chain to a web PKI
+/// root or to one of `extra_roots` and name `host`.
 async fn tls(
     tcp: TcpStream,
     host: &str,
+    extra_roots: &[CertificateDer<'static>],
 ) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra_roots {
+        roots
+            .add(cert.clone())
+            .context("a certificate of the mail CA file")?;
+    }
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))

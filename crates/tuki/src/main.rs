@@ -4,6 +4,7 @@ mod bench;
 mod bench_sla;
 mod imap;
 mod mail;
+mod mail_ca;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -80,6 +81,11 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "TUKI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// PEM file of certificate authorities to trust for the IMAP and SMTP
+        /// servers' certificates, in addition to the built-in web PKI roots
+        /// (e.g. an organisation's private CA).
+        #[arg(long, env = "TUKI_MAIL_CA_FILE", value_name = "FILE")]
+        mail_ca_file: Option<PathBuf>,
     },
     /// Bring the database schema up to date and exit.
     Migrate,
@@ -201,7 +207,20 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            mail_ca_file,
+        } => {
+            // Read before anything starts: a bad file stops the start-up.
+            let mail_ca = match mail_ca_file.filter(|p| !p.as_os_str().is_empty()) {
+                Some(path) => {
+                    let ca = mail_ca::load(&path)?;
+                    tracing::info!(file = %path.display(), certificates = ca.certs.len(),
+                        "mail servers: trusting the CA file besides the built-in roots");
+                    Some(ca)
+                }
+                None => None,
+            };
             let store = cli.db.open().await?;
             let admins = store.count_admins().await?;
             let listener = tokio::net::TcpListener::bind(listen)
@@ -228,7 +247,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Outgoing mail: the outbox is sent over SMTP when TUKI_SMTP_URL
             // is set; otherwise it waits (and is kept) until it is.
             let mailer = match tuki_store::outbox::SmtpConfig::from_env() {
-                Some(config) => {
+                Some(mut config) => {
+                    config.extra_ca_pem = mail_ca.as_ref().map(|ca| ca.pem.clone());
                     let sender = tuki_store::outbox::Sender::new(store.clone(), &config)
                         .map_err(|e| anyhow::anyhow!(e))?;
                     let mut stopped = stop_jobs.subscribe();
@@ -244,7 +264,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Incoming mail: one IMAP poller per mailbox with IMAP settings.
             let pollers = tokio::spawn(imap::run(
                 store.clone(),
-                imap::PollerConfig::from_env(),
+                imap::PollerConfig {
+                    extra_roots: mail_ca.map(|ca| ca.certs).unwrap_or_default(),
+                    ..imap::PollerConfig::from_env()
+                },
                 stop_jobs.subscribe(),
             ));
             tuki_web::serve(

@@ -6,11 +6,18 @@
 //! nothing once another one runs. A mailbox whose server cannot be reached
 //! records its error and tells the administrators once.
 //!
+//! Over TLS (IMAPS) and STARTTLS, with a server certificate signed by a
+//! throwaway private CA: the poller refuses the certificate, and records
+//! that as the mailbox's error, until `tuki serve` is given the CA with
+//! `TUKI_MAIL_CA_FILE`; then both import their mail.
+//!
 //! Dovecot runs as a throwaway instance: its own configuration in a
-//! temporary folder, loopback only, a free port, no TLS, one user in a
-//! passwd file, Maildir storage in the folder. `scripts/test.sh` installs
-//! Debian's `dovecot-imapd` when it is missing; `TUKI_TEST_DOVECOT` names
-//! the binary (default: `dovecot` on the PATH, then /usr/sbin/dovecot).
+//! temporary folder, loopback only, free ports, one user in a passwd file,
+//! Maildir storage in the folder; without TLS, or with `ssl = required`, an
+//! IMAPS listener and an IMAP listener that offers STARTTLS.
+//! `scripts/test.sh` installs Debian's `dovecot-imapd` when it is missing;
+//! `TUKI_TEST_DOVECOT` names the binary (default: `dovecot` on the PATH,
+//! then /usr/sbin/dovecot).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,7 +31,7 @@ use tuki_domain::access::Actor;
 use tuki_domain::directory::Role;
 use tuki_store::directory::NewUser;
 use tuki_store::imap::{ImapSecurity, ImapSettings};
-use tuki_store::testing::TestDb;
+use tuki_store::testing::{TestCa, TestDb};
 
 const USER: &str = "desk";
 const PASSWORD: &str = "desk-secret";
@@ -70,16 +77,42 @@ fn id_of(flag: &str, name: &str) -> String {
 /// A Dovecot of our own, stopped (by its PID) when dropped.
 struct Dovecot {
     child: Child,
+    /// IMAP; offers STARTTLS when started with TLS.
     port: u16,
+    /// IMAPS (TLS from the first byte) when started with TLS.
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
 }
 
 impl Dovecot {
+    /// Without TLS.
     fn start() -> Dovecot {
+        Self::start_with(None)
+    }
+
+    /// With `ssl = required`, the certificate of `ca`, and an IMAPS
+    /// listener besides the IMAP one (which offers STARTTLS).
+    fn start_tls(ca: &TestCa) -> Dovecot {
+        Self::start_with(Some(ca))
+    }
+
+    fn start_with(ca: Option<&TestCa>) -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
         let d = d.as_path();
         let port = free_port();
+        let tls_port = ca.map(|_| free_port());
+        let (ssl, imaps) = match (ca, tls_port) {
+            (Some(ca), Some(tls_port)) => (
+                format!(
+                    "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
+                    ca.cert_pem.display(),
+                    ca.key_pem.display()
+                ),
+                format!("address = 127.0.0.1\n    port = {tls_port}\n    ssl = yes"),
+            ),
+            _ => ("ssl = no\n".to_string(), "port = 0".to_string()),
+        };
         // Dovecot refuses to run its processes, or a mail user, as root:
         // under root (containers, CI) the Debian package's users serve.
         let root = id_of("-u", "") == "0";
@@ -118,7 +151,7 @@ impl Dovecot {
              base_dir = {d}/run\n\
              state_dir = {d}/state\n\
              log_path = {d}/dovecot.log\n\
-             ssl = no\n\
+             {ssl}\
              auth_mechanisms = plain\n\
              disable_plaintext_auth = no\n\
              default_internal_user = {internal}\n\
@@ -128,7 +161,7 @@ impl Dovecot {
              mail_location = maildir:{d}/mail/Maildir\n\
              passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
              userdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
-             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    {imaps}\n  }}\n}}\n\
              service anvil {{\n  chroot =\n}}\n",
             d = d.display()
         );
@@ -142,9 +175,16 @@ impl Dovecot {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start dovecot");
-        let dovecot = Dovecot { child, port, dir };
+        let dovecot = Dovecot {
+            child,
+            port,
+            tls_port,
+            dir,
+        };
         let until = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || tls_port.is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_err())
+        {
             assert!(
                 Instant::now() < until,
                 "Dovecot did not listen within 20 s; its log: {}",
@@ -168,33 +208,53 @@ impl Dovecot {
         }
     }
 
+    /// A session of the test itself, over plain IMAP (Dovecot counts a
+    /// loopback client as secure, also with `ssl = required`).
     async fn session(&self) -> async_imap::Session<tokio::net::TcpStream> {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .unwrap();
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.unwrap().unwrap();
-        let mut s = client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap();
-        s.select("INBOX").await.unwrap();
-        s
+        client.login(USER, PASSWORD).await.map_err(|e| e.0).unwrap()
     }
 
     /// Delivers a message into INBOX with APPEND.
     async fn deliver(&self, raw: &str) {
+        self.deliver_to("INBOX", raw).await
+    }
+
+    /// Delivers a message into `folder` with APPEND.
+    async fn deliver_to(&self, folder: &str, raw: &str) {
         let mut s = self.session().await;
-        s.append("INBOX", None, None, raw.replace('\n', "\r\n").as_bytes())
+        s.append(folder, None, None, raw.replace('\n', "\r\n").as_bytes())
             .await
             .unwrap();
+        s.logout().await.unwrap();
+    }
+
+    async fn create_folder(&self, folder: &str) {
+        let mut s = self.session().await;
+        s.create(folder).await.unwrap();
         s.logout().await.unwrap();
     }
 
     /// How many messages INBOX holds (deleted or not: a message flagged
     /// but not expunged is still on the server).
     async fn count(&self) -> usize {
+        self.count_in("INBOX").await
+    }
+
+    async fn count_in(&self, folder: &str) -> usize {
         let mut s = self.session().await;
+        s.select(folder).await.unwrap();
         let n = s.uid_search("ALL").await.unwrap().len();
         s.logout().await.unwrap();
         n
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
     }
 }
 
@@ -231,6 +291,7 @@ impl Serve {
             .env("TUKI_LOG", "warn,tuki::imap=info")
             .env("NO_COLOR", "1")
             .env_remove("TUKI_SMTP_URL")
+            .env_remove("TUKI_MAIL_CA_FILE")
             .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
             .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
             .stdin(Stdio::null())
@@ -531,6 +592,213 @@ async fn imap_poller(db: TestDb) {
         bad.last_error
     );
     pool.close().await;
+}
+
+const OVER_TLS: &str = "From: Anna Asiakas <anna@cust.example>\n\
+To: tls@desk.example\n\
+Subject: VPN drops\n\
+Message-ID: <over-tls@cust.example>\n\
+Date: Mon, 3 Mar 2025 11:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+The VPN drops every hour.\n";
+
+const OVER_STARTTLS: &str = "From: Anna Asiakas <anna@cust.example>\n\
+To: starttls@desk.example\n\
+Subject: Screen dark\n\
+Message-ID: <over-starttls@cust.example>\n\
+Date: Mon, 3 Mar 2025 12:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+Nothing on the screen.\n";
+
+async fn imap_poller_over_tls_and_starttls(db: TestDb) {
+    let ca = TestCa::generate();
+    let dovecot = Dovecot::start_tls(&ca);
+    // One folder per mailbox, so each message shows which path fetched it.
+    dovecot.create_folder("Secure").await;
+    // IMAPS by the server's name, STARTTLS by its address: the certificate
+    // names both.
+    let over_tls = db
+        .store
+        .create_mailbox("tls", "tls@desk.example", None)
+        .await
+        .unwrap();
+    db.store
+        .set_mailbox_imap(
+            over_tls.id,
+            Some(&ImapSettings {
+                host: "localhost".into(),
+                port: dovecot.tls_port.unwrap(),
+                security: ImapSecurity::Tls,
+                ..dovecot.settings()
+            }),
+        )
+        .await
+        .unwrap();
+    let over_starttls = db
+        .store
+        .create_mailbox("starttls", "starttls@desk.example", None)
+        .await
+        .unwrap();
+    db.store
+        .set_mailbox_imap(
+            over_starttls.id,
+            Some(&ImapSettings {
+                security: ImapSecurity::Starttls,
+                folder: "Secure".into(),
+                ..dovecot.settings()
+            }),
+        )
+        .await
+        .unwrap();
+    dovecot.deliver_to("INBOX", OVER_TLS).await;
+    dovecot.deliver_to("Secure", OVER_STARTTLS).await;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let tickets = "SELECT COUNT(*) AS n FROM tickets";
+    let retry = ("TUKI_IMAP_RETRY_AFTER", "1");
+
+    // 1. Without the CA neither path trusts the server: each mailbox
+    //    records the certificate error, nothing is imported or removed.
+    let s = Serve::start(&db.url, &data.path().join("1"), &[retry]);
+    let refused = |name: &'static str| {
+        let store = db.store.clone();
+        move || {
+            let store = store.clone();
+            async move {
+                store
+                    .mailbox(name)
+                    .await
+                    .unwrap()
+                    .and_then(|m| m.last_error)
+                    .is_some_and(|e| e.contains("certificate"))
+            }
+        }
+    };
+    wait_until(
+        "the IMAPS mailbox refuses the certificate",
+        Duration::from_secs(30),
+        refused("tls"),
+    )
+    .await;
+    wait_until(
+        "the STARTTLS mailbox refuses the certificate",
+        Duration::from_secs(30),
+        refused("starttls"),
+    )
+    .await;
+    s.stop();
+    assert_eq!(count(&pool, tickets).await, 0);
+    assert_eq!(dovecot.count_in("INBOX").await, 1);
+    assert_eq!(dovecot.count_in("Secure").await, 1);
+    for name in ["tls", "starttls"] {
+        let m = db.store.mailbox(name).await.unwrap().unwrap();
+        assert!(m.last_fetch_at.is_none(), "{name}");
+        assert!(m.failing_since.is_some(), "{name}");
+    }
+
+    // 2. With the CA (`TUKI_MAIL_CA_FILE`), both import and remove.
+    let ca_file = ca.ca_pem.to_str().unwrap();
+    let s = Serve::start(
+        &db.url,
+        &data.path().join("2"),
+        &[retry, ("TUKI_MAIL_CA_FILE", ca_file)],
+    );
+    wait_until(
+        "both messages imported and removed",
+        Duration::from_secs(30),
+        || async {
+            dovecot.count_in("INBOX").await == 0
+                && dovecot.count_in("Secure").await == 0
+                && count(&pool, tickets).await == 2
+        },
+    )
+    .await;
+    s.stop();
+    // Each message became a ticket through its own mailbox.
+    for (id, mailbox) in [
+        ("over-tls@cust.example", over_tls.id),
+        ("over-starttls@cust.example", over_starttls.id),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM mail_messages WHERE message_id = '{id}' \
+             AND mailbox_id = {mailbox} AND outcome = 'ticket'"
+        );
+        assert_eq!(count(&pool, &sql).await, 1, "{id}");
+    }
+    for name in ["tls", "starttls"] {
+        let m = db.store.mailbox(name).await.unwrap().unwrap();
+        assert!(m.last_fetch_at.is_some(), "{name}");
+        assert!(m.failing_since.is_none(), "{name}");
+    }
+    // Dovecot saw the logins over TLS.
+    let log = dovecot.log();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("Login: user=<desk>") && l.contains(", TLS"))
+            .count()
+            >= 2,
+        "no TLS logins in Dovecot's log:\n{log}"
+    );
+    pool.close().await;
+}
+
+/// `tuki serve` does not start with a CA file it cannot use, and says which.
+#[test]
+fn serve_refuses_a_mail_ca_file_without_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bad, "this is no certificate\n").unwrap();
+    for (file, says) in [
+        (bad.clone(), "no certificate"),
+        (dir.path().join("missing.pem"), "cannot read"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tuki"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--mail-ca-file"])
+            .arg(&file)
+            .env("TUKI_DATA_DIR", dir.path().join("data"))
+            .env_remove("TUKI_DATABASE_URL")
+            .env_remove("TUKI_SMTP_URL")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > until {
+                let _ = child.kill();
+                panic!("tuki serve started with the CA file {}", file.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success());
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains(says),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_imap_poller_over_tls_and_starttls_with_a_private_ca() {
+    imap_poller_over_tls_and_starttls(TestDb::postgres().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_imap_poller_over_tls_and_starttls_with_a_private_ca() {
+    imap_poller_over_tls_and_starttls(TestDb::sqlite().await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
