@@ -24,6 +24,7 @@ pub mod due;
 pub mod files;
 pub mod i18n;
 pub mod live;
+pub mod mail_admin;
 pub mod portal;
 pub mod render;
 pub mod setup;
@@ -167,6 +168,17 @@ pub fn routes() -> Router<AppState> {
             "/admin/escalations/{id}/delete",
             post(sla_admin::delete_escalation),
         )
+        .route(
+            "/admin/mailboxes",
+            get(mail_admin::mailboxes).post(mail_admin::create_mailbox),
+        )
+        .route("/admin/quarantine", get(mail_admin::quarantine))
+        .route("/admin/quarantine/{id}", get(mail_admin::message))
+        .route("/admin/quarantine/{id}/raw", get(mail_admin::raw))
+        .route("/admin/quarantine/{id}/retry", post(mail_admin::retry))
+        .route("/admin/quarantine/{id}/discard", post(mail_admin::discard))
+        .route("/admin/outbox", get(mail_admin::outbox))
+        .route("/admin/outbox/{id}/send", post(mail_admin::send_now))
         .route("/portal", get(portal::list))
         .route(
             "/portal/new",

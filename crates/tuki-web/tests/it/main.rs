@@ -3,6 +3,7 @@
 
 mod access;
 mod errors;
+mod mail_admin;
 mod openapi;
 mod sla;
 mod story;

@@ -1,0 +1,535 @@
+//! Administration of the email channels: mailboxes (with their IMAP server
+//! and health; adding one), quarantined mail (the raw source, retry,
+//! discard) and the outbox (what waits, fails or was sent; "send now").
+//!
+//! Administrators only: every handler refuses anyone else with a 403 page,
+//! and the store checks the role again. Every form is a POST through
+//! [`Posted`] (CSRF); templates escape everything, the raw source of a
+//! message included.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use minijinja::{context, Value};
+use tuki_store::mail::{IngestOptions, IngestOutcome};
+use tuki_store::mail_admin::{NewMailbox, OutboxEntry, QuarantineEntry, RetryResult};
+use tuki_store::outbox::SmtpConfig;
+use tuki_store::StoreError;
+
+use super::auth::{Posted, Viewer};
+use super::console::size;
+use super::i18n::{self, Lang};
+use super::render::{render, user_message, when, PageError, PageResult};
+use crate::AppState;
+
+/// How much of a raw message the detail page shows; the download has all.
+pub const RAW_SHOWN: usize = 64 * 1024;
+
+/// How many sent messages the outbox page lists.
+const SENT_SHOWN: i64 = 50;
+
+fn admin_only(v: &Viewer) -> Result<(), PageError> {
+    if v.actor.is_admin() {
+        Ok(())
+    } else {
+        Err(PageError::forbidden(v.lang))
+    }
+}
+
+/// A line at the top of a page saying what an action did; `ok` false when
+/// it did not get what was hoped for (a retry that still cannot read).
+fn notice(text: String, ticket: Option<i64>, ok: bool) -> Value {
+    context! { text => text, ticket => ticket, ok => ok }
+}
+
+fn with_status(mut r: Response, failed: bool) -> Response {
+    if failed {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    r
+}
+
+/// A store error on a form: a mistake the administrator can fix becomes a
+/// message (keyed by the form field it names, or `""` for the whole form);
+/// anything else is an error page.
+fn form_error(v: &Viewer, e: StoreError, fields: &[&str]) -> Result<(String, String), PageError> {
+    let field = match &e {
+        StoreError::Invalid(x) => Some(x.field.clone()),
+        StoreError::Conflict { field, .. } => field.clone(),
+        _ => None,
+    }
+    .filter(|f| fields.contains(&f.as_str()))
+    .unwrap_or_default();
+    match user_message(v.lang, &e) {
+        Some(m) => Ok((field, m)),
+        None => Err(v.err(e)),
+    }
+}
+
+/// An error message cut for a table cell; the detail keeps all of it.
+fn short(text: &str) -> String {
+    const MAX: usize = 300;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+// ------------------------------------------------------------------ mailboxes
+
+/// What the add-mailbox form held, to show it again with its errors.
+#[derive(Default)]
+struct MailboxForm {
+    name: String,
+    address: String,
+    group_id: Option<i64>,
+    /// Messages by form field; `""` is for the form as a whole.
+    errors: BTreeMap<String, String>,
+}
+
+async fn mailboxes_view(
+    state: &AppState,
+    v: &Viewer,
+    form: MailboxForm,
+    done: Option<Value>,
+) -> PageResult {
+    admin_only(v)?;
+    let store = &state.store;
+    let mailboxes = store
+        .mailbox_overview(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
+    let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
+    let intake = groups.iter().find(|g| g.is_intake).map(|g| g.name.clone());
+    let side = super::console::sidebar(state, v, &groups)
+        .await
+        .map_err(|e| v.err(e))?;
+    let failed = !form.errors.is_empty();
+    let r = render(
+        "admin_mailboxes.html",
+        v.ctx(context! {
+            queues => side,
+            section => "mailboxes",
+            mailboxes => mailboxes.iter().map(|m| context! {
+                id => m.mailbox.id,
+                name => &m.mailbox.name,
+                address => &m.mailbox.address,
+                group => &m.group_name,
+                imap => m.imap.as_ref().map(|i| context! {
+                    host => &i.host, port => i.port, security => i.security.as_str(), folder => &i.folder,
+                }),
+                last_fetch => m.mailbox.last_fetch_at.map(when),
+                last_error => &m.mailbox.last_error,
+                last_error_at => m.mailbox.last_error_at.map(when),
+                failing_since => m.mailbox.failing_since.map(when),
+            }).collect::<Vec<_>>(),
+            intake => intake,
+            groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
+            form => context! { name => &form.name, address => &form.address, group_id => form.group_id },
+            errors => &form.errors,
+            error => form.errors.get(""),
+            done => done,
+        }),
+    );
+    Ok(with_status(r, failed))
+}
+
+/// `/admin/mailboxes`: every mailbox with its group, server and health.
+pub async fn mailboxes(State(state): State<AppState>, v: Viewer) -> PageResult {
+    mailboxes_view(&state, &v, MailboxForm::default(), None).await
+}
+
+/// Adds a mailbox; a mistake is shown next to its field.
+pub async fn create_mailbox(
+    State(state): State<AppState>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let mut typed = MailboxForm {
+        name: form.text("name"),
+        address: form.text("address"),
+        group_id: form.int("group_id"),
+        errors: BTreeMap::new(),
+    };
+    if form.opt("group_id").is_some() && typed.group_id.is_none() {
+        typed.errors.insert(
+            "group_id".into(),
+            i18n::tf(
+                v.lang,
+                "error.field",
+                &[
+                    ("field", &i18n::t(v.lang, "field.group_id")),
+                    ("message", &i18n::t(v.lang, "error.choose")),
+                ],
+            ),
+        );
+        return mailboxes_view(&state, &v, typed, None).await;
+    }
+    let new = NewMailbox {
+        name: typed.name.clone(),
+        address: typed.address.clone(),
+        group_id: typed.group_id,
+    };
+    match state.store.add_mailbox(&v.actor, new).await {
+        Ok(m) => {
+            let text = i18n::tf(
+                v.lang,
+                "mail.mailbox_added",
+                &[("name", &m.name), ("address", &m.address)],
+            );
+            mailboxes_view(
+                &state,
+                &v,
+                MailboxForm::default(),
+                Some(notice(text, None, true)),
+            )
+            .await
+        }
+        Err(e) => {
+            let (field, message) = form_error(&v, e, &["name", "address", "group_id"])?;
+            typed.errors.insert(field, message);
+            mailboxes_view(&state, &v, typed, None).await
+        }
+    }
+}
+
+// ------------------------------------------------------------------ quarantine
+
+fn quarantine_row(q: &QuarantineEntry) -> Value {
+    context! {
+        id => q.id,
+        mailbox => &q.mailbox_name,
+        error => &q.error,
+        error_short => short(&q.error),
+        size => size(q.size),
+        attempts => q.attempts,
+        received => when(q.created_at),
+        last_attempt => when(q.last_attempt_at),
+        released => q.released_at.map(when),
+        discarded => q.discarded_at.map(when),
+        released_by => &q.released_by_name,
+        note => &q.release_note,
+    }
+}
+
+async fn quarantine_view(
+    state: &AppState,
+    v: &Viewer,
+    done: Option<Value>,
+    error: Option<String>,
+) -> PageResult {
+    admin_only(v)?;
+    let (entries, total) = state
+        .store
+        .quarantine_entries(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
+    let side = super::admin::queues(state, v).await?;
+    let failed = error.is_some();
+    let r = render(
+        "admin_quarantine.html",
+        v.ctx(context! {
+            queues => side,
+            section => "quarantine",
+            messages => entries.iter().map(quarantine_row).collect::<Vec<_>>(),
+            total => total,
+            done => done,
+            error => error,
+        }),
+    );
+    Ok(with_status(r, failed))
+}
+
+/// `/admin/quarantine`: mail that could not be read and is not released.
+pub async fn quarantine(State(state): State<AppState>, v: Viewer) -> PageResult {
+    quarantine_view(&state, &v, None, None).await
+}
+
+/// The raw source as text for the page: at most [`RAW_SHOWN`] bytes, bytes
+/// that are not UTF-8 and control characters (but line breaks and tabs)
+/// shown as U+FFFD.
+fn raw_text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&raw[..raw.len().min(RAW_SHOWN)])
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+async fn message_view(
+    state: &AppState,
+    v: &Viewer,
+    id: i64,
+    done: Option<Value>,
+    error: Option<String>,
+) -> PageResult {
+    admin_only(v)?;
+    let q = state
+        .store
+        .quarantine_message(&v.actor, id)
+        .await
+        .map_err(|e| v.err(e).back("/admin/quarantine"))?;
+    let side = super::admin::queues(state, v).await?;
+    let failed = error.is_some();
+    let r = render(
+        "admin_quarantine_message.html",
+        v.ctx(context! {
+            queues => side,
+            section => "quarantine",
+            m => quarantine_row(&q.entry),
+            raw => raw_text(&q.raw),
+            cut => q.raw.len() > RAW_SHOWN,
+            shown => size(RAW_SHOWN as i64),
+            done => done,
+            error => error,
+        }),
+    );
+    Ok(with_status(r, failed))
+}
+
+/// `/admin/quarantine/{id}`: one message, its error and its source.
+pub async fn message(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
+    message_view(&state, &v, id, None, None).await
+}
+
+/// `/admin/quarantine/{id}/raw`: the whole message as it arrived, as a
+/// download (never shown inline: it is whatever a stranger sent).
+pub async fn raw(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
+    admin_only(&v)?;
+    let q = state
+        .store
+        .quarantine_message(&v.actor, id)
+        .await
+        .map_err(|e| v.err(e))?;
+    let mut res = q.raw.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/rfc822"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"quarantine-{id}.eml\""))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    Ok(res)
+}
+
+/// What a retry did, in words.
+fn retry_notice(lang: Lang, id: i64, r: &RetryResult) -> (String, bool) {
+    let id = id.to_string();
+    let number = r.ticket_number.map(|n| n.to_string()).unwrap_or_default();
+    let (key, ok) = match &r.outcome {
+        IngestOutcome::Ticket { .. } => ("mail.retry.ticket", true),
+        IngestOutcome::Article { .. } => ("mail.retry.article", true),
+        IngestOutcome::Bounce { .. } if r.ticket_number.is_some() => {
+            ("mail.retry.bounce_ticket", true)
+        }
+        IngestOutcome::Bounce { .. } => ("mail.retry.bounce", true),
+        IngestOutcome::Throttled => ("mail.retry.throttled", true),
+        IngestOutcome::Loop => ("mail.retry.loop", true),
+        IngestOutcome::Duplicate => ("mail.retry.duplicate", true),
+        IngestOutcome::Quarantined { error, .. } => {
+            return (
+                i18n::tf(lang, "mail.retry.failed", &[("id", &id), ("error", error)]),
+                false,
+            )
+        }
+    };
+    (i18n::tf(lang, key, &[("id", &id), ("number", &number)]), ok)
+}
+
+/// Tries to import a quarantined message again and says what happened: on
+/// the message's page when asked from there, else on the list.
+pub async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let from_message = form.get("back") == Some("message");
+    let res = state
+        .store
+        .retry_quarantined_by(&v.actor, id, &IngestOptions::default())
+        .await;
+    let (done, error) = match res {
+        Ok(r) => {
+            if let (Some(number), Some(ticket_id)) = (r.ticket_number, ticket_of(&r.outcome)) {
+                state.web.live.publish(ticket_id, number);
+            }
+            tracing::info!(quarantine_id = id, by = v.id(), outcome = ?r.outcome, "quarantined mail retried");
+            let (text, ok) = retry_notice(v.lang, id, &r);
+            (Some(notice(text, r.ticket_number, ok)), None)
+        }
+        Err(StoreError::NotFound) => (None, Some(i18n::t(v.lang, "mail.released_already"))),
+        Err(e) => {
+            let (_, m) = form_error(&v, e, &[])?;
+            (None, Some(m))
+        }
+    };
+    if from_message {
+        message_view(&state, &v, id, done, error).await
+    } else {
+        quarantine_view(&state, &v, done, error).await
+    }
+}
+
+fn ticket_of(o: &IngestOutcome) -> Option<i64> {
+    match o {
+        IngestOutcome::Ticket { ticket_id, .. } | IngestOutcome::Article { ticket_id, .. } => {
+            Some(*ticket_id)
+        }
+        IngestOutcome::Bounce { ticket_id, .. } => *ticket_id,
+        _ => None,
+    }
+}
+
+/// Releases a quarantined message without importing it; its source stays.
+pub async fn discard(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let from_message = form.get("back") == Some("message");
+    match state
+        .store
+        .discard_quarantined(&v.actor, id, form.opt("note"))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(
+                quarantine_id = id,
+                by = v.id(),
+                "quarantined mail discarded"
+            );
+            let text = i18n::tf(v.lang, "mail.discarded", &[("id", &id.to_string())]);
+            quarantine_view(&state, &v, Some(notice(text, None, true)), None).await
+        }
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang).back("/admin/quarantine")),
+        Err(e) => {
+            let (_, m) = form_error(&v, e, &[])?;
+            if from_message {
+                message_view(&state, &v, id, None, Some(m)).await
+            } else {
+                quarantine_view(&state, &v, None, Some(m)).await
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ outbox
+
+fn outbox_row(m: &OutboxEntry) -> Value {
+    context! {
+        id => m.id,
+        kind => &m.kind,
+        ticket => m.ticket_number,
+        recipient => &m.recipient,
+        subject => &m.subject,
+        attempts => m.attempts,
+        max_attempts => m.max_attempts,
+        next_attempt => when(m.next_attempt_at),
+        last_error => &m.last_error,
+        last_error_short => m.last_error.as_deref().map(short),
+        sent => m.sent_at.map(when),
+        given_up => m.failed_at.map(when),
+        created => when(m.created_at),
+        state => m.state.as_str(),
+        can_send => m.can_send_now(),
+    }
+}
+
+async fn outbox_view(
+    state: &AppState,
+    v: &Viewer,
+    done: Option<Value>,
+    error: Option<String>,
+) -> PageResult {
+    admin_only(v)?;
+    let o = state
+        .store
+        .outbox_overview(&v.actor, SENT_SHOWN)
+        .await
+        .map_err(|e| v.err(e))?;
+    let side = super::admin::queues(state, v).await?;
+    let failed = error.is_some();
+    let r = render(
+        "admin_outbox.html",
+        v.ctx(context! {
+            queues => side,
+            section => "outbox",
+            queued => o.queued.iter().map(outbox_row).collect::<Vec<_>>(),
+            failing => o.failing.iter().map(outbox_row).collect::<Vec<_>>(),
+            sent => o.sent.iter().map(outbox_row).collect::<Vec<_>>(),
+            queued_total => o.queued_total,
+            failing_total => o.failing_total,
+            no_smtp => SmtpConfig::from_env().is_none(),
+            done => done,
+            error => error,
+        }),
+    );
+    Ok(with_status(r, failed))
+}
+
+/// `/admin/outbox`: outgoing mail that waits, keeps failing or went lately.
+pub async fn outbox(State(state): State<AppState>, v: Viewer) -> PageResult {
+    outbox_view(&state, &v, None, None).await
+}
+
+/// "Send now": the message is due at once (a given-up one gets one more
+/// attempt); the sender takes it within a second.
+pub async fn send_now(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { viewer: v, .. }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    match state.store.send_outbox_now(&v.actor, id).await {
+        Ok(m) => {
+            tracing::info!(outbox_id = id, by = v.id(), "outgoing mail made due now");
+            let text = i18n::tf(
+                v.lang,
+                "mail.send_now_done",
+                &[("id", &id.to_string()), ("recipient", &m.recipient)],
+            );
+            outbox_view(&state, &v, Some(notice(text, None, true)), None).await
+        }
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang).back("/admin/outbox")),
+        Err(e) => {
+            let (_, m) = form_error(&v, e, &[])?;
+            outbox_view(&state, &v, None, Some(m)).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_text_is_cut_and_has_no_control_characters() {
+        let mut raw = b"Subject: x\r\n\x00\x1b[31m\tok\xff".to_vec();
+        let text = raw_text(&raw);
+        assert_eq!(text, "Subject: x\r\n\u{FFFD}\u{FFFD}[31m\tok\u{FFFD}");
+        raw = vec![b'a'; RAW_SHOWN + 10];
+        assert_eq!(raw_text(&raw).len(), RAW_SHOWN);
+    }
+}
