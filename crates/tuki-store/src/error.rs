@@ -34,6 +34,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data folder (attachment files) could not be written: like a
+    /// database failure, worth trying again, not the caller's fault.
+    #[error("file storage failed: {0}")]
+    Files(#[from] std::io::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -16,6 +16,7 @@ pub mod directory;
 mod error;
 pub mod history;
 pub mod imap;
+mod ingest;
 pub mod jobs;
 pub mod links;
 pub mod mail;

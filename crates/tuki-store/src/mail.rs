@@ -14,22 +14,29 @@
 //! so the sender's own permissions are not asked. A colleague on Cc who
 //! answers is added to the ticket like the requester would be.
 
+use std::path::PathBuf;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
-use tuki_domain::access::Actor;
+
 use tuki_domain::directory::Role;
-use tuki_domain::ticket::{self as rules, ArticleKind, Channel, Priority};
+use tuki_domain::ticket::{self as rules, ArticleKind};
 use tuki_domain::values::{self, Email};
-use tuki_mail::{decide_thread, InboundMessage, RobotKind, Thread, ThreadBy, ThreadKeys};
+use tuki_mail::{InboundMessage, ThreadBy};
 
 use crate::history::{record, Change};
 use crate::sla::{on_ticket_event, TicketEvent};
 use crate::sql::{get_bool, Sql};
-use crate::tickets::{load, save, set_state, BODY_MAX, SUBJECT_MAX};
+use crate::tickets::{load, save, set_state, BODY_MAX};
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store, StoreError};
+
+/// The most messages [`Store::ingest_mail_batch`] should be given at once.
+/// Big enough that the fixed statements of a batch are spread thin, small
+/// enough that a batch holds SQLite's single writer for well under a second
+/// and its memory stays small.
+pub const MAX_BATCH: usize = 200;
 
 /// How ingestion behaves; the defaults suit a small service desk.
 #[derive(Debug, Clone)]
@@ -41,6 +48,10 @@ pub struct IngestOptions {
     /// slipped past the robot headers must not bury the queue.
     pub throttle_max: i64,
     pub throttle_window: SignedDuration,
+    /// Tuki's data folder: the files of incoming mail are stored under it
+    /// and listed on their articles, like files agents attach. `None`
+    /// keeps them only in the raw source.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for IngestOptions {
@@ -49,6 +60,7 @@ impl Default for IngestOptions {
             tag_prefix: "Tuki".into(),
             throttle_max: 20,
             throttle_window: SignedDuration::from_mins(10),
+            data_dir: None,
         }
     }
 }
@@ -158,7 +170,7 @@ pub(crate) fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
     })
 }
 
-fn thread_by_str(by: ThreadBy) -> &'static str {
+pub(crate) fn thread_by_str(by: ThreadBy) -> &'static str {
     match by {
         ThreadBy::References => "references",
         ThreadBy::SubjectTag => "subject_tag",
@@ -279,18 +291,69 @@ impl Store {
         mailbox: Option<&Mailbox>,
         opts: &IngestOptions,
     ) -> Result<IngestOutcome> {
-        match tuki_mail::parse(raw) {
-            Ok(msg) => self.ingest_parsed(raw, &msg, mailbox, opts).await,
-            Err(e) => {
-                let id = self
-                    .quarantine(raw, mailbox.map(|m| m.id), &e.to_string())
-                    .await?;
-                Ok(IngestOutcome::Quarantined {
-                    quarantine_id: id,
-                    error: e.to_string(),
-                })
+        let mut outcomes = self.ingest_mail_batch(&[raw], mailbox, opts).await?;
+        Ok(outcomes.pop().expect("one outcome per message"))
+    }
+
+    /// Imports several messages, in one transaction when it can: the result
+    /// is what importing them one after another gives, one outcome per
+    /// message in order. Bulk import uses it (see [`crate::ingest`]). If
+    /// the batch fails as a whole, its messages are tried one by one, so one
+    /// message's trouble costs only that message; `Err` (a database
+    /// failure) means the messages from the failing one on were not
+    /// imported.
+    pub async fn ingest_mail_batch(
+        &self,
+        raws: &[&[u8]],
+        mailbox: Option<&Mailbox>,
+        opts: &IngestOptions,
+    ) -> Result<Vec<IngestOutcome>> {
+        let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; raws.len()];
+        let mut parsed = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            // A sender address Tuki cannot take as a user's is a message
+            // an administrator has to look at, like one that cannot be
+            // parsed.
+            let checked = tuki_mail::parse(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|m| match Email::parse("from", &m.from.address) {
+                    Ok(_) => Ok(m),
+                    Err(e) => Err(e.to_string()),
+                });
+            match checked {
+                Ok(m) => parsed.push((i, m)),
+                Err(error) => {
+                    let id = self.quarantine(raw, mailbox.map(|m| m.id), &error).await?;
+                    outcomes[i] = Some(IngestOutcome::Quarantined {
+                        quarantine_id: id,
+                        error,
+                    });
+                }
             }
         }
+        let batch: Vec<(usize, &[u8], &InboundMessage)> =
+            parsed.iter().map(|(i, m)| (*i, raws[*i], m)).collect();
+        if !batch.is_empty() {
+            let placed = match self.ingest_parsed_batch(&batch, mailbox, opts).await {
+                Ok(placed) => placed,
+                Err(e) if batch.len() > 1 => {
+                    tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
+                    let mut placed = Vec::with_capacity(batch.len());
+                    for one in batch.chunks(1) {
+                        placed.extend(self.ingest_parsed_batch(one, mailbox, opts).await?);
+                    }
+                    placed
+                }
+                Err(e) => return Err(e),
+            };
+            for (i, outcome) in placed {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every message has an outcome"))
+            .collect())
     }
 
     async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {
@@ -358,11 +421,20 @@ impl Store {
             None => None,
         };
         let at = to_db(self.now());
-        match tuki_mail::parse(&raw) {
+        let parsed = tuki_mail::parse(&raw)
+            .map_err(|e| e.to_string())
+            .and_then(|m| match Email::parse("from", &m.from.address) {
+                Ok(_) => Ok(m),
+                Err(e) => Err(e.to_string()),
+            });
+        match parsed {
             Ok(msg) => {
                 let outcome = self
-                    .ingest_parsed(&raw, &msg, mailbox.as_ref(), opts)
-                    .await?;
+                    .ingest_parsed_batch(&[(0, raw.as_slice(), &msg)], mailbox.as_ref(), opts)
+                    .await?
+                    .pop()
+                    .expect("one outcome per message")
+                    .1;
                 sqlx::query(
                     "UPDATE mail_quarantine SET released_at = $1, last_attempt_at = $1, attempts = attempts + 1 WHERE id = $2",
                 )
@@ -372,18 +444,18 @@ impl Store {
                 .await?;
                 Ok(outcome)
             }
-            Err(e) => {
+            Err(error) => {
                 sqlx::query(
                     "UPDATE mail_quarantine SET error = $1, last_attempt_at = $2, attempts = attempts + 1 WHERE id = $3",
                 )
-                .bind(e.to_string())
+                .bind(&error)
                 .bind(at)
                 .bind(id)
                 .execute(&self.write)
                 .await?;
                 Ok(IngestOutcome::Quarantined {
                     quarantine_id: id,
-                    error: e.to_string(),
+                    error,
                 })
             }
         }
@@ -452,239 +524,12 @@ impl Store {
         let mut conn = self.write.acquire().await?;
         record_sent(&mut conn, message_id, ticket_id, to_db(self.now())).await
     }
-
-    async fn ingest_parsed(
-        &self,
-        raw: &[u8],
-        msg: &InboundMessage,
-        mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
-    ) -> Result<IngestOutcome> {
-        let at = self.now();
-        let at_db = to_db(at);
-        let class = &msg.classification;
-        let keys = ThreadKeys::of(msg, &opts.tag_prefix);
-
-        let mut tx = self.write.begin().await?;
-        // Claim the Message-ID first: a second delivery, a second node or a
-        // retry after a crash stops here, and nothing else is written.
-        let claimed = sqlx::query(
-            "INSERT INTO mail_messages (message_id, direction, mailbox_id, sender, classification, \
-             auto_answer_allowed, reasons, outcome, received_at) \
-             VALUES ($1, 'in', $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (message_id) DO NOTHING",
-        )
-        .bind(&msg.message_id)
-        .bind(mailbox.map(|m| m.id))
-        .bind(&msg.from.address)
-        .bind(class.kind.as_str())
-        .bind(class.auto_answer_allowed)
-        .bind(class.reasons.join("; "))
-        .bind(at_db)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            tx.rollback().await?;
-            return Ok(IngestOutcome::Duplicate);
-        }
-        let raw_id: i64 = sqlx::query(
-            "INSERT INTO mail_raw (sha256, size, raw, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(hex::encode(Sha256::digest(raw)))
-        .bind(raw.len() as i64)
-        .bind(raw.to_vec())
-        .bind(at_db)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-
-        let (outcome, ticket_id, article_id, threaded_by) =
-            self.place(&mut tx, msg, &keys, mailbox, opts, at).await?;
-
-        sqlx::query(
-            "UPDATE mail_messages SET raw_id = $1, outcome = $2, ticket_id = $3, article_id = $4, threaded_by = $5 \
-             WHERE message_id = $6",
-        )
-        .bind(raw_id)
-        .bind(match &outcome {
-            IngestOutcome::Ticket { .. } => "ticket",
-            IngestOutcome::Article { .. } => "article",
-            IngestOutcome::Bounce { .. } => "bounce",
-            IngestOutcome::Throttled => "throttled",
-            IngestOutcome::Loop => "loop",
-            IngestOutcome::Duplicate | IngestOutcome::Quarantined { .. } => "pending",
-        })
-        .bind(ticket_id)
-        .bind(article_id)
-        .bind(threaded_by.map(thread_by_str))
-        .bind(&msg.message_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Decides where the message goes and writes it there.
-    #[allow(clippy::type_complexity)]
-    async fn place(
-        &self,
-        tx: &mut AnyConnection,
-        msg: &InboundMessage,
-        keys: &ThreadKeys,
-        mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
-        at: Timestamp,
-    ) -> Result<(IngestOutcome, Option<i64>, Option<i64>, Option<ThreadBy>)> {
-        let at_db = to_db(at);
-        let class = &msg.classification;
-
-        // Mail from one of Tuki's own addresses is Tuki talking to itself.
-        let own = sqlx::query("SELECT id FROM mailboxes WHERE address = $1")
-            .bind(&msg.from.address)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if own.is_some() {
-            return Ok((IngestOutcome::Loop, None, None, None));
-        }
-
-        if let Some(b) = &class.bounce {
-            let mut ids = keys.message_ids.clone();
-            if let Some(orig) = &b.original_message_id {
-                ids.insert(0, orig.clone());
-            }
-            let found = tickets_by_message_ids(tx, &ids).await?;
-            let ticket_id = ids
-                .iter()
-                .find_map(|id| found.iter().find(|(m, _)| m == id).map(|(_, t)| *t));
-            let ticket_id = match ticket_id {
-                Some(t) => Some(t),
-                None => match keys.tag_number {
-                    Some(n) => ticket_by_number(tx, n).await?,
-                    None => None,
-                },
-            };
-            let mut flagged = Vec::new();
-            if b.permanent {
-                for addr in &b.failed_recipients {
-                    flag_address(tx, addr, b.status.as_deref(), ticket_id, at_db).await?;
-                    flagged.push(addr.clone());
-                }
-            }
-            let article_id = match ticket_id {
-                Some(t) => {
-                    let body = format!(
-                        "Delivery failed{}{}\n\n{}",
-                        if flagged.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" to {}", flagged.join(", "))
-                        },
-                        b.status
-                            .as_deref()
-                            .map(|s| format!(" (status {s})"))
-                            .unwrap_or_default(),
-                        msg.display_text
-                    );
-                    Some(add_mail_article(tx, t, None, ArticleKind::Note, &body, false, at).await?)
-                }
-                None => None,
-            };
-            return Ok((
-                IngestOutcome::Bounce {
-                    ticket_id,
-                    article_id,
-                    flagged,
-                },
-                ticket_id,
-                article_id,
-                None,
-            ));
-        }
-
-        // Throttle: count what this sender got ticketed recently. The row
-        // of this message is already there as 'pending' and is not counted.
-        let since = to_db(at - opts.throttle_window);
-        let recent: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM mail_messages WHERE sender = $1 AND received_at >= $2 \
-             AND outcome IN ('ticket', 'article')",
-        )
-        .bind(&msg.from.address)
-        .bind(since)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if recent >= opts.throttle_max {
-            return Ok((IngestOutcome::Throttled, None, None, None));
-        }
-
-        let (user_id, role) = find_or_create_sender(tx, msg, at_db).await?;
-
-        let found = tickets_by_message_ids(tx, &keys.message_ids).await?;
-        let tagged = match keys.tag_number {
-            Some(n) => ticket_by_number(tx, n).await?,
-            None => None,
-        };
-        let same_subject = match &keys.reply_subject {
-            Some(s) => same_subject_ticket(tx, user_id, s).await?,
-            None => None,
-        };
-        let thread = decide_thread(keys, &found, tagged, same_subject);
-
-        let body = mail_body(msg);
-        match thread {
-            Thread::Existing { ticket_id, by } => {
-                let human = class.kind == RobotKind::Human;
-                // An out-of-office answer must not reopen a ticket or stop an
-                // SLA clock: robots' mail is kept as an internal note.
-                let kind = if human {
-                    ArticleKind::Reply
-                } else {
-                    ArticleKind::Note
-                };
-                let article_id =
-                    add_mail_article(tx, ticket_id, Some((user_id, role)), kind, &body, human, at)
-                        .await?;
-                Ok((
-                    IngestOutcome::Article {
-                        ticket_id,
-                        article_id,
-                        by,
-                    },
-                    Some(ticket_id),
-                    Some(article_id),
-                    Some(by),
-                ))
-            }
-            Thread::New => {
-                let (ticket_id, number, article_id) = create_mail_ticket(
-                    tx,
-                    msg,
-                    &opts.tag_prefix,
-                    user_id,
-                    mailbox.and_then(|m| m.group_id),
-                    &body,
-                    at,
-                )
-                .await?;
-                Ok((
-                    IngestOutcome::Ticket {
-                        ticket_id,
-                        number,
-                        article_id,
-                    },
-                    Some(ticket_id),
-                    Some(article_id),
-                    None,
-                ))
-            }
-        }
-    }
 }
 
 /// The article text: the message without quoted history, plus a line per
 /// attachment and forward so an agent sees they exist (the raw source
 /// keeps them whole).
-fn mail_body(msg: &InboundMessage) -> String {
+pub(crate) fn mail_body(msg: &InboundMessage) -> String {
     let mut body = msg.display_text.trim().to_string();
     for f in &msg.forwarded {
         body.push_str(&format!(
@@ -732,16 +577,13 @@ pub(crate) async fn record_sent(
     Ok(())
 }
 
-async fn tickets_by_message_ids(
+pub(crate) async fn tickets_by_message_ids(
     tx: &mut AnyConnection,
     ids: &[String],
 ) -> Result<Vec<(String, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // References can list hundreds of ids in long threads; the nearest
-    // fifty decide in practice.
-    let ids = &ids[..ids.len().min(50)];
     let mut sql = Sql::new(
         "SELECT m.message_id, COALESCE(t.merged_into_id, t.id) AS ticket_id FROM mail_messages m \
          JOIN tickets t ON t.id = m.ticket_id WHERE m.message_id IN (",
@@ -759,7 +601,7 @@ async fn tickets_by_message_ids(
         .collect()
 }
 
-async fn ticket_by_number(tx: &mut AnyConnection, number: i64) -> Result<Option<i64>> {
+pub(crate) async fn ticket_by_number(tx: &mut AnyConnection, number: i64) -> Result<Option<i64>> {
     let row =
         sqlx::query("SELECT COALESCE(merged_into_id, id) AS id FROM tickets WHERE number = $1")
             .bind(number)
@@ -768,30 +610,7 @@ async fn ticket_by_number(tx: &mut AnyConnection, number: i64) -> Result<Option<
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
-/// The sender's most recent active ticket whose subject, without reply
-/// prefixes and tag, is `subject` (lower-cased).
-async fn same_subject_ticket(
-    tx: &mut AnyConnection,
-    requester: i64,
-    subject: &str,
-) -> Result<Option<i64>> {
-    let rows = sqlx::query(
-        "SELECT id, subject FROM tickets WHERE requester_id = $1 AND active AND merged_into_id IS NULL \
-         ORDER BY id DESC LIMIT 20",
-    )
-    .bind(requester)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in rows {
-        let s: String = r.try_get("subject")?;
-        if tuki_mail::strip_reply_prefixes(&s).trim().to_lowercase() == subject {
-            return Ok(Some(r.try_get("id")?));
-        }
-    }
-    Ok(None)
-}
-
-async fn flag_address(
+pub(crate) async fn flag_address(
     tx: &mut AnyConnection,
     address: &str,
     status: Option<&str>,
@@ -813,92 +632,10 @@ async fn flag_address(
     Ok(())
 }
 
-/// The sender as a user: found by address, or created as a customer placed
-/// in the organisation whose mail domain matches.
-async fn find_or_create_sender(
-    tx: &mut AnyConnection,
-    msg: &InboundMessage,
-    at: i64,
-) -> Result<(i64, Role)> {
-    let email = Email::parse("from", &msg.from.address)?;
-    if let Some(r) = sqlx::query("SELECT id, role FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-    {
-        let role = Role::parse("role", &r.try_get::<String, _>("role")?)?;
-        return Ok((r.try_get("id")?, role));
-    }
-    let org: Option<i64> =
-        sqlx::query("SELECT organisation_id FROM organisation_domains WHERE domain = $1")
-            .bind(email.domain())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("organisation_id"))
-            .transpose()?;
-    let name = msg
-        .from
-        .name
-        .as_deref()
-        .and_then(|n| values::line("name", n, 200).ok())
-        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("").to_string());
-    let id: i64 = sqlx::query(
-        "INSERT INTO users (email, name, name_folded, role, language, organisation_id, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'customer', 'fi', $4, $5, $6, $6) RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(&name)
-    .bind(values::fold(&name))
-    .bind(org)
-    .bind(true)
-    .bind(at)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
-    Ok((id, Role::Customer))
-}
-
-/// A new ticket from a message: written by the same code as every other new
-/// ticket, with Tuki acting on the sender's behalf, inside the ingestion
-/// transaction.
-async fn create_mail_ticket(
-    tx: &mut AnyConnection,
-    msg: &InboundMessage,
-    tag_prefix: &str,
-    requester_id: i64,
-    group_id: Option<i64>,
-    body: &str,
-    at: Timestamp,
-) -> Result<(i64, i64, i64)> {
-    let subject = tuki_mail::thread::without_tag(&msg.subject, tag_prefix);
-    let subject = if subject.trim().is_empty() {
-        "(no subject)".to_string()
-    } else {
-        truncate_chars(subject.trim(), SUBJECT_MAX)
-    };
-    let draft = crate::tickets::Draft {
-        actor: Actor::system(),
-        subject,
-        body: body.to_string(),
-        category: None,
-        tags: Vec::new(),
-        channel: Channel::Email,
-        requester_id,
-        kind: ArticleKind::Reply,
-        internal: false,
-        priority: Priority::Normal,
-        group_id,
-        owner_id: None,
-        at,
-    };
-    let (t, article_id) = crate::tickets::insert_ticket(tx, &draft).await?;
-    Ok((t.id, t.number, article_id))
-}
-
 /// Adds a mail article to a ticket, moving its state as a reply by this
 /// author would (`counts` false keeps state and SLA clocks untouched, for
 /// robots' mail and bounces).
-async fn add_mail_article(
+pub(crate) async fn add_mail_article(
     tx: &mut AnyConnection,
     ticket_id: i64,
     author: Option<(i64, Role)>,

@@ -11,6 +11,7 @@ pub(crate) enum Value {
     Int(i64),
     Text(String),
     Bool(bool),
+    Blob(Vec<u8>),
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +53,27 @@ impl Sql {
         self
     }
 
+    /// Appends a placeholder, or `NULL` for `None`.
+    pub fn bind_opt(&mut self, value: Option<i64>) -> &mut Self {
+        match value {
+            Some(v) => self.bind(Value::Int(v)),
+            None => self.push("NULL"),
+        }
+    }
+
+    /// Appends `(…, …)` with one placeholder per text, for `IN` lists.
+    pub fn bind_texts<S: AsRef<str>>(&mut self, items: &[S]) -> &mut Self {
+        self.text.push('(');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(Value::Text(s.as_ref().to_string()));
+        }
+        self.text.push(')');
+        self
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for v in &self.values {
@@ -59,6 +81,7 @@ impl Sql {
                 Value::Int(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.as_str()),
                 Value::Bool(b) => q.bind(*b),
+                Value::Blob(b) => q.bind(b.as_slice()),
             };
         }
         q

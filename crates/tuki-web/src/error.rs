@@ -126,7 +126,7 @@ impl IntoResponse for AppError {
                     t.to_string(),
                     Some("state".to_string()),
                 ),
-                e @ (StoreError::Database(_) | StoreError::Migrate(_)) => {
+                e @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Files(_)) => {
                     tracing::error!(error = %e, "internal error");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,

@@ -262,11 +262,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             // Incoming mail: one IMAP poller per mailbox with IMAP settings.
+            let mut poller_config = imap::PollerConfig::from_env();
+            poller_config.ingest.data_dir = Some(cli.db.data_dir.clone());
             let pollers = tokio::spawn(imap::run(
                 store.clone(),
                 imap::PollerConfig {
                     extra_roots: mail_ca.map(|ca| ca.certs).unwrap_or_default(),
-                    ..imap::PollerConfig::from_env()
+                    ..poller_config
                 },
                 stop_jobs.subscribe(),
             ));

@@ -487,6 +487,273 @@ async fn mailboxes_show_last_fetch_and_how_long_they_fail(db: TestDb) {
     assert_eq!(store.mailboxes().await.unwrap().len(), 1);
 }
 
+/// Messages imported before the morning: two from known customers, the
+/// rest from one-off senders.
+const EARLIER: usize = 62;
+
+/// The mail of one busy morning, shaped to exercise everything a batch
+/// must get right: new senders (one writing twice), replies by reference
+/// to mail of the same batch and to earlier mail, a subject tag, a reply
+/// subject, a robot, Tuki's own address, copies of one message, a flood,
+/// an unparsable message and attachments.
+fn morning(earlier_number: i64) -> Vec<Vec<u8>> {
+    let mut m = Vec::new();
+    m.push(message(
+        "New One <new1@shared.test>",
+        "b0@x",
+        "Kahvinkeitin ei lämpene",
+        "",
+        "Ei lämpene.",
+    ));
+    m.push(message(
+        "new1@shared.test",
+        "b1@x",
+        "Re: Kahvinkeitin ei lämpene",
+        "In-Reply-To: <b0@x>\r\n",
+        "Vieläkään.",
+    ));
+    m.push(message(
+        "new2@nowhere.test",
+        "b2@x",
+        "Tulostin",
+        "",
+        "Jumissa.",
+    ));
+    m.push(message(
+        "new2@nowhere.test",
+        "b3@x",
+        "Re: Tulostin",
+        "",
+        "Sama vika.",
+    ));
+    m.push(message(
+        "alice@shared.test",
+        "b4@x",
+        &format!("Re: [Tuki #{earlier_number}] earlier"),
+        "",
+        "Tag.",
+    ));
+    m.push(message(
+        "alice@shared.test",
+        "b5@x",
+        "Vastaus",
+        "References: <e0@x>\r\n",
+        "By reference to earlier mail.",
+    ));
+    m.push(message(
+        "robot@shared.test",
+        "b6@x",
+        "Automatic reply",
+        "Auto-Submitted: auto-replied\r\nIn-Reply-To: <b2@x>\r\n",
+        "Away.",
+    ));
+    m.push(message("help@desk.test", "b7@x", "Re: echo", "", "Own."));
+    m.push(message(
+        "new1@shared.test",
+        "b0@x",
+        "Kahvinkeitin ei lämpene",
+        "",
+        "A second copy.",
+    ));
+    m.push(message(
+        "bob@private.test",
+        "e1@x",
+        "earlier copy",
+        "",
+        "Already imported.",
+    ));
+    for i in 0..7 {
+        m.push(message(
+            "flood@nowhere.test",
+            &format!("f{i}@x"),
+            &format!("Hälytys {i}"),
+            "",
+            "Alarm.",
+        ));
+    }
+    m.push(b"To: help@desk.test\r\nSubject: no sender\r\n\r\n?\r\n".to_vec());
+    m.push(
+        b"From: bella@private.test\r\nTo: help@desk.test\r\nSubject: Kuva\r\nMessage-ID: <b8@x>\r\n\
+          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\n\
+          Content-Type: text/plain; charset=utf-8\r\n\r\nLiitteen\xc3\xa4 kuva.\r\n--m\r\n\
+          Content-Type: image/png\r\nContent-Disposition: attachment; filename=\"screen.png\"\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--m--\r\n"
+            .to_vec(),
+    );
+    // More replies to earlier mail than one look-up statement takes.
+    for k in 2..EARLIER {
+        m.push(message(
+            &format!("c{k}@nowhere.test"),
+            &format!("r{k}@x"),
+            "Re: kysymys",
+            &format!("In-Reply-To: <e{k}@x>\r\n"),
+            "Kiitos.",
+        ));
+    }
+    m.push(message(
+        "new2@nowhere.test",
+        "b9@x",
+        "Re: Tulostin",
+        "References: <b2@x>\r\n",
+        "Kolmas.",
+    ));
+    m
+}
+
+/// What a list of outcomes says, with tickets named by the message that
+/// opened them ("e0" for earlier mail, "3" for the fourth of the morning).
+fn described(outcomes: &[IngestOutcome], earlier: &[(i64, &str)]) -> Vec<String> {
+    let mut opened: Vec<(i64, String)> = earlier
+        .iter()
+        .map(|(t, name)| (*t, name.to_string()))
+        .collect();
+    let mut out = Vec::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        let name = |t: &i64, opened: &Vec<(i64, String)>| {
+            opened
+                .iter()
+                .find(|(id, _)| id == t)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| format!("unknown ticket {t}"))
+        };
+        out.push(match o {
+            IngestOutcome::Ticket { ticket_id, .. } => {
+                opened.push((*ticket_id, i.to_string()));
+                format!("{i}: new ticket")
+            }
+            IngestOutcome::Article { ticket_id, by, .. } => {
+                format!("{i}: article on {} by {by:?}", name(ticket_id, &opened))
+            }
+            IngestOutcome::Quarantined { .. } => format!("{i}: quarantined"),
+            other => format!("{i}: {other:?}"),
+        });
+    }
+    out
+}
+
+async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
+    let engine = db.store.engine();
+    let other = TestDb::new(engine).await;
+    let files = tempfile::tempdir().unwrap();
+    let opts = IngestOptions {
+        throttle_max: 4,
+        data_dir: Some(files.path().to_path_buf()),
+        ..IngestOptions::default()
+    };
+    let mut results = Vec::new();
+    for (n, db) in [&db, &other].into_iter().enumerate() {
+        let (desk, mb) = setup(db).await;
+        let store = &db.store;
+        // Earlier mail, imported before the morning.
+        let mut before = vec![
+            (
+                message("alice@shared.test", "e0@x", "earlier", "", "Before."),
+                "e0".to_string(),
+            ),
+            (
+                message("bob@private.test", "e1@x", "earlier copy", "", "Before."),
+                "e1".to_string(),
+            ),
+        ];
+        for k in 2..EARLIER {
+            before.push((
+                message(
+                    &format!("c{k}@nowhere.test"),
+                    &format!("e{k}@x"),
+                    "kysymys",
+                    "",
+                    "?",
+                ),
+                format!("e{k}"),
+            ));
+        }
+        let mut earlier = Vec::new();
+        let mut number = 0;
+        for (raw, name) in &before {
+            let IngestOutcome::Ticket {
+                ticket_id,
+                number: num,
+                ..
+            } = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap()
+            else {
+                panic!("earlier mail opens tickets")
+            };
+            if name.as_str() == "e0" {
+                number = num;
+            }
+            earlier.push((ticket_id, name.as_str()));
+        }
+        let morning = morning(number);
+        let outcomes = if n == 0 {
+            let mut outcomes = Vec::new();
+            for raw in &morning {
+                outcomes.push(store.ingest_mail(raw, Some(&mb), &opts).await.unwrap());
+            }
+            outcomes
+        } else {
+            let raws: Vec<&[u8]> = morning.iter().map(Vec::as_slice).collect();
+            store
+                .ingest_mail_batch(&raws, Some(&mb), &opts)
+                .await
+                .unwrap()
+        };
+        let mut shape = described(&outcomes, &earlier);
+        // What the tickets hold: articles, states and files.
+        let mut tickets: Vec<i64> = earlier.iter().map(|(t, _)| *t).collect();
+        tickets.extend(outcomes.iter().filter_map(|o| match o {
+            IngestOutcome::Ticket { ticket_id, .. } => Some(*ticket_id),
+            _ => None,
+        }));
+        for t in tickets {
+            let ticket = store.ticket(&desk.admin, t).await.unwrap();
+            let articles = store.articles(&desk.admin, t).await.unwrap();
+            let files = store.ticket_attachments(&desk.admin, t).await.unwrap();
+            shape.push(format!(
+                "#{}: {} in {:?}, {} articles, files {:?}",
+                ticket.number - number,
+                ticket.subject,
+                ticket.state,
+                articles.len(),
+                files
+                    .iter()
+                    .map(|f| (f.file_name.clone(), f.content_type.clone(), f.size))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        results.push(shape);
+    }
+    assert_eq!(results[0], results[1], "batch and one-by-one agree");
+    let shape = &results[1];
+    let expect = [
+        "0: new ticket",
+        "1: article on 0 by References",
+        "2: new ticket",
+        "3: article on 2 by ReplySubject",
+        "4: article on e0 by SubjectTag",
+        "5: article on e0 by References",
+        "6: article on 2 by References",
+        "7: Loop",
+        "8: Duplicate",
+        "9: Duplicate",
+        "10: new ticket",
+        "13: new ticket",
+        "14: Throttled",
+        "17: quarantined",
+        "18: new ticket",
+        "78: article on e61 by References",
+        "79: article on 2 by References",
+    ];
+    for e in expect {
+        assert!(shape.iter().any(|s| s == e), "missing {e:?} in {shape:#?}");
+    }
+    assert!(
+        shape
+            .iter()
+            .any(|s| s.contains("Kuva") && s.contains("screen.png") && s.contains("image/png")),
+        "the attachment is listed on its ticket: {shape:#?}"
+    );
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -496,4 +763,5 @@ tuki_store::on_both_engines!(
     a_flooding_sender_is_throttled_and_own_mail_is_a_loop,
     unparsable_mail_is_quarantined_and_can_be_retried,
     mailboxes_show_last_fetch_and_how_long_they_fail,
+    a_batch_imports_like_one_message_after_another,
 );
