@@ -58,6 +58,10 @@ pub enum MailCommand {
         /// Keep the generated Maildir here instead of a temporary folder.
         #[arg(long)]
         maildir: Option<PathBuf>,
+        /// Messages per transaction (1 is how the pipe and the IMAP
+        /// poller import).
+        #[arg(long, default_value_t = MAX_BATCH, value_parser = batch_size)]
+        batch: usize,
     },
 }
 
@@ -152,7 +156,8 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                     ..Default::default()
                 };
                 let report =
-                    ingest_maildir(&store, dir, mailbox.as_ref(), &opts, !args.quiet).await?;
+                    ingest_maildir(&store, dir, mailbox.as_ref(), &opts, MAX_BATCH, !args.quiet)
+                        .await?;
                 store.close().await;
                 report.print();
             }
@@ -237,9 +242,20 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
             }
             store.close().await;
         }
-        MailCommand::Bench { messages, maildir } => bench(messages, maildir, db).await?,
+        MailCommand::Bench {
+            messages,
+            maildir,
+            batch,
+        } => bench(messages, maildir, batch, db).await?,
     }
     Ok(())
+}
+
+fn batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_BATCH).contains(&n) => Ok(n),
+        _ => Err(format!("a number from 1 to {MAX_BATCH}")),
+    }
 }
 
 async fn find_mailbox(store: &Store, name: Option<&str>) -> anyhow::Result<Option<Mailbox>> {
@@ -377,6 +393,7 @@ async fn ingest_maildir(
     dir: &Path,
     mailbox: Option<&Mailbox>,
     opts: &IngestOptions,
+    batch: usize,
     progress: bool,
 ) -> anyhow::Result<Report> {
     let files = maildir_files(dir)?;
@@ -393,7 +410,7 @@ async fn ingest_maildir(
     let started = Instant::now();
     // Messages go in batches, one transaction each: the result is the same
     // as one by one, at a fraction of the round trips.
-    for paths in files.chunks(MAX_BATCH) {
+    for paths in files.chunks(batch) {
         let mut raws = Vec::with_capacity(paths.len());
         for path in paths {
             raws.push(
@@ -517,7 +534,7 @@ fn generate_maildir(dir: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn bench(n: usize, maildir: Option<PathBuf>, db: DbArgs) -> anyhow::Result<()> {
+async fn bench(n: usize, maildir: Option<PathBuf>, batch: usize, db: DbArgs) -> anyhow::Result<()> {
     let (dir, remove) = match maildir {
         Some(d) => (d, false),
         None => (
@@ -525,14 +542,17 @@ async fn bench(n: usize, maildir: Option<PathBuf>, db: DbArgs) -> anyhow::Result
             true,
         ),
     };
-    eprintln!("generating {n} messages in {}", dir.display());
+    eprintln!(
+        "generating {n} messages in {}; importing {batch} per transaction",
+        dir.display()
+    );
     generate_maildir(&dir, n)?;
     let store = db.open().await?;
     let opts = IngestOptions {
         data_dir: Some(db.data_dir.clone()),
         ..Default::default()
     };
-    let report = ingest_maildir(&store, &dir, None, &opts, true).await?;
+    let report = ingest_maildir(&store, &dir, None, &opts, batch, true).await?;
     store.close().await;
     if remove {
         let _ = std::fs::remove_dir_all(&dir);
