@@ -24,6 +24,10 @@ pub struct Article {
     pub internal: bool,
     pub author_id: Option<i64>,
     pub body: String,
+    /// An email's formatting: its HTML part, sanitised (no scripts, no
+    /// remote images; `cid:` images name files of this article). `body` is
+    /// its text. `null` for articles written in Tuki.
+    pub body_html: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
@@ -116,6 +120,7 @@ impl Store {
             internal,
             author_id: actor.user_id,
             body,
+            body_html: None,
             created_at: at,
         })
     }
@@ -124,9 +129,9 @@ impl Store {
     pub async fn articles(&self, actor: &Actor, ticket_id: i64) -> Result<Vec<Article>> {
         self.authorize(actor, ticket_id, TicketAction::View).await?;
         let sql = if actor.is_staff() {
-            "SELECT id, ticket_id, kind, internal, author_id, body, created_at FROM articles WHERE ticket_id = $1 ORDER BY id"
+            "SELECT id, ticket_id, kind, internal, author_id, body, body_html, created_at FROM articles WHERE ticket_id = $1 ORDER BY id"
         } else {
-            "SELECT id, ticket_id, kind, internal, author_id, body, created_at FROM articles \
+            "SELECT id, ticket_id, kind, internal, author_id, body, body_html, created_at FROM articles \
              WHERE ticket_id = $1 AND NOT internal ORDER BY id"
         };
         let rows = sqlx::query(sql)
@@ -142,6 +147,7 @@ impl Store {
                     internal: crate::sql::get_bool(r, "internal")?,
                     author_id: r.try_get("author_id")?,
                     body: r.try_get("body")?,
+                    body_html: r.try_get("body_html")?,
                     created_at: from_db(r.try_get("created_at")?),
                 })
             })

@@ -27,6 +27,8 @@ pub struct Attachment {
     pub size: i64,
     pub content_type: String,
     pub file_name: String,
+    /// For files of email: the Content-ID its HTML names as `cid:…`.
+    pub content_id: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -93,12 +95,13 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment> {
         size: r.try_get("size")?,
         content_type: r.try_get("content_type")?,
         file_name: r.try_get("file_name")?,
+        content_id: r.try_get("content_id")?,
         created_at: from_db(r.try_get("created_at")?),
     })
 }
 
 const COLUMNS: &str =
-    "a.id, a.ticket_id, a.article_id, a.sha256, a.size, a.content_type, a.file_name, a.created_at";
+    "a.id, a.ticket_id, a.article_id, a.sha256, a.size, a.content_type, a.file_name, a.content_id, a.created_at";
 
 /// A customer's rating of the help on one request.
 #[derive(Debug, Clone)]

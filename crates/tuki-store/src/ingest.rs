@@ -120,6 +120,8 @@ struct MailFile {
     size: i64,
     content_type: String,
     file_name: String,
+    /// The Content-ID an HTML part refers to as `cid:…`.
+    content_id: Option<String>,
 }
 
 impl Store {
@@ -326,7 +328,7 @@ impl Store {
                         ticket_id,
                         Some((user_id, role)),
                         kind,
-                        &body,
+                        (&body, m.msg.html.as_deref()),
                         human,
                         at,
                     )
@@ -450,7 +452,7 @@ impl Store {
         for chunk in files.chunks(ROWS_PER_STATEMENT) {
             let mut sql = Sql::new(
                 "INSERT INTO attachments (ticket_id, article_id, sha256, size, content_type, file_name, \
-                 uploaded_by, created_at) VALUES ",
+                 content_id, uploaded_by, created_at) VALUES ",
             );
             for (i, f) in chunk.iter().enumerate() {
                 let (ticket_id, article_id) = match NewTickets::draft_of(f.ticket_id) {
@@ -475,7 +477,12 @@ impl Store {
                     .bind(Value::Text(f.content_type.clone()))
                     .push(", ")
                     .bind(Value::Text(f.file_name.clone()))
-                    .push(", ")
+                    .push(", ");
+                match &f.content_id {
+                    Some(c) => sql.bind(Value::Text(c.clone())),
+                    None => sql.push("NULL"),
+                };
+                sql.push(", ")
                     .bind(Value::Int(f.uploaded_by))
                     .push(", ")
                     .bind(Value::Int(at_db))
@@ -582,7 +589,7 @@ async fn place_bounce(
                     .unwrap_or_default(),
                 msg.display_text
             );
-            Some(add_mail_article(tx, t, None, ArticleKind::Note, &body, false, at).await?)
+            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), false, at).await?)
         }
         None => None,
     };
@@ -746,6 +753,7 @@ fn mail_draft(
         actor: Actor::system(),
         subject,
         body,
+        body_html: msg.html.clone(),
         category: None,
         tags: Vec::new(),
         channel: Channel::Email,
@@ -782,6 +790,9 @@ fn keep_files(
             size: a.bytes.len() as i64,
             content_type: truncate_chars(a.content_type.trim(), 200),
             file_name: clean_file_name(&a.filename),
+            content_id: a.content_id.as_deref().map(|c| {
+                truncate_chars(c.trim().trim_start_matches('<').trim_end_matches('>'), 200)
+            }),
         });
     }
     Ok(())

@@ -640,7 +640,7 @@ pub(crate) async fn add_mail_article(
     ticket_id: i64,
     author: Option<(i64, Role)>,
     kind: ArticleKind,
-    body: &str,
+    (body, body_html): (&str, Option<&str>),
     counts: bool,
     at: Timestamp,
 ) -> Result<i64> {
@@ -649,8 +649,8 @@ pub(crate) async fn add_mail_article(
     let internal = kind.internal(None)?;
     let author_id = author.map(|a| a.0);
     let id: i64 = sqlx::query(
-        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, body_html, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(ticket_id)
     .bind(kind.as_str())
@@ -664,6 +664,7 @@ pub(crate) async fn add_mail_article(
     record(
         tx,
         ticket_id,
+    .bind(body_html)
         author_id,
         at_db,
         Change::new("article", None, Some(format!("{kind} {id}"))),

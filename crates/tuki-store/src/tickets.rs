@@ -472,6 +472,8 @@ pub(crate) struct Draft {
     pub actor: Actor,
     pub subject: String,
     pub body: String,
+    /// The sanitised HTML of an email (see `Article::body_html`).
+    pub body_html: Option<String>,
     pub category: Option<String>,
     pub tags: Vec<String>,
     pub channel: Channel,
@@ -544,6 +546,7 @@ impl Draft {
             actor: actor.clone(),
             subject,
             body,
+            body_html: None,
             category,
             tags,
             channel,
@@ -702,7 +705,7 @@ pub(crate) async fn insert_tickets(
     }
 
     let mut sql = Sql::new(
-        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) VALUES ",
+        "INSERT INTO articles (ticket_id, kind, internal, author_id, body, body_html, created_at) VALUES ",
     );
     for (i, (d, t)) in drafts.iter().zip(&tickets).enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
@@ -712,7 +715,11 @@ pub(crate) async fn insert_tickets(
         sql.bind(Value::Int(d.actor.user_id.unwrap_or(d.requester_id)))
             .push(", ");
         sql.bind(Value::Text(d.body.clone())).push(", ");
-        sql.bind(Value::Int(to_db(d.at))).push(")");
+        match &d.body_html {
+            Some(h) => sql.bind(Value::Text(h.clone())),
+            None => sql.push("NULL"),
+        };
+        sql.push(", ").bind(Value::Int(to_db(d.at))).push(")");
     }
     sql.push(" RETURNING id, ticket_id");
     let mut article_of: HashMap<i64, i64> = HashMap::new();

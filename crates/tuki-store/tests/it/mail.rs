@@ -754,6 +754,78 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
     );
 }
 
+async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
+    let (desk, mb) = setup(&db).await;
+    let store = &db.store;
+    let files = tempfile::tempdir().unwrap();
+    let opts = IngestOptions {
+        data_dir: Some(files.path().to_path_buf()),
+        ..IngestOptions::default()
+    };
+    let raw = b"From: bella@private.test\r\nTo: help@desk.test\r\nSubject: Kuva\r\nMessage-ID: <html@x>\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n--r\r\n\
+        Content-Type: text/html; charset=utf-8\r\n\r\n<p>Katso <b>kuva</b>: <img src=\"cid:pic@x\"></p>\
+        <script>alert(1)</script><img src=\"https://tracker.test/t.png\">\r\n--r\r\n\
+        Content-Type: image/png\r\nContent-ID: <pic@x>\r\nContent-Disposition: inline; filename=\"pic.png\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--r--\r\n";
+    let IngestOutcome::Ticket { ticket_id, .. } =
+        store.ingest_mail(raw, Some(&mb), &opts).await.unwrap()
+    else {
+        panic!("a new ticket")
+    };
+    let articles = store.articles(&desk.admin, ticket_id).await.unwrap();
+    let html = articles[0].body_html.as_deref().expect("the HTML is kept");
+    assert!(
+        html.contains("<b>kuva</b>") && html.contains("cid:pic@x"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("script") && !html.contains("tracker.test"),
+        "{html}"
+    );
+    let listed = store
+        .ticket_attachments(&desk.admin, ticket_id)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].file_name, "pic.png");
+    assert_eq!(listed[0].content_type, "image/png");
+    assert_eq!(listed[0].content_id.as_deref(), Some("pic@x"));
+    assert_eq!(listed[0].article_id, articles[0].id);
+    let bytes = std::fs::read(tuki_store::attachments::blob_path(
+        files.path(),
+        &listed[0].sha256,
+    ))
+    .unwrap();
+    assert_eq!(bytes, b"\x89PNG\r\n\x1a\n", "the decoded file is stored");
+
+    // A reply with a file: listed on the reply's article. Without a data
+    // folder, files stay only in the raw source.
+    let reply = message(
+        "bella@private.test",
+        "html-2@x",
+        "Re: Kuva",
+        "In-Reply-To: <html@x>\r\n",
+        "Kiitos",
+    );
+    store
+        .ingest_mail(&reply, Some(&mb), &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .ticket_attachments(&desk.admin, ticket_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.articles(&desk.admin, ticket_id).await.unwrap()[1].body_html,
+        None
+    );
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -764,4 +836,5 @@ tuki_store::on_both_engines!(
     unparsable_mail_is_quarantined_and_can_be_retried,
     mailboxes_show_last_fetch_and_how_long_they_fail,
     a_batch_imports_like_one_message_after_another,
+    formatting_and_files_of_mail_are_kept,
 );

@@ -228,6 +228,33 @@ pub async fn queue_page(
     Ok(render("queue.html", ctx))
 }
 
+/// An email's sanitised HTML as the document of a sandboxed frame: its
+/// inline images (`cid:`) point at the article's files, links open in a new
+/// tab, and the frame's own policy allows nothing but Tuki's images and the
+/// mail's inline styles. The HTML was cleaned at import (no scripts, no
+/// remote images); the sandbox (no scripts) and the policy are a second
+/// line of defence.
+fn mail_document(html: &str, files: &[&tuki_store::attachments::Attachment]) -> String {
+    let mut html = html.to_string();
+    for f in files {
+        if let Some(cid) = &f.content_id {
+            let url = format!(
+                "/files/{}/{}",
+                f.id,
+                form_urlencoded::byte_serialize(f.file_name.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            );
+            html = html.replace(&format!("\"cid:{cid}\""), &format!("\"{url}\""));
+        }
+    }
+    format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" \
+         content=\"default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'\">\
+         <base target=\"_blank\"><style>body{{font-family:sans-serif;margin:.5rem}}img{{max-width:100%}}</style>{html}"
+    )
+}
+
 /// One entry of the ticket page's timeline.
 #[derive(Serialize)]
 struct Entry {
@@ -236,6 +263,8 @@ struct Entry {
     author: String,
     at: String,
     body: Option<String>,
+    /// An email's own formatting, as a whole document for a sandboxed frame.
+    html: Option<String>,
     files: Vec<FileView>,
     field: Option<String>,
     old: Option<String>,
@@ -330,6 +359,10 @@ async fn ticket_view(
             author: uname(art.author_id),
             at: when(art.created_at),
             body: Some(art.body.clone()),
+            html: art.body_html.as_deref().map(|h| {
+                let own: Vec<_> = files.iter().filter(|f| f.article_id == art.id).collect();
+                mail_document(h, &own)
+            }),
             files: files
                 .iter()
                 .filter(|f| f.article_id == art.id)
@@ -370,6 +403,7 @@ async fn ticket_view(
             author: uname(h.actor_id),
             at: when(h.at),
             body: None,
+            html: None,
             files: Vec::new(),
             field: Some(h.field.clone()),
             old: show(&h.field, h.old_value.as_ref()),
