@@ -4,6 +4,17 @@
 //! `tuki` binary (`crates/tuki/src/imap.rs`); this module stores what it
 //! needs: where to log in, where to put imported mail, and when the
 //! administrators were told that a mailbox keeps failing.
+//!
+//! It also keeps the poller's lease, so that of several `tuki serve`
+//! processes on one database only one polls a mailbox at a time: a poller
+//! logs in only while [`Store::take_mailbox_lease`] says it holds the
+//! mailbox, renews the lease well before it runs out, and gives it up with
+//! [`Store::release_mailbox_lease`] when it stops. A lease that ran out (its
+//! server crashed or hung) is taken by the next server that asks. The lease
+//! saves connections and downloads; that each message is imported once
+//! does not depend on it (the Message-ID's primary key decides that).
+//! Lease times are compared with the asking server's clock, so the
+//! servers' clocks must agree to well within the lease's length.
 
 use jiff::SignedDuration;
 use serde::Serialize;
@@ -229,6 +240,50 @@ impl Store {
             mailbox: mailbox_from_row(&r).expect("mailbox columns"),
             imap,
         }))
+    }
+
+    /// Takes or renews the poller's lease on a mailbox for `node` (one
+    /// `tuki serve` process) until now + `lease`: one conditional UPDATE
+    /// that succeeds when no one holds the mailbox, when the holder's lease
+    /// has run out, or when `node` holds it already (a renewal, also just
+    /// after it ran out if no one else took it meanwhile). `false` when
+    /// another node holds a lease that has not run out, or there is no such
+    /// mailbox. Atomic on both engines: PostgreSQL re-checks the condition
+    /// on the row it locks, SQLite has one writer.
+    pub async fn take_mailbox_lease(
+        &self,
+        mailbox_id: i64,
+        node: &str,
+        lease: SignedDuration,
+    ) -> Result<bool> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE mailboxes SET poller_node = $1, poller_lease_until = $2 WHERE id = $3 \
+             AND (poller_node IS NULL OR poller_node = $1 \
+                  OR poller_lease_until IS NULL OR poller_lease_until < $4)",
+        )
+        .bind(node)
+        .bind(to_db(now + lease))
+        .bind(mailbox_id)
+        .bind(to_db(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up `node`'s lease on a mailbox (its poller stops), so another
+    /// server may take it at once. `false` when `node` did not hold it
+    /// (another node's lease is never touched).
+    pub async fn release_mailbox_lease(&self, mailbox_id: i64, node: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE mailboxes SET poller_node = NULL, poller_lease_until = NULL \
+             WHERE id = $1 AND poller_node = $2",
+        )
+        .bind(mailbox_id)
+        .bind(node)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Tells every active administrator, with a `notifications` row of kind

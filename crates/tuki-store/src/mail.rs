@@ -116,6 +116,10 @@ pub struct Mailbox {
     pub last_error: Option<String>,
     pub last_error_at: Option<Timestamp>,
     pub failing_since: Option<Timestamp>,
+    /// The `tuki serve` process (node id) whose IMAP poller holds the
+    /// mailbox's lease, and until when; see `imap.rs`.
+    pub poller_node: Option<String>,
+    pub poller_lease_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,7 +159,8 @@ pub struct AddressFlag {
 }
 
 pub(crate) const MAILBOX_COLUMNS: &str =
-    "id, name, address, group_id, last_fetch_at, last_error, last_error_at, failing_since";
+    "id, name, address, group_id, last_fetch_at, last_error, last_error_at, failing_since, \
+     poller_node, poller_lease_until";
 
 pub(crate) fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
     Ok(Mailbox {
@@ -167,6 +172,8 @@ pub(crate) fn mailbox_from_row(r: &sqlx::any::AnyRow) -> Result<Mailbox> {
         last_error: r.try_get("last_error")?,
         last_error_at: opt_from_db(r.try_get("last_error_at")?),
         failing_since: opt_from_db(r.try_get("failing_since")?),
+        poller_node: r.try_get("poller_node")?,
+        poller_lease_until: opt_from_db(r.try_get("poller_lease_until")?),
     })
 }
 

@@ -22,7 +22,7 @@ use tuki_domain::access::Actor;
 use tuki_domain::values::{self, Email};
 
 use crate::imap::ImapSecurity;
-use crate::mail::{mailbox_from_row, IngestOptions, IngestOutcome, Mailbox};
+use crate::mail::{mailbox_from_row, IngestOptions, IngestOutcome, Mailbox, MAILBOX_COLUMNS};
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store, StoreError};
 
@@ -272,12 +272,11 @@ impl Store {
     /// Every mailbox by name, with its group's name and IMAP server.
     pub async fn mailbox_overview(&self, actor: &Actor) -> Result<Vec<MailboxOverview>> {
         admin(actor, "mailboxes")?;
-        let rows = sqlx::query(
-            "SELECT id, name, address, group_id, last_fetch_at, last_error, last_error_at, failing_since, \
-             imap_host, imap_port, imap_security, imap_folder, \
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS}, imap_host, imap_port, imap_security, imap_folder, \
              (SELECT g.name FROM support_groups g WHERE g.id = mailboxes.group_id) AS group_name \
-             FROM mailboxes ORDER BY name",
-        )
+             FROM mailboxes ORDER BY name"
+        ))
         .fetch_all(&self.read)
         .await?;
         rows.iter()

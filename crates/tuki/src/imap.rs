@@ -2,7 +2,22 @@
 //!
 //! `tuki serve` runs one task per mailbox that has IMAP settings (see
 //! `tuki mail add-mailbox --imap-host …`); a supervisor looks for new or
-//! removed mailboxes every half minute. A task logs in (TLS, STARTTLS, or
+//! removed mailboxes every half minute.
+//!
+//! Several `tuki serve` processes on one database poll each mailbox from
+//! one of them only: a task logs in only while it holds the mailbox's lease
+//! (`poller_node`, `poller_lease_until`; [`Store::take_mailbox_lease`]),
+//! `TUKI_IMAP_LEASE` seconds long (60 by default) under this process's node
+//! id (host name, process id and a random part). It renews the lease every
+//! third of that while it fetches and while it waits in IDLE, ends the
+//! session as soon as a renewal finds the lease taken by another node, and
+//! releases it when `tuki serve` shuts down or the session fails (so that
+//! a failure of this server alone, such as its network or CA file, does not
+//! keep the mailbox from the others). A task that does not hold the lease
+//! asks again every third of its length; the lease of a crashed server runs
+//! out and is taken over then.
+//!
+//! The holder logs in (TLS, STARTTLS, or
 //! plain for a server on the same machine; the server's certificate must
 //! chain to a web PKI root or to a CA of `--mail-ca-file`, and a failed
 //! check is recorded as the mailbox's error), selects the folder and, for
@@ -21,7 +36,7 @@
 //! the Message-ID taken and just removes the message. A database error
 //! stops the round with the message still on the server. Several processes
 //! polling the same mailbox are therefore safe (each message is imported
-//! once), only wasteful.
+//! once), only wasteful; the lease avoids that in the normal case.
 //!
 //! When the mailbox is empty the task waits with IDLE where the server
 //! offers it (renewed every few minutes) and otherwise sleeps the
@@ -34,7 +49,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use async_imap::types::UnsolicitedResponse;
@@ -59,6 +74,11 @@ pub struct PollerConfig {
     /// How long one IDLE lasts before it is renewed (servers drop idle
     /// clients after 30 minutes; a renewal also re-checks the folder).
     pub idle_renew: Duration,
+    /// How long the poller's lease on a mailbox lasts (`TUKI_IMAP_LEASE`,
+    /// seconds, 60 by default); it is renewed every third of that.
+    pub lease: Duration,
+    /// This process's name in the mailboxes' lease (`poller_node`).
+    pub node: String,
     pub ingest: IngestOptions,
     /// For tests only: pause this long after fetching a message, before
     /// it is committed (`TUKI_IMAP_TEST_PAUSE_AFTER_FETCH`, seconds), so a
@@ -87,6 +107,8 @@ impl PollerConfig {
                 env_secs("TUKI_IMAP_RETRY_AFTER").unwrap_or(60).max(1),
             ),
             idle_renew: Duration::from_secs(5 * 60),
+            lease: Duration::from_secs(env_secs("TUKI_IMAP_LEASE").unwrap_or(60).max(1)),
+            node: node_id(),
             ingest: IngestOptions {
                 tag_prefix: std::env::var("TUKI_MAIL_TAG").unwrap_or_else(|_| "Tuki".into()),
                 ..IngestOptions::default()
@@ -100,9 +122,39 @@ impl PollerConfig {
     }
 }
 
+impl PollerConfig {
+    /// How often a lease is renewed, and how often a server that does not
+    /// hold it asks again: a third of its length.
+    fn lease_every(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(200))
+    }
+
+    fn lease_length(&self) -> SignedDuration {
+        SignedDuration::try_from(self.lease).unwrap_or(SignedDuration::from_secs(60))
+    }
+}
+
+/// A name for this `tuki serve` process: the machine's host name (for the
+/// administrator reading the mailboxes page), the process id and a random
+/// part (so that a restarted process never renews its predecessor's lease).
+pub fn node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tuki".into());
+    format!(
+        "{host}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
 /// Runs pollers for every IMAP mailbox until `stop` turns true.
 pub async fn run(store: Store, config: PollerConfig, mut stop: watch::Receiver<bool>) {
     let config = Arc::new(config);
+    tracing::info!(node = %config.node, lease_secs = config.lease.as_secs_f64(), "imap: pollers start");
     let mut tasks: HashMap<i64, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {
         tasks.retain(|_, t| !t.is_finished());
@@ -118,6 +170,8 @@ pub async fn run(store: Store, config: PollerConfig, mut stop: watch::Receiver<b
                         config: config.clone(),
                         mailbox_id: m.mailbox.id,
                         stop: stop.clone(),
+                        renewed: Instant::now(),
+                        seen_holder: None,
                     };
                     tasks.insert(m.mailbox.id, tokio::spawn(task.run()));
                 }
@@ -145,6 +199,18 @@ enum Stop {
     Shutdown,
     /// The mailbox lost its IMAP settings.
     Removed,
+    /// Another server holds the mailbox's lease.
+    NotHolder,
+    /// A renewal found the lease taken by another server.
+    LeaseLost,
+}
+
+/// How a wait for new mail ended.
+enum Wait {
+    /// Time to look at the folder again.
+    Look,
+    Shutdown,
+    LeaseLost,
 }
 
 struct Poller {
@@ -152,20 +218,38 @@ struct Poller {
     config: Arc<PollerConfig>,
     mailbox_id: i64,
     stop: watch::Receiver<bool>,
+    /// When this poller last took or renewed its lease.
+    renewed: Instant,
+    /// The other server last seen holding the lease (logged once).
+    seen_holder: Option<String>,
 }
 
 impl Poller {
     async fn run(mut self) {
         loop {
             if *self.stop.borrow() {
+                self.release().await;
                 return;
             }
             let name = format!("mailbox {}", self.mailbox_id);
-            match self.session().await {
-                Ok(Stop::Shutdown) => return,
+            let wait = match self.session().await {
+                Ok(Stop::Shutdown) => {
+                    self.release().await;
+                    return;
+                }
                 Ok(Stop::Removed) => {
                     tracing::info!(%name, "imap: mailbox has no IMAP settings any more; poller stops");
+                    self.release().await;
                     return;
+                }
+                Ok(Stop::NotHolder) => self.config.lease_every(),
+                Ok(Stop::LeaseLost) => {
+                    tracing::warn!(
+                        mailbox_id = self.mailbox_id,
+                        node = %self.config.node,
+                        "imap: the lease was taken by another server; this session stops"
+                    );
+                    self.config.lease_every()
                 }
                 Err(e) => {
                     let text = format!("{e:#}");
@@ -190,20 +274,92 @@ impl Poller {
                             tracing::error!(mailbox_id = self.mailbox_id, error = %e, "imap: cannot notify administrators")
                         }
                     }
+                    // Another server may do better (its network, its CA
+                    // file); this one asks for the lease again after the wait.
+                    self.release().await;
+                    self.config.retry_after
                 }
-            }
+            };
             tokio::select! {
-                _ = self.stop.wait_for(|s| *s) => return,
-                _ = tokio::time::sleep(self.config.retry_after) => {}
+                _ = stopped(&mut self.stop) => {
+                    self.release().await;
+                    return;
+                }
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// One connection: log in, then drain and wait until something fails.
+    /// Takes or renews the lease; `false` when another server holds it.
+    async fn renew(&mut self) -> anyhow::Result<bool> {
+        let held = self
+            .store
+            .take_mailbox_lease(
+                self.mailbox_id,
+                &self.config.node,
+                self.config.lease_length(),
+            )
+            .await
+            .context("cannot take or renew the poller's lease on the mailbox")?;
+        if held {
+            self.renewed = Instant::now();
+        }
+        Ok(held)
+    }
+
+    /// Renews the lease when a third of it has passed since the last time.
+    async fn renew_if_due(&mut self) -> anyhow::Result<bool> {
+        if self.renewed.elapsed() < self.config.lease_every() {
+            return Ok(true);
+        }
+        self.renew().await
+    }
+
+    /// How long until the next renewal is due.
+    fn renew_in(&self) -> Duration {
+        self.config
+            .lease_every()
+            .saturating_sub(self.renewed.elapsed())
+    }
+
+    /// Gives the lease up (when this node holds it), so that another server
+    /// can take the mailbox at once.
+    async fn release(&mut self) {
+        match self
+            .store
+            .release_mailbox_lease(self.mailbox_id, &self.config.node)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(mailbox_id = self.mailbox_id, node = %self.config.node, "imap: lease released")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(mailbox_id = self.mailbox_id, error = %e, "imap: cannot release the lease; it runs out by itself")
+            }
+        }
+    }
+
+    /// One connection: take the lease, log in, then drain and wait until
+    /// something fails, the lease is lost or `tuki serve` stops.
     async fn session(&mut self) -> anyhow::Result<Stop> {
         let Some(mb) = self.store.imap_mailbox(self.mailbox_id).await? else {
             return Ok(Stop::Removed);
         };
+        if !self.renew().await? {
+            let holder = mb.mailbox.poller_node.clone();
+            if holder != self.seen_holder {
+                tracing::info!(
+                    mailbox = %mb.mailbox.name,
+                    holder = holder.as_deref().unwrap_or("?"),
+                    "imap: another server polls this mailbox; this one waits"
+                );
+                self.seen_holder = holder;
+            }
+            return Ok(Stop::NotHolder);
+        }
+        self.seen_holder = None;
+        tracing::info!(mailbox = %mb.mailbox.name, node = %self.config.node, "imap: took the lease");
         let mut session = connect(&mb.imap, &self.config.extra_roots).await?;
         let caps = session.capabilities().await.context("CAPABILITY")?;
         let idle = caps.has_str("IDLE");
@@ -216,7 +372,15 @@ impl Poller {
             .with_context(|| format!("SELECT {}", mb.imap.folder))?;
         tracing::info!(mailbox = %mb.mailbox.name, idle, "imap: connected");
         loop {
-            let n = self.drain(&mut session, &mb, uidplus, can_move).await?;
+            // Logging in may have taken long (timeouts are 30 s a step).
+            if !self.renew_if_due().await? {
+                let _ = session.logout().await;
+                return Ok(Stop::LeaseLost);
+            }
+            let Some(n) = self.drain(&mut session, &mb, uidplus, can_move).await? else {
+                let _ = session.logout().await;
+                return Ok(Stop::LeaseLost);
+            };
             self.store.mailbox_fetched(self.mailbox_id).await?;
             if n > 0 {
                 // Check again: more may have come while these were imported.
@@ -239,44 +403,77 @@ impl Poller {
                 let _ = session.logout().await;
                 return Ok(Stop::Shutdown);
             }
-            if idle {
+            let waited = if idle {
                 let mut handle = session.idle();
                 handle.init().await.context("IDLE")?;
-                let shutdown = {
+                let waited = {
                     let (wait, _interrupt) = handle.wait_with_timeout(self.config.idle_renew);
-                    tokio::select! {
-                        r = wait => { r.context("IDLE")?; false }
-                        _ = self.stop.wait_for(|s| *s) => true,
-                    }
+                    self.wait(wait).await?
                 };
                 session = handle.done().await.context("DONE")?;
-                if shutdown {
-                    let _ = session.logout().await;
-                    return Ok(Stop::Shutdown);
-                }
+                waited
             } else {
-                let shutdown = tokio::select! {
-                    _ = self.stop.wait_for(|s| *s) => true,
-                    _ = tokio::time::sleep(Duration::from_secs(mb.imap.poll_seconds)) => false,
-                };
-                if shutdown {
+                let nap = tokio::time::sleep(Duration::from_secs(mb.imap.poll_seconds));
+                self.wait(async {
+                    nap.await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await?
+            };
+            match waited {
+                Wait::Look => {}
+                Wait::Shutdown => {
                     let _ = session.logout().await;
                     return Ok(Stop::Shutdown);
                 }
+                Wait::LeaseLost => {
+                    let _ = session.logout().await;
+                    return Ok(Stop::LeaseLost);
+                }
+            }
+            if !idle {
                 // Some servers only report new mail in answer to a command.
                 session.noop().await.context("NOOP")?;
             }
         }
     }
 
-    /// Imports every message in the folder; returns how many it handled.
+    /// Waits for `until` (IDLE's answer, or the poll interval) while
+    /// renewing the lease on time, without touching the IMAP connection.
+    async fn wait<T, E>(
+        &mut self,
+        until: impl std::future::Future<Output = Result<T, E>>,
+    ) -> anyhow::Result<Wait>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        tokio::pin!(until);
+        loop {
+            let renew_in = self.renew_in();
+            tokio::select! {
+                r = &mut until => {
+                    r.context("IDLE")?;
+                    return Ok(Wait::Look);
+                }
+                _ = stopped(&mut self.stop) => return Ok(Wait::Shutdown),
+                _ = tokio::time::sleep(renew_in) => {
+                    if !self.renew().await? {
+                        return Ok(Wait::LeaseLost);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Imports every message in the folder; returns how many it handled,
+    /// or `None` when the lease was lost on the way.
     async fn drain(
         &mut self,
         session: &mut Session<Conn>,
         mb: &ImapMailbox,
         uidplus: bool,
         can_move: bool,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Option<usize>> {
         let mut uids: Vec<u32> = session
             .uid_search("UNDELETED")
             .await
@@ -286,6 +483,9 @@ impl Poller {
         uids.sort_unstable();
         let mut handled = 0;
         for uid in uids {
+            if !self.renew_if_due().await? {
+                return Ok(None);
+            }
             let Some(raw) = fetch(session, uid).await? else {
                 // Gone meanwhile (another client took it).
                 continue;
@@ -330,8 +530,13 @@ impl Poller {
                 break;
             }
         }
-        Ok(handled)
+        Ok(Some(handled))
     }
+}
+
+/// Resolves once `tuki serve` is shutting down.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// `UID FETCH uid BODY.PEEK[]`: the raw message, `None` when it is gone.

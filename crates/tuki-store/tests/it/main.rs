@@ -2,6 +2,7 @@
 
 mod directory;
 mod fixture;
+mod imap;
 mod jobs;
 mod mail;
 mod mail_admin;

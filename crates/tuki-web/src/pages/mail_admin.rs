@@ -108,6 +108,7 @@ async fn mailboxes_view(
         .await
         .map_err(|e| v.err(e))?;
     let failed = !form.errors.is_empty();
+    let now = store.now();
     let r = render(
         "admin_mailboxes.html",
         v.ctx(context! {
@@ -125,6 +126,10 @@ async fn mailboxes_view(
                 last_error => &m.mailbox.last_error,
                 last_error_at => m.mailbox.last_error_at.map(when),
                 failing_since => m.mailbox.failing_since.map(when),
+                // The `tuki serve` process whose poller holds the mailbox.
+                poller => m.mailbox.poller_node.as_ref().zip(m.mailbox.poller_lease_until).map(|(node, until)| context! {
+                    node => node, until => when(until), expired => until < now,
+                }),
             }).collect::<Vec<_>>(),
             intake => intake,
             groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),

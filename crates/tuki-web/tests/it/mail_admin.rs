@@ -343,6 +343,32 @@ async fn an_administrator_adds_a_mailbox_and_sees_mistakes_next_to_the_field(db:
     assert!(body.contains("Failing since"));
     assert!(body.contains("connection &lt;refused&gt;"));
     assert!(body.contains("Intake group (Service desk)"));
+
+    // The server whose IMAP poller holds the mailbox is named, and so is
+    // one whose lease ran out (it crashed; another takes over).
+    assert!(!body.contains("Polled by"));
+    let store = &d.app.store;
+    let minute = jiff::SignedDuration::from_mins(1);
+    assert!(store
+        .take_mailbox_lease(m.id, "web1-42-0a1b2c3d", minute)
+        .await
+        .unwrap());
+    let (_, body) = d.admin.get("/admin/mailboxes").await;
+    assert!(body.contains("Polled by web1-42-0a1b2c3d until"), "{body}");
+    assert!(store
+        .release_mailbox_lease(m.id, "web1-42-0a1b2c3d")
+        .await
+        .unwrap());
+    assert!(store
+        .take_mailbox_lease(m.id, "web2-7-00ff00ff", -minute)
+        .await
+        .unwrap());
+    let (_, body) = d.admin.get("/admin/mailboxes").await;
+    assert!(
+        body.contains("The lease of web2-7-00ff00ff ran out at"),
+        "{body}"
+    );
+    assert!(!body.contains("Polled by"));
 }
 
 async fn an_administrator_reads_retries_and_discards_quarantined_mail(db: TestDb) {

@@ -11,6 +11,11 @@
 //! that as the mailbox's error, until `tuki serve` is given the CA with
 //! `TUKI_MAIL_CA_FILE`; then both import their mail.
 //!
+//! Two `tuki serve` processes on one database poll a mailbox from one of
+//! them: one holds the mailbox's lease and logs in, the other waits; when
+//! the holder is killed (SIGKILL) its lease runs out and the other takes
+//! the mailbox over and imports what comes next.
+//!
 //! Dovecot runs as a throwaway instance: its own configuration in a
 //! temporary folder, loopback only, free ports, one user in a passwd file,
 //! Maildir storage in the folder; without TLS, or with `ssl = required`, an
@@ -22,7 +27,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::any::AnyPoolOptions;
@@ -280,6 +285,8 @@ impl Drop for Dovecot {
 struct Serve {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// Every line so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serve {
@@ -294,6 +301,9 @@ impl Serve {
             .env_remove("TUKI_MAIL_CA_FILE")
             .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
             .env_remove("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
+            // A short lease, so that a server started after a killed one
+            // takes the mailbox over within seconds.
+            .env("TUKI_IMAP_LEASE", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -303,16 +313,33 @@ impl Serve {
         let mut child = cmd.spawn().expect("start tuki serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let keep = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("tuki serve: {line}");
+                keep.lock().unwrap().push(line.clone());
                 if tx.send(line).is_err() {
                     // The test stopped listening; keep draining the pipe.
                 }
             }
         });
-        Serve { child, lines }
+        Serve { child, lines, log }
+    }
+
+    /// How many log lines so far contain `text`.
+    fn logged(&self, text: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for a log line containing `text`.
@@ -789,6 +816,154 @@ fn serve_refuses_a_mail_ca_file_without_certificates() {
             "{stderr}"
         );
     }
+}
+
+const SECOND: &str = "From: Pekka Puhelin <pekka@cust.example>\n\
+To: tuki@desk.example\n\
+Subject: Headset crackles\n\
+Message-ID: <second@cust.example>\n\
+Date: Mon, 3 Mar 2025 13:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+My headset crackles in every call.\n";
+
+const THIRD: &str = "From: Pekka Puhelin <pekka@cust.example>\n\
+To: tuki@desk.example\n\
+Subject: Badge does not open the door\n\
+Message-ID: <third@cust.example>\n\
+Date: Mon, 3 Mar 2025 14:00:00 +0200\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+My badge no longer opens the side door.\n";
+
+/// The process id in a node id (`host-pid-random`).
+fn pid_of(node: &str) -> u32 {
+    node.rsplit('-')
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no process id in the node id {node:?}"))
+}
+
+async fn two_servers_poll_a_mailbox_from_one(db: TestDb) {
+    let dovecot = Dovecot::start();
+    let mailbox = db
+        .store
+        .create_mailbox("support", "tuki@desk.example", None)
+        .await
+        .unwrap();
+    db.store
+        .set_mailbox_imap(mailbox.id, Some(&dovecot.settings()))
+        .await
+        .unwrap();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let tickets = "SELECT COUNT(*) AS n FROM tickets";
+    let received = "SELECT COUNT(*) AS n FROM mail_messages WHERE direction = 'in'";
+    let lease = || async {
+        let m = db.store.mailbox("support").await.unwrap().unwrap();
+        (m.poller_node, m.poller_lease_until)
+    };
+
+    // 1. Two servers start with a message waiting: one takes the lease,
+    //    logs in and imports it; the other waits.
+    dovecot.deliver(FIRST).await;
+    let env = [("TUKI_IMAP_LEASE", "3"), ("TUKI_IMAP_RETRY_AFTER", "1")];
+    let a = Serve::start(&db.url, &data.path().join("a"), &env);
+    let b = Serve::start(&db.url, &data.path().join("b"), &env);
+    wait_until(
+        "the first message imported and removed",
+        Duration::from_secs(30),
+        || async { dovecot.count().await == 0 && count(&pool, tickets).await == 1 },
+    )
+    .await;
+    let node = lease().await.0.expect("a server holds the lease");
+    let (holder, waiter) = if pid_of(&node) == a.pid() {
+        (a, b)
+    } else {
+        assert_eq!(pid_of(&node), b.pid(), "the lease names neither server");
+        (b, a)
+    };
+
+    // 2. For several lease lengths the holder keeps renewing it and
+    //    imports what comes; the other never logs in or fetches.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    dovecot.deliver(SECOND).await;
+    wait_until(
+        "the second message imported and removed",
+        Duration::from_secs(30),
+        || async { dovecot.count().await == 0 && count(&pool, tickets).await == 2 },
+    )
+    .await;
+    let (still, until) = lease().await;
+    assert_eq!(
+        still.as_deref(),
+        Some(node.as_str()),
+        "the lease changed hands"
+    );
+    assert!(
+        until.unwrap() > db.store.now(),
+        "the holder's lease ran out"
+    );
+    assert_eq!(
+        holder.logged("imap: connected"),
+        1,
+        "the holder reconnected"
+    );
+    assert!(holder.logged("imap: fetched") >= 2);
+    assert_eq!(
+        waiter.logged("imap: connected"),
+        0,
+        "both servers logged in"
+    );
+    assert_eq!(waiter.logged("imap: fetched"), 0);
+    assert!(waiter.logged("another server polls this mailbox") >= 1);
+    assert_eq!(count(&pool, received).await, 2);
+
+    // 3. The holder crashes: its lease is not released but runs out, and
+    //    the other server takes the mailbox over and imports a new message.
+    holder.kill9();
+    assert_eq!(lease().await.0.as_deref(), Some(node.as_str()));
+    dovecot.deliver(THIRD).await;
+    wait_until(
+        "the other server took over and imported the third message",
+        Duration::from_secs(30),
+        || async { dovecot.count().await == 0 && count(&pool, tickets).await == 3 },
+    )
+    .await;
+    let (taken, _) = lease().await;
+    let taken = taken.expect("the other server holds the lease");
+    assert_eq!(pid_of(&taken), waiter.pid());
+    assert_eq!(waiter.logged("imap: connected"), 1);
+    assert_eq!(count(&pool, received).await, 3, "a message imported twice");
+    let third = db
+        .store
+        .mail_record("third@cust.example")
+        .await
+        .unwrap()
+        .expect("the third message was recorded");
+    assert_eq!(third.outcome, "ticket");
+    let m = db.store.mailbox("support").await.unwrap().unwrap();
+    assert!(m.last_fetch_at.is_some());
+    assert!(m.failing_since.is_none());
+
+    // 4. A clean stop releases the lease for the next server at once.
+    waiter.stop();
+    assert_eq!(lease().await, (None, None));
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_servers_poll_a_mailbox_from_one_and_take_over_after_a_crash() {
+    two_servers_poll_a_mailbox_from_one(TestDb::postgres().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_servers_poll_a_mailbox_from_one_and_take_over_after_a_crash() {
+    two_servers_poll_a_mailbox_from_one(TestDb::sqlite().await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
