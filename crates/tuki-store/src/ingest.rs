@@ -128,11 +128,17 @@ impl Store {
     /// Imports a batch of parsed messages (see the module documentation).
     /// `Err` for database failures only; then nothing of the batch is
     /// written and the caller may try its messages one by one.
+    ///
+    /// `release` names a quarantined message this batch imports: it is
+    /// released in the same transaction, and if someone released it
+    /// meanwhile (discarded, or imported by a retry of their own) nothing
+    /// is imported and the answer is a conflict.
     pub(crate) async fn ingest_parsed_batch(
         &self,
         batch: &[(usize, &[u8], &InboundMessage)],
         mailbox: Option<&Mailbox>,
         opts: &IngestOptions,
+        release: Option<i64>,
     ) -> Result<Vec<(usize, IngestOutcome)>> {
         let at = self.now();
         let at_db = to_db(at);
@@ -158,6 +164,24 @@ impl Store {
         }
 
         let mut tx = self.write.begin().await?;
+        if let Some(quarantined) = release {
+            let released = sqlx::query(
+                "UPDATE mail_quarantine SET released_at = $1, last_attempt_at = $1, attempts = attempts + 1 \
+                 WHERE id = $2 AND released_at IS NULL",
+            )
+            .bind(at_db)
+            .bind(quarantined)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if released == 0 {
+                tx.rollback().await?;
+                return Err(crate::StoreError::conflict(
+                    None,
+                    "this message has left the quarantine meanwhile",
+                ));
+            }
+        }
         // Claim the Message-IDs first: a second delivery, a second node or a
         // retry after a crash stops here, and nothing else is written. On
         // PostgreSQL a concurrent claim of the same id waits for the other
@@ -199,7 +223,8 @@ impl Store {
             fresh
         });
         if incoming.is_empty() {
-            tx.rollback().await?;
+            // Nothing new; a quarantined message's release still counts.
+            tx.commit().await?;
             results.sort_by_key(|(i, _)| *i);
             return Ok(results);
         }

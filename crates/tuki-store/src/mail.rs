@@ -341,13 +341,13 @@ impl Store {
         let batch: Vec<(usize, &[u8], &InboundMessage)> =
             parsed.iter().map(|(i, m)| (*i, raws[*i], m)).collect();
         if !batch.is_empty() {
-            let placed = match self.ingest_parsed_batch(&batch, mailbox, opts).await {
+            let placed = match self.ingest_parsed_batch(&batch, mailbox, opts, None).await {
                 Ok(placed) => placed,
                 Err(e) if batch.len() > 1 => {
                     tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
                     let mut placed = Vec::with_capacity(batch.len());
                     for one in batch.chunks(1) {
-                        placed.extend(self.ingest_parsed_batch(one, mailbox, opts).await?);
+                        placed.extend(self.ingest_parsed_batch(one, mailbox, opts, None).await?);
                     }
                     placed
                 }
@@ -436,19 +436,19 @@ impl Store {
             });
         match parsed {
             Ok(msg) => {
+                // Imported and released in one transaction: a message
+                // discarded meanwhile is not imported after all.
                 let outcome = self
-                    .ingest_parsed_batch(&[(0, raw.as_slice(), &msg)], mailbox.as_ref(), opts)
+                    .ingest_parsed_batch(
+                        &[(0, raw.as_slice(), &msg)],
+                        mailbox.as_ref(),
+                        opts,
+                        Some(id),
+                    )
                     .await?
                     .pop()
                     .expect("one outcome per message")
                     .1;
-                sqlx::query(
-                    "UPDATE mail_quarantine SET released_at = $1, last_attempt_at = $1, attempts = attempts + 1 WHERE id = $2",
-                )
-                .bind(at)
-                .bind(id)
-                .execute(&self.write)
-                .await?;
                 Ok(outcome)
             }
             Err(error) => {
@@ -664,6 +664,7 @@ pub(crate) async fn add_mail_article(
     .bind(internal)
     .bind(author_id)
     .bind(body)
+    .bind(body_html)
     .bind(at_db)
     .fetch_one(&mut *tx)
     .await?
@@ -671,7 +672,6 @@ pub(crate) async fn add_mail_article(
     record(
         tx,
         ticket_id,
-    .bind(body_html)
         author_id,
         at_db,
         Change::new("article", None, Some(format!("{kind} {id}"))),
