@@ -580,17 +580,28 @@ pub(crate) async fn insert_tickets(
     tx: &mut AnyConnection,
     drafts: &[&Draft],
 ) -> Result<Vec<(Ticket, i64)>> {
-    // Requesters (active) with their organisations, and the intake group.
+    // Requesters with their organisations, and the intake group. People
+    // open tickets for active users only; Tuki itself (mail from someone
+    // whose account was switched off) still takes the request, since
+    // refusing it would lose it or hold up the mailbox.
     let mut requester_ids: Vec<i64> = drafts.iter().map(|d| d.requester_id).collect();
     requester_ids.sort_unstable();
     requester_ids.dedup();
-    let mut sql = Sql::new("SELECT id, organisation_id FROM users WHERE active AND id IN ");
+    let mut sql = Sql::new("SELECT id, organisation_id, active FROM users WHERE id IN ");
     sql.bind_list(&requester_ids);
     let mut orgs: HashMap<i64, Option<i64>> = HashMap::new();
+    let mut inactive = Vec::new();
     for r in sql.query().fetch_all(&mut *tx).await? {
-        orgs.insert(r.try_get("id")?, r.try_get("organisation_id")?);
+        let id: i64 = r.try_get("id")?;
+        if !crate::sql::get_bool(&r, "active")? {
+            inactive.push(id);
+        }
+        orgs.insert(id, r.try_get("organisation_id")?);
     }
-    if orgs.len() != requester_ids.len() {
+    let refused = drafts
+        .iter()
+        .any(|d| d.actor.user_id.is_some() && inactive.contains(&d.requester_id));
+    if orgs.len() != requester_ids.len() || refused {
         return Err(StoreError::invalid("requester_id", "no such user"));
     }
     let mut named: Vec<i64> = drafts.iter().filter_map(|d| d.group_id).collect();

@@ -826,6 +826,46 @@ async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
     );
 }
 
+async fn mail_from_a_deactivated_customer_is_still_a_request(db: TestDb) {
+    let (desk, mb) = setup(&db).await;
+    let store = &db.store;
+    // Bob left his company's account; his mail must not be refused, nor
+    // block the mailbox (the pipe would answer "try again" for days).
+    store
+        .update_user(
+            &desk.admin,
+            desk.bob.user_id.unwrap(),
+            tuki_store::directory::UserPatch {
+                active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let raw = message("bob@private.test", "gone@x", "Vielä yksi asia", "", "Hei taas.");
+    let out = store
+        .ingest_mail(&raw, Some(&mb), &IngestOptions::default())
+        .await
+        .unwrap();
+    let IngestOutcome::Ticket { ticket_id, .. } = out else {
+        panic!("a new ticket, got {out:?}")
+    };
+    let t = store.ticket(&desk.admin, ticket_id).await.unwrap();
+    assert_eq!(t.requester_id, desk.bob.user_id.unwrap());
+    // People still cannot open tickets for him by hand.
+    let err = store
+        .create_ticket(
+            &desk.tier1,
+            tuki_store::tickets::NewTicket {
+                requester_id: desk.bob.user_id,
+                ..crate::fixture::ticket("Puhelu")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such user"), "{err}");
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -837,4 +877,5 @@ tuki_store::on_both_engines!(
     mailboxes_show_last_fetch_and_how_long_they_fail,
     a_batch_imports_like_one_message_after_another,
     formatting_and_files_of_mail_are_kept,
+    mail_from_a_deactivated_customer_is_still_a_request,
 );
