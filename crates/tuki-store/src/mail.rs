@@ -306,9 +306,9 @@ impl Store {
     /// is what importing them one after another gives, one outcome per
     /// message in order. Bulk import uses it (see [`crate::ingest`]). If
     /// the batch fails as a whole, its messages are tried one by one, so one
-    /// message's trouble costs only that message; `Err` (a database
-    /// failure) means the messages from the failing one on were not
-    /// imported.
+    /// message's trouble costs only that message (see `ingest_alone`);
+    /// `Err` (a database failure) means the messages from the failing one
+    /// on were not imported.
     pub async fn ingest_mail_batch(
         &self,
         raws: &[&[u8]],
@@ -343,15 +343,16 @@ impl Store {
         if !batch.is_empty() {
             let placed = match self.ingest_parsed_batch(&batch, mailbox, opts, None).await {
                 Ok(placed) => placed,
-                Err(e) if batch.len() > 1 => {
-                    tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
+                Err(e) => {
+                    if batch.len() > 1 {
+                        tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
+                    }
                     let mut placed = Vec::with_capacity(batch.len());
                     for one in batch.chunks(1) {
-                        placed.extend(self.ingest_parsed_batch(one, mailbox, opts, None).await?);
+                        placed.push(self.ingest_alone(one[0], mailbox, opts).await?);
                     }
                     placed
                 }
-                Err(e) => return Err(e),
             };
             for (i, outcome) in placed {
                 outcomes[i] = Some(outcome);
@@ -361,6 +362,55 @@ impl Store {
             .into_iter()
             .map(|o| o.expect("every message has an outcome"))
             .collect())
+    }
+
+    /// One message on its own, after its batch failed. A failure that
+    /// trying again can cure (the database or the data folder is away)
+    /// is returned, and the source keeps its copy. A failure of this
+    /// message itself (data no rule foresaw) would fail every retry and
+    /// hold up the mailbox behind it: such a message is quarantined with
+    /// the error for an administrator, like one that cannot be parsed. A
+    /// constraint violation gets one more try first, since on PostgreSQL
+    /// it can also mean another server just created the same sender.
+    async fn ingest_alone(
+        &self,
+        one: (usize, &[u8], &InboundMessage),
+        mailbox: Option<&Mailbox>,
+        opts: &IngestOptions,
+    ) -> Result<(usize, IngestOutcome)> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let error = match self.ingest_parsed_batch(&[one], mailbox, opts, None).await {
+                Ok(mut placed) => return Ok(placed.pop().expect("one outcome per message")),
+                Err(e) => e,
+            };
+            let retry = match &error {
+                StoreError::Database(sqlx::Error::Database(db)) => {
+                    if tries < 2 && db.kind() != sqlx::error::ErrorKind::Other {
+                        continue;
+                    }
+                    db.kind() == sqlx::error::ErrorKind::Other
+                }
+                StoreError::Database(_) | StoreError::Files(_) | StoreError::Migrate(_) => true,
+                _ => false,
+            };
+            if retry {
+                return Err(error);
+            }
+            let message = format!("cannot be imported: {error}");
+            tracing::warn!(message_id = %one.2.message_id, error = %error, "mail quarantined");
+            let quarantine_id = self
+                .quarantine(one.1, mailbox.map(|m| m.id), &message)
+                .await?;
+            return Ok((
+                one.0,
+                IngestOutcome::Quarantined {
+                    quarantine_id,
+                    error: message,
+                },
+            ));
+        }
     }
 
     async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {

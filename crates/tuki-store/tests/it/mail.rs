@@ -842,7 +842,13 @@ async fn mail_from_a_deactivated_customer_is_still_a_request(db: TestDb) {
         )
         .await
         .unwrap();
-    let raw = message("bob@private.test", "gone@x", "Vielä yksi asia", "", "Hei taas.");
+    let raw = message(
+        "bob@private.test",
+        "gone@x",
+        "Vielä yksi asia",
+        "",
+        "Hei taas.",
+    );
     let out = store
         .ingest_mail(&raw, Some(&mb), &IngestOptions::default())
         .await
@@ -866,6 +872,54 @@ async fn mail_from_a_deactivated_customer_is_still_a_request(db: TestDb) {
     assert!(err.to_string().contains("no such user"), "{err}");
 }
 
+async fn a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in(db: TestDb) {
+    let (_desk, mb) = setup(&db).await;
+    let store = &db.store;
+    // A rule no message was meant to meet: no two articles alike. The
+    // second message breaks it however often it is tried.
+    store
+        .execute_raw_for_tests("CREATE UNIQUE INDEX articles_one_of_a_kind ON articles (body)")
+        .await
+        .unwrap();
+    let first = message("alice@shared.test", "k1@x", "Yksi", "", "Sama teksti.");
+    let second = message("bob@private.test", "k2@x", "Kaksi", "", "Sama teksti.");
+    let third = message("bella@private.test", "k3@x", "Kolme", "", "Eri teksti.");
+    let out = store
+        .ingest_mail_batch(
+            &[&first, &second, &third],
+            Some(&mb),
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out[0], IngestOutcome::Ticket { .. }), "{out:?}");
+    let IngestOutcome::Quarantined {
+        quarantine_id,
+        error,
+    } = &out[1]
+    else {
+        panic!("the second is quarantined: {out:?}")
+    };
+    assert!(error.starts_with("cannot be imported"), "{error}");
+    assert!(matches!(out[2], IngestOutcome::Ticket { .. }), "{out:?}");
+    let held = store.quarantined_mail().await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].id, *quarantine_id);
+    assert_eq!(held[0].size, second.len(), "the raw message is kept");
+    // Its Message-ID was not taken: once the cause is gone, a retry
+    // imports it.
+    assert!(store.mail_record("k2@x").await.unwrap().is_none());
+    store
+        .execute_raw_for_tests("DROP INDEX articles_one_of_a_kind")
+        .await
+        .unwrap();
+    let again = store
+        .retry_quarantined(*quarantine_id, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(again, IngestOutcome::Ticket { .. }), "{again:?}");
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -878,4 +932,5 @@ tuki_store::on_both_engines!(
     a_batch_imports_like_one_message_after_another,
     formatting_and_files_of_mail_are_kept,
     mail_from_a_deactivated_customer_is_still_a_request,
+    a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in,
 );
