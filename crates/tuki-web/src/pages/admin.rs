@@ -14,18 +14,10 @@ use tuki_store::directory::{
 };
 use tuki_store::StoreError;
 
-use super::auth::{Posted, Viewer};
+use super::auth::{admin_only, Posted, Viewer};
 use super::console::base_url;
 use super::render::{render, user_message, PageError, PageResult};
 use crate::AppState;
-
-fn admin_only(v: &Viewer) -> Result<(), PageError> {
-    if v.actor.is_admin() {
-        Ok(())
-    } else {
-        Err(PageError::not_found(v.lang))
-    }
-}
 
 /// The console's queue sidebar, for the admin pages too.
 pub async fn queues(state: &AppState, v: &Viewer) -> Result<Value, PageError> {

@@ -741,3 +741,15 @@ mod tests {
         );
     }
 }
+
+/// The administration pages are for administrators. Others get a plain
+/// "forbidden" page: the pages' existence is no secret (the API documents
+/// them), and saying so helps an agent who followed a link more than a
+/// "not found" would.
+pub(crate) fn admin_only(v: &Viewer) -> Result<(), super::render::PageError> {
+    if v.actor.is_admin() {
+        Ok(())
+    } else {
+        Err(super::render::PageError::forbidden(v.lang))
+    }
+}

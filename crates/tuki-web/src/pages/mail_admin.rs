@@ -19,7 +19,7 @@ use tuki_store::mail_admin::{NewMailbox, OutboxEntry, QuarantineEntry, RetryResu
 use tuki_store::outbox::SmtpConfig;
 use tuki_store::StoreError;
 
-use super::auth::{Posted, Viewer};
+use super::auth::{admin_only, Posted, Viewer};
 use super::console::size;
 use super::i18n::{self, Lang};
 use super::render::{render, user_message, when, PageError, PageResult};
@@ -30,14 +30,6 @@ pub const RAW_SHOWN: usize = 64 * 1024;
 
 /// How many sent messages the outbox page lists.
 const SENT_SHOWN: i64 = 50;
-
-fn admin_only(v: &Viewer) -> Result<(), PageError> {
-    if v.actor.is_admin() {
-        Ok(())
-    } else {
-        Err(PageError::forbidden(v.lang))
-    }
-}
 
 /// A line at the top of a page saying what an action did; `ok` false when
 /// it did not get what was hoped for (a retry that still cannot read).

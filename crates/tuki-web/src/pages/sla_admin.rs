@@ -24,7 +24,7 @@ use tuki_store::directory::UserFilter;
 use tuki_store::sla::{Calendar, CalendarInput, EscalationRuleInput, PolicyInput, SlaPolicy};
 use tuki_store::StoreError;
 
-use super::auth::{Form, Posted, Viewer};
+use super::auth::{admin_only, Form, Posted, Viewer};
 use super::i18n::{self, Lang};
 use super::render::{render, user_message, PageError, PageResult};
 use crate::AppState;
@@ -38,14 +38,6 @@ const WEEKDAYS: [&str; 7] = [
     "saturday",
     "sunday",
 ];
-
-fn admin_only(v: &Viewer) -> Result<(), PageError> {
-    if v.actor.is_admin() {
-        Ok(())
-    } else {
-        Err(PageError::not_found(v.lang))
-    }
-}
 
 fn with_status(mut r: Response, error: &Option<String>) -> Response {
     if error.is_some() {

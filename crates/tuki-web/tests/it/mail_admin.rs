@@ -603,10 +603,53 @@ async fn the_outbox_page_lists_mail_and_sends_failing_mail_now(db: TestDb) {
     );
 }
 
+/// Every administration page, not only the mail ones, answers agents and
+/// customers with the same "forbidden" page, and changes nothing for them.
+async fn every_admin_page_is_for_administrators_only(db: TestDb) {
+    let d = desk(db).await;
+    let me = d.admin_actor.user_id.unwrap();
+    let pages = [
+        "/admin".to_string(),
+        "/admin/users".into(),
+        format!("/admin/users/{me}"),
+        "/admin/organisations".into(),
+        "/admin/groups".into(),
+        "/admin/calendars".into(),
+        "/admin/sla-policies".into(),
+        "/admin/escalations".into(),
+        "/admin/mailboxes".into(),
+        "/admin/quarantine".into(),
+        "/admin/outbox".into(),
+    ];
+    for who in [&d.agent, &d.customer] {
+        for p in &pages {
+            assert_eq!(who.get(p).await.0, StatusCode::FORBIDDEN, "{p}");
+        }
+        let (s, _) = who
+            .post(
+                &format!("/admin/users/{me}"),
+                &[
+                    ("name", "Taken over"),
+                    ("email", "x@desk.test"),
+                    ("role", "agent"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    for p in &pages[1..] {
+        assert_eq!(d.admin.get(p).await.0, StatusCode::OK, "{p}");
+    }
+    let admin = d.app.store.user(&d.admin_actor, me).await.unwrap();
+    assert_ne!(admin.name, "Taken over");
+}
+
 tuki_store::on_both_engines!(
     mail_pages_are_for_administrators_only,
     mail_forms_without_the_csrf_token_are_refused,
     an_administrator_adds_a_mailbox_and_sees_mistakes_next_to_the_field,
     an_administrator_reads_retries_and_discards_quarantined_mail,
     the_outbox_page_lists_mail_and_sends_failing_mail_now,
+    every_admin_page_is_for_administrators_only,
 );
