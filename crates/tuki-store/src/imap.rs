@@ -107,10 +107,11 @@ pub struct ImapMailbox {
     pub imap: ImapSettings,
 }
 
-const IMAP_COLUMNS: &str = "imap_host, imap_port, imap_security, imap_user, imap_password, \
+pub(crate) const IMAP_COLUMNS: &str =
+    "imap_host, imap_port, imap_security, imap_user, imap_password, \
      imap_folder, imap_move_to, imap_poll_seconds";
 
-fn imap_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ImapSettings>> {
+pub(crate) fn imap_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ImapSettings>> {
     let Some(host) = r.try_get::<Option<String>, _>("imap_host")? else {
         return Ok(None);
     };

@@ -21,7 +21,7 @@ use sqlx::Row;
 use tuki_domain::access::Actor;
 use tuki_domain::values::{self, Email};
 
-use crate::imap::ImapSecurity;
+use crate::imap::{ImapSecurity, IMAP_COLUMNS};
 use crate::mail::{mailbox_from_row, IngestOptions, IngestOutcome, Mailbox, MAILBOX_COLUMNS};
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store, StoreError};
@@ -70,24 +70,14 @@ pub struct NewMailbox {
     pub group_id: Option<i64>,
 }
 
+/// What the overview shows of a mailbox's IMAP settings: the settings as
+/// the poller reads them, without the login.
 fn imap_summary(r: &AnyRow) -> Result<Option<ImapSummary>> {
-    let Some(host) = r.try_get::<Option<String>, _>("imap_host")? else {
-        return Ok(None);
-    };
-    let security = ImapSecurity::parse(
-        "imap_security",
-        &r.try_get::<Option<String>, _>("imap_security")?
-            .unwrap_or_else(|| "tls".into()),
-    )?;
-    Ok(Some(ImapSummary {
-        host,
-        port: r
-            .try_get::<Option<i64>, _>("imap_port")?
-            .map_or(security.default_port(), |p| p as u16),
-        security,
-        folder: r
-            .try_get::<Option<String>, _>("imap_folder")?
-            .unwrap_or_else(|| "INBOX".into()),
+    Ok(crate::imap::imap_from_row(r)?.map(|s| ImapSummary {
+        host: s.host,
+        port: s.port,
+        security: s.security,
+        folder: s.folder,
     }))
 }
 
@@ -273,7 +263,7 @@ impl Store {
     pub async fn mailbox_overview(&self, actor: &Actor) -> Result<Vec<MailboxOverview>> {
         admin(actor, "mailboxes")?;
         let rows = sqlx::query(&format!(
-            "SELECT {MAILBOX_COLUMNS}, imap_host, imap_port, imap_security, imap_folder, \
+            "SELECT {MAILBOX_COLUMNS}, {IMAP_COLUMNS}, \
              (SELECT g.name FROM support_groups g WHERE g.id = mailboxes.group_id) AS group_name \
              FROM mailboxes ORDER BY name"
         ))
