@@ -14,7 +14,7 @@ use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{context, Value};
-use tuki_store::mail::{IngestOptions, IngestOutcome};
+use tuki_store::mail::IngestOutcome;
 use tuki_store::mail_admin::{NewMailbox, OutboxEntry, QuarantineEntry, RetryResult};
 use tuki_store::outbox::SmtpConfig;
 use tuki_store::StoreError;
@@ -364,7 +364,7 @@ pub async fn retry(
     let from_message = form.get("back") == Some("message");
     let res = state
         .store
-        .retry_quarantined_by(&v.actor, id, &IngestOptions::default())
+        .retry_quarantined_by(&v.actor, id, &state.web.ingest_options())
         .await;
     let (done, error) = match res {
         Ok(r) => {
