@@ -8,6 +8,7 @@ use tuki_domain::directory::Role;
 use tuki_domain::ticket::{self as rules, ArticleKind};
 use tuki_domain::values;
 
+use crate::attachments::{insert_attachments, NewAttachment};
 use crate::history::{record, Change};
 use crate::sla::{on_ticket_event, TicketEvent};
 use crate::tickets::{load_for, save, set_state, BODY_MAX};
@@ -54,6 +55,21 @@ impl Store {
         ticket_id: i64,
         new: NewArticle,
     ) -> Result<Article> {
+        self.add_article_with_files(actor, ticket_id, new, Vec::new())
+            .await
+    }
+
+    /// [`Store::add_article`] with files (already written with
+    /// [`crate::attachments::write_blob`]) listed on the article in the same
+    /// transaction: the mail that follows the article is written after
+    /// its files are there, so it carries them.
+    pub async fn add_article_with_files(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        new: NewArticle,
+        files: Vec<NewAttachment>,
+    ) -> Result<Article> {
         let kind = new.kind.unwrap_or(ArticleKind::Reply);
         let internal = kind.internal(new.internal)?;
         let body = values::body("body", &new.body, BODY_MAX)?;
@@ -82,6 +98,7 @@ impl Store {
             Change::new("article", None, Some(format!("{kind} {id}"))),
         )
         .await?;
+        insert_attachments(&mut tx, ticket_id, id, actor.user_id, &files, at_db).await?;
         let mut events = Vec::new();
         if t.merged_into_id.is_none() {
             if let Some(next) = rules::state_after_article(t.state, actor.role, kind) {

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::directory::Role;
 use tuki_domain::values;
 
+use crate::tickets::{insert_ticket, Draft, NewTicket, Ticket};
 use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
@@ -103,6 +104,42 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment> {
 const COLUMNS: &str =
     "a.id, a.ticket_id, a.article_id, a.sha256, a.size, a.content_type, a.file_name, a.content_id, a.created_at";
 
+/// Checks files written with [`write_blob`] and lists them on an article,
+/// in the caller's transaction. Returns their ids.
+pub(crate) async fn insert_attachments(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    article_id: i64,
+    uploaded_by: Option<i64>,
+    files: &[NewAttachment],
+    at: i64,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(files.len());
+    for f in files {
+        if f.sha256.len() != 64 || !f.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(StoreError::invalid("sha256", "is not a SHA-256"));
+        }
+        let content_type = values::line("content_type", &f.content_type, 200)?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO attachments (ticket_id, article_id, sha256, size, content_type, file_name, uploaded_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(article_id)
+        .bind(&f.sha256)
+        .bind(f.size)
+        .bind(content_type)
+        .bind(clean_file_name(&f.file_name))
+        .bind(uploaded_by)
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// A customer's rating of the help on one request.
 #[derive(Debug, Clone)]
 pub struct Rating {
@@ -134,33 +171,42 @@ impl Store {
             ));
         }
         let at = to_db(self.now());
-        let mut ids = Vec::new();
         let mut tx = self.write.begin().await?;
-        for f in &files {
-            if f.sha256.len() != 64 || !f.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(StoreError::invalid("sha256", "is not a SHA-256"));
-            }
-            let content_type = values::line("content_type", &f.content_type, 200)?;
-            let id: i64 = sqlx::query(
-                "INSERT INTO attachments (ticket_id, article_id, sha256, size, content_type, file_name, uploaded_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            )
-            .bind(ticket_id)
-            .bind(article_id)
-            .bind(&f.sha256)
-            .bind(f.size)
-            .bind(content_type)
-            .bind(clean_file_name(&f.file_name))
-            .bind(actor.user_id)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            ids.push(id);
-        }
+        let ids =
+            insert_attachments(&mut tx, ticket_id, article_id, actor.user_id, &files, at).await?;
         tx.commit().await?;
         let all = self.ticket_attachments(actor, ticket_id).await?;
         Ok(all.into_iter().filter(|a| ids.contains(&a.id)).collect())
+    }
+
+    /// [`Store::create_ticket`] with files (already written with
+    /// [`write_blob`]) listed on the first article in the same transaction,
+    /// so that the mail about the new request carries them. Without files
+    /// it is `create_ticket`; with files the ticket is written on its own
+    /// (not in SQLite's group commit).
+    pub async fn create_ticket_with_files(
+        &self,
+        actor: &Actor,
+        new: NewTicket,
+        files: Vec<NewAttachment>,
+    ) -> Result<Ticket> {
+        if files.is_empty() {
+            return self.create_ticket(actor, new).await;
+        }
+        let draft = Draft::new(actor, new, self.now())?;
+        let mut tx = self.write.begin().await?;
+        let (t, article_id) = insert_ticket(&mut tx, &draft).await?;
+        insert_attachments(
+            &mut tx,
+            t.id,
+            article_id,
+            actor.user_id,
+            &files,
+            to_db(draft.at),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
     }
 
     /// The files of a ticket the actor may see, oldest first.
@@ -182,6 +228,20 @@ impl Store {
             .bind(ticket_id)
             .fetch_all(&self.read)
             .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The files of an article for the mail that quotes it, oldest first:
+    /// none when the article is an internal note. Read by the mail sender,
+    /// which has no actor; the outbox row names the article.
+    pub async fn mail_files(&self, article_id: i64) -> Result<Vec<Attachment>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM attachments a JOIN articles r ON r.id = a.article_id \
+             WHERE a.article_id = $1 AND NOT r.internal ORDER BY a.id"
+        ))
+        .bind(article_id)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -21,6 +21,13 @@
 //! out and another takes the row again (at-least-once: the Message-ID lets
 //! the receiving side see a repeat).
 //!
+//! A public reply to the requester, and agents' notices of a new request
+//! or a customer's reply, name their article (`outbox.article_id`, never an
+//! internal note): when the mail is sent, the article's files are read from
+//! the data folder and go with the text as a multipart/mixed message, up to
+//! [`SmtpConfig::attach_max_bytes`] in all; files beyond it, or missing from
+//! the data folder, are listed at the end of the text instead.
+//!
 //! Each message carries a Message-ID (recorded in `mail_messages`, so a
 //! reply to it threads into its ticket), In-Reply-To and References built
 //! from the ticket's mail, and the `[Tuki #N]` tag in its subject. Mail to
@@ -28,11 +35,12 @@
 //! `auto_answer_allowed`) nor to an address that bounced permanently.
 //! Texts come from the templates below, in the recipient's language.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox as LMailbox, Message};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Body, Mailbox as LMailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -76,6 +84,9 @@ pub struct NewMail {
     pub references: Vec<String>,
     /// Extra headers (e.g. `Auto-Submitted`).
     pub headers: Vec<(String, String)>,
+    /// The public article whose files go with the mail (read from the data
+    /// folder when it is sent); never an internal note.
+    pub article_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,10 +117,13 @@ pub struct OutMail {
     pub failed_at: Option<Timestamp>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    /// The article whose files are attached when the mail is sent.
+    pub article_id: Option<i64>,
 }
 
 const OUT_COLUMNS: &str = "id, kind, ticket_id, user_id, recipient, sender, subject, body, message_id, \
-     in_reply_to, refs, headers, attempts, max_attempts, next_attempt_at, last_error, sent_at, failed_at, created_at";
+     in_reply_to, refs, headers, attempts, max_attempts, next_attempt_at, last_error, sent_at, failed_at, created_at, \
+     article_id";
 
 fn out_from_row(r: &AnyRow) -> Result<OutMail> {
     let refs: String = r.try_get("refs")?;
@@ -134,6 +148,7 @@ fn out_from_row(r: &AnyRow) -> Result<OutMail> {
         sent_at: opt_from_db(r.try_get("sent_at")?),
         failed_at: opt_from_db(r.try_get("failed_at")?),
         created_at: from_db(r.try_get("created_at")?),
+        article_id: r.try_get("article_id")?,
     })
 }
 
@@ -174,8 +189,8 @@ pub async fn enqueue_mail(conn: &mut AnyConnection, mail: NewMail, at: Timestamp
     .unwrap_or_else(|_| "[]".into());
     let id: i64 = sqlx::query(
         "INSERT INTO outbox (kind, ticket_id, user_id, recipient, sender, subject, body, message_id, \
-         in_reply_to, refs, headers, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+         in_reply_to, refs, headers, next_attempt_at, created_at, article_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id",
     )
     .bind(&mail.kind)
     .bind(mail.ticket_id)
@@ -189,6 +204,7 @@ pub async fn enqueue_mail(conn: &mut AnyConnection, mail: NewMail, at: Timestamp
     .bind(mail.references.join(" "))
     .bind(headers)
     .bind(to_db(at))
+    .bind(mail.article_id)
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")?;
@@ -297,6 +313,46 @@ fn render(kind: &str, lang: &str, c: &Ctx<'_>) -> (String, String) {
             format!("Request {tag} \"{subject}\":\n\n{text}\n"),
         ),
     }
+}
+
+/// A file's size as the ticket page shows it.
+fn file_size(n: i64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MB", n as f64 / 1024.0 / 1024.0)
+    } else if n >= 1024 {
+        format!("{} kB", n / 1024)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// The lines added at the end of a mail's text for the files of its
+/// article that did not go with it: `too_large` (over the size cap, still
+/// on the request's page) and `unreadable` (missing from the data folder),
+/// each as (file name, size). Empty when every file went.
+fn files_note(lang: &str, too_large: &[(String, i64)], unreadable: &[(String, i64)]) -> String {
+    let list = |files: &[(String, i64)]| {
+        files
+            .iter()
+            .map(|(name, size)| format!("- {name} ({})\n", file_size(*size)))
+            .collect::<String>()
+    };
+    let mut out = String::new();
+    if !too_large.is_empty() {
+        out.push_str(match lang {
+            "fi" => "\nLiian suuret tiedostot sähköpostiin, saatavilla pyynnön sivulla:\n",
+            _ => "\nFiles too large to send by mail, available on the request's page:\n",
+        });
+        out.push_str(&list(too_large));
+    }
+    if !unreadable.is_empty() {
+        out.push_str(match lang {
+            "fi" => "\nTiedostot, joita ei voitu liittää tähän viestiin:\n",
+            _ => "\nFiles that could not be attached to this mail:\n",
+        });
+        out.push_str(&list(unreadable));
+    }
+    out
 }
 
 fn tag(number: i64) -> String {
@@ -596,6 +652,9 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
         ),
         None => (String::new(), true, String::new()),
     };
+    // The files of the article a mail quotes go with it; those of an
+    // internal note never leave Tuki by mail.
+    let files_of = e.article_id.filter(|_| latest.is_some() && !last_internal);
 
     // (kind, recipients)
     let mut to_customer: Option<&str> = None;
@@ -683,6 +742,7 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
                             headers: auto
                                 .map(|a| vec![("Auto-Submitted".to_string(), a.to_string())])
                                 .unwrap_or_default(),
+                            article_id: files_of.filter(|_| kind == "reply"),
                             ..NewMail::default()
                         },
                         at,
@@ -727,6 +787,9 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
                     ("Auto-Submitted".into(), "auto-generated".into()),
                     ("X-Auto-Response-Suppress".into(), "All".into()),
                 ],
+                // The customer's message (a new request or a reply) with
+                // its files; an `assigned` notice carries none.
+                article_id: files_of.filter(|_| matches!(kind, "new_ticket" | "customer_reply")),
                 ..NewMail::default()
             },
             at,
@@ -814,6 +877,19 @@ impl Store {
             return Err(StoreError::forbidden("only administrators see the outbox"));
         }
         self.outbox_rows(limit).await
+    }
+
+    /// The language of mail to `user_id` (English when unknown).
+    pub(crate) async fn mail_language(&self, user_id: Option<i64>) -> Result<&'static str> {
+        let Some(id) = user_id else { return Ok("en") };
+        let row = sqlx::query("SELECT language FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(match row {
+            Some(r) => lang(&r.try_get::<String, _>("language")?),
+            None => "en",
+        })
     }
 
     /// The outbox, newest first, without an access check (CLI, tests).
@@ -1043,7 +1119,19 @@ pub struct SmtpConfig {
     /// certificate in addition to the built-in web PKI roots, e.g. an
     /// organisation's private CA (`tuki serve --mail-ca-file`).
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// The data folder, where the files of articles live (`tuki serve
+    /// --data-dir`). Without one, mail goes without files and lists them as
+    /// not attached.
+    pub data_dir: Option<PathBuf>,
+    /// The most bytes of files one mail carries
+    /// (`TUKI_MAIL_ATTACH_MAX_BYTES`); files beyond it are listed at the
+    /// end of the text instead.
+    pub attach_max_bytes: u64,
 }
+
+/// The default of [`SmtpConfig::attach_max_bytes`]: 10 MiB of files (about
+/// 13.5 MiB of mail once encoded).
+pub const ATTACH_MAX_BYTES: u64 = 10 * 1024 * 1024;
 
 impl SmtpConfig {
     /// From `TUKI_SMTP_URL` and `TUKI_MAIL_FROM`; `None` when no SMTP URL is
@@ -1054,10 +1142,20 @@ impl SmtpConfig {
             .filter(|u| !u.is_empty())?;
         let default_from =
             std::env::var("TUKI_MAIL_FROM").unwrap_or_else(|_| "tuki@localhost".into());
+        let attach_max_bytes = match std::env::var("TUKI_MAIL_ATTACH_MAX_BYTES") {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().unwrap_or_else(|_| {
+                tracing::warn!(value = %v, default = ATTACH_MAX_BYTES,
+                    "TUKI_MAIL_ATTACH_MAX_BYTES is not a number of bytes; using the default");
+                ATTACH_MAX_BYTES
+            }),
+            _ => ATTACH_MAX_BYTES,
+        };
         Some(SmtpConfig {
             url,
             default_from,
             extra_ca_pem: None,
+            data_dir: None,
+            attach_max_bytes,
         })
     }
 }
@@ -1097,8 +1195,31 @@ fn angle(id: &str) -> String {
     )
 }
 
-/// Builds the RFC 5322 message of an outbox row.
-pub fn build_message(mail: &OutMail, default_from: &str) -> std::result::Result<Message, String> {
+/// A file that goes with a mail, read from the data folder.
+#[derive(Debug, Clone)]
+pub struct MailFile {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a mail carries besides its text: the files of its article that go
+/// with it, and the lines listing those that do not (added to the text).
+#[derive(Debug, Clone, Default)]
+pub struct MailExtras {
+    pub files: Vec<MailFile>,
+    pub note: String,
+}
+
+/// Builds the RFC 5322 message of an outbox row: its text alone
+/// (text/plain), or with files a multipart/mixed message of the text and
+/// each file (base64, with its name, RFC 2231-encoded when not ASCII, and
+/// content type).
+pub fn build_message(
+    mail: &OutMail,
+    default_from: &str,
+    extras: &MailExtras,
+) -> std::result::Result<Message, String> {
     let from: LMailbox = mail
         .sender
         .as_deref()
@@ -1135,9 +1256,25 @@ pub fn build_message(mail: &OutMail, default_from: &str) -> std::result::Result<
         let name = HeaderName::new_from_ascii_str("X-Tuki-Ticket");
         b = b.raw_header(HeaderValue::new(name, t.to_string()));
     }
-    b.header(lettre::message::header::ContentType::TEXT_PLAIN)
-        .body(mail.body.clone())
-        .map_err(|e| e.to_string())
+    let text = format!("{}{}", mail.body, extras.note);
+    if extras.files.is_empty() {
+        return b
+            .header(ContentType::TEXT_PLAIN)
+            .body(text)
+            .map_err(|e| e.to_string());
+    }
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+    for f in &extras.files {
+        let content_type = ContentType::parse(&f.content_type)
+            .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+        // Always base64: a file goes byte for byte, whatever its line ends
+        // (a 7bit part with bare LFs would be refused or rewritten by mail
+        // servers).
+        let body = Body::new_with_encoding(f.bytes.clone(), ContentTransferEncoding::Base64)
+            .map_err(|_| format!("cannot encode file {:?}", f.file_name))?;
+        parts = parts.singlepart(Attachment::new(f.file_name.clone()).body(body, content_type));
+    }
+    b.multipart(parts).map_err(|e| e.to_string())
 }
 
 /// The task that sends the outbox: started by `tuki serve`.
@@ -1145,6 +1282,8 @@ pub struct Sender {
     store: Store,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     default_from: String,
+    data_dir: Option<PathBuf>,
+    attach_max_bytes: u64,
     worker: String,
     batch: i64,
     lease: SignedDuration,
@@ -1166,6 +1305,8 @@ impl Sender {
             store,
             transport,
             default_from: config.default_from.clone(),
+            data_dir: config.data_dir.clone(),
+            attach_max_bytes: config.attach_max_bytes,
             worker: format!(
                 "outbox-{}-{:08x}",
                 std::process::id(),
@@ -1193,7 +1334,11 @@ impl Sender {
             .await?;
         let n = mails.len();
         for mail in mails {
-            let outcome = match build_message(&mail, &self.default_from) {
+            let built = match self.extras(&mail).await {
+                Ok(extras) => build_message(&mail, &self.default_from, &extras),
+                Err(e) => Err(e),
+            };
+            let outcome = match built {
                 Ok(msg) => self
                     .transport
                     .send(msg)
@@ -1214,6 +1359,109 @@ impl Sender {
             }
         }
         Ok(n)
+    }
+
+    /// The files of the mail's article, read from the data folder, as many
+    /// as fit under the size cap (in the order they were added); the rest
+    /// are listed at the end of the text in the recipient's language. A
+    /// file missing from the data folder is listed too, with a warning in
+    /// the log, and the mail goes without it. Another read error fails the
+    /// attempt (tried again later) for the first few attempts, then the file
+    /// is listed like a missing one, so that one bad file cannot hold a
+    /// reply back for good.
+    async fn extras(&self, mail: &OutMail) -> std::result::Result<MailExtras, String> {
+        const READ_RETRIES: i64 = 3;
+        let Some(article_id) = mail.article_id else {
+            return Ok(MailExtras::default());
+        };
+        let files = self
+            .store
+            .mail_files(article_id)
+            .await
+            .map_err(|e| format!("files of article {article_id}: {e}"))?;
+        if files.is_empty() {
+            return Ok(MailExtras::default());
+        }
+        let mut extras = MailExtras::default();
+        let mut total: u64 = 0;
+        let mut too_large = Vec::new();
+        let mut unreadable = Vec::new();
+        for f in files {
+            let size = u64::try_from(f.size).unwrap_or(0);
+            if total.saturating_add(size) > self.attach_max_bytes {
+                too_large.push((f.file_name, f.size));
+                continue;
+            }
+            let Some(dir) = &self.data_dir else {
+                tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
+                    file = %f.file_name, "no data folder configured: file not attached to mail");
+                unreadable.push((f.file_name, f.size));
+                continue;
+            };
+            // Files are named on disk by their SHA-256; a row with anything
+            // else names no file of ours.
+            let named = f.sha256.len() == 64 && f.sha256.chars().all(|c| c.is_ascii_hexdigit());
+            let path = || {
+                if named {
+                    crate::attachments::blob_path(dir, &f.sha256)
+                        .display()
+                        .to_string()
+                } else {
+                    "(no SHA-256)".to_string()
+                }
+            };
+            let read = if named {
+                let path = crate::attachments::blob_path(dir, &f.sha256);
+                tokio::task::spawn_blocking(move || std::fs::read(path))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not a SHA-256",
+                ))
+            };
+            match read {
+                Ok(bytes) => {
+                    let len = bytes.len() as u64;
+                    if total.saturating_add(len) > self.attach_max_bytes {
+                        too_large.push((f.file_name, len as i64));
+                        continue;
+                    }
+                    total += len;
+                    extras.files.push(MailFile {
+                        file_name: f.file_name,
+                        content_type: f.content_type,
+                        bytes,
+                    });
+                }
+                Err(error)
+                    if error.kind() != std::io::ErrorKind::NotFound
+                        && mail.attempts < READ_RETRIES =>
+                {
+                    return Err(format!(
+                        "cannot read file {:?} of article {article_id} ({}): {error}",
+                        f.file_name,
+                        path()
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
+                        file = %f.file_name, sha256 = %f.sha256, path = %path(), %error,
+                        "file of a mail cannot be read: sent without it, listed in the text");
+                    unreadable.push((f.file_name, f.size));
+                }
+            }
+        }
+        if !too_large.is_empty() || !unreadable.is_empty() {
+            let language = self
+                .store
+                .mail_language(mail.user_id)
+                .await
+                .map_err(|e| format!("language of the recipient: {e}"))?;
+            extras.note = files_note(language, &too_large, &unreadable);
+        }
+        Ok(extras)
     }
 
     /// Sends until `shutdown` completes; database errors are logged and

@@ -249,6 +249,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mailer = match tuki_store::outbox::SmtpConfig::from_env() {
                 Some(mut config) => {
                     config.extra_ca_pem = mail_ca.as_ref().map(|ca| ca.pem.clone());
+                    // Replies carry their files, read from the data folder.
+                    config.data_dir = Some(cli.db.data_dir.clone());
                     let sender = tuki_store::outbox::Sender::new(store.clone(), &config)
                         .map_err(|e| anyhow::anyhow!(e))?;
                     let mut stopped = stop_jobs.subscribe();

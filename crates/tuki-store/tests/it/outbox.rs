@@ -10,7 +10,7 @@
 //! with aiosmtpd installed) or `python3`.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,8 +18,9 @@ use jiff::SignedDuration;
 use tuki_domain::ticket::ArticleKind;
 use tuki_mail::ThreadBy;
 use tuki_store::articles::NewArticle;
+use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
-use tuki_store::outbox::{Sender, SmtpConfig};
+use tuki_store::outbox::{NewMail, Sender, SmtpConfig, ATTACH_MAX_BYTES};
 use tuki_store::testing::{TestCa, TestDb};
 use tuki_store::time::Clock;
 
@@ -93,16 +94,21 @@ impl SmtpSink {
 
     /// The messages received so far, in order.
     pub fn messages(&self) -> Vec<String> {
+        self.raw_messages()
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect()
+    }
+
+    /// The messages received so far, in order, as the server got them.
+    pub fn raw_messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .collect();
         files.sort();
-        files
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-            .collect()
+        files.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 }
 
@@ -191,6 +197,18 @@ fn config(port: u16) -> SmtpConfig {
         url: format!("smtp://127.0.0.1:{port}"),
         default_from: "tuki@desk.test".into(),
         extra_ca_pem: None,
+        data_dir: None,
+        attach_max_bytes: ATTACH_MAX_BYTES,
+    }
+}
+
+/// The sender's settings with the data folder the files of articles are
+/// read from, and at most `cap` bytes of files per mail.
+fn files_config(port: u16, data_dir: &Path, cap: u64) -> SmtpConfig {
+    SmtpConfig {
+        data_dir: Some(data_dir.to_path_buf()),
+        attach_max_bytes: cap,
+        ..config(port)
     }
 }
 
@@ -201,6 +219,8 @@ fn tls_config(url: String, ca: Option<&TestCa>) -> SmtpConfig {
         url,
         default_from: "tuki@desk.test".into(),
         extra_ca_pem: ca.map(|ca| std::fs::read(&ca.ca_pem).unwrap()),
+        data_dir: None,
+        attach_max_bytes: ATTACH_MAX_BYTES,
     }
 }
 
@@ -633,12 +653,500 @@ async fn new_owner_gets_an_assigned_mail(db: TestDb) {
     assert_eq!(assigned_mails(store).await, vec![first, second]);
 }
 
+// ------------------------------------------------------ files of articles
+
+/// A file written into the data folder, ready to be listed on an article.
+fn stored_file(dir: &Path, name: &str, content_type: &str, bytes: &[u8]) -> NewAttachment {
+    NewAttachment {
+        sha256: write_blob(dir, bytes).unwrap(),
+        size: bytes.len() as i64,
+        content_type: content_type.into(),
+        file_name: name.into(),
+    }
+}
+
+/// Bytes that are not text: every byte value, many times over.
+fn binary(len: usize) -> Vec<u8> {
+    (0..=255u8).cycle().take(len).collect()
+}
+
+/// The one message the server received for `to` whose subject contains
+/// `subject`, as received.
+fn received_for(sink: &SmtpSink, to: &str, subject: &str) -> Vec<u8> {
+    let found: Vec<Vec<u8>> = sink
+        .raw_messages()
+        .into_iter()
+        .filter(|m| {
+            let h = headers(&String::from_utf8_lossy(m));
+            header(&h, "X-Envelope-To") == Some(to) && decoded(m).subject.contains(subject)
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one mail to {to} about {subject:?}: {:#?}",
+        sink.messages()
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// A received message decoded by a MIME parser (mail-parser, through
+/// tuki-mail's reading of incoming mail).
+fn decoded(raw: &[u8]) -> tuki_mail::InboundMessage {
+    tuki_mail::parse(raw).unwrap()
+}
+
+/// The decoded text of a message, with the line ends it was written with
+/// (the reader of incoming mail drops the final line end).
+fn text_of(m: &tuki_mail::InboundMessage) -> String {
+    m.text.replace("\r\n", "\n")
+}
+
+/// The files of a decoded message: (name, content type, bytes).
+fn files_of(m: &tuki_mail::InboundMessage) -> Vec<(String, String, Vec<u8>)> {
+    m.attachments
+        .iter()
+        .map(|a| (a.filename.clone(), a.content_type.clone(), a.bytes.clone()))
+        .collect()
+}
+
+/// The MIME structure of a message for a snapshot: its Content-Type and
+/// each part's headers, the random boundary replaced.
+fn mime_outline(raw: &[u8]) -> String {
+    let raw = String::from_utf8_lossy(raw);
+    let top = headers(&raw);
+    let ctype = header(&top, "Content-Type").unwrap();
+    let boundary = ctype
+        .split("boundary=")
+        .nth(1)
+        .expect("a multipart message")
+        .trim_matches('"')
+        .to_string();
+    let mut out = vec![format!(
+        "Content-Type: {}",
+        ctype.replace(&boundary, "BOUNDARY")
+    )];
+    let delimiter = format!("--{boundary}");
+    for (i, part) in raw.split(&delimiter).enumerate().skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        out.push(format!("--- part {i}"));
+        for (k, v) in headers(part.trim_start_matches("\r\n")) {
+            out.push(format!("{k}: {v}"));
+        }
+    }
+    out.join("\n")
+}
+
+async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
+    let (desk, _mb) = setup(&db).await;
+    let store = &db.store;
+    let data = tempfile::tempdir().unwrap();
+    let t = desk.ticket_for(&desk.alice, "Dishwasher manual").await;
+    store
+        .update_ticket(
+            &desk.tier1,
+            t.id,
+            tuki_store::tickets::TicketPatch {
+                owner_id: Some(desk.tier1.user_id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The agent's public reply with the manual and a page of steps whose
+    // name is not ASCII.
+    let manual = binary(70_000);
+    let steps = "Vaihe 1: irrota pistoke.\nVaihe 2: avaa luukku.\n".as_bytes();
+    let reply = store
+        .add_article_with_files(
+            &desk.tier1,
+            t.id,
+            NewArticle {
+                kind: Some(ArticleKind::Reply),
+                body: "Hei Alice,\n\nkäyttöohje ja vaiheet ovat liitteenä.".into(),
+                internal: None,
+            },
+            vec![
+                stored_file(data.path(), "manual.pdf", "application/pdf", &manual),
+                stored_file(data.path(), "Käyttöohje – vaiheet.txt", "text/plain", steps),
+            ],
+        )
+        .await
+        .unwrap();
+    store.mail_events_to_outbox(100).await.unwrap();
+    let rows = store.outbox_rows(100).await.unwrap();
+    let row = |kind: &str| rows.iter().find(|m| m.kind == kind).unwrap();
+    assert_eq!(row("reply").article_id, Some(reply.id));
+    assert_eq!(
+        row("ack").article_id,
+        None,
+        "an acknowledgement has no files"
+    );
+
+    let sink = SmtpSink::start(free_port());
+    let sender = Sender::new(
+        store.clone(),
+        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
+    )
+    .unwrap();
+    drain(&sender).await;
+    assert!(store
+        .outbox_rows(100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.sent_at.is_some() && m.attempts == 1));
+
+    // The reply: the text part as written, then both files byte for byte.
+    let raw = received_for(&sink, "alice@shared.test", "Re: ");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let h = headers(&text);
+    assert!(
+        header(&h, "Content-Type").is_some_and(|c| c.starts_with("multipart/mixed;")),
+        "{text}"
+    );
+    assert!(header(&h, "Subject").unwrap().contains("Dishwasher manual"));
+    let m = decoded(&raw);
+    assert_eq!(
+        text_of(&m),
+        "Hei Alice,\n\nkäyttöohje ja vaiheet ovat liitteenä."
+    );
+    assert_eq!(
+        files_of(&m),
+        vec![
+            (
+                "manual.pdf".into(),
+                "application/pdf".into(),
+                manual.clone()
+            ),
+            (
+                "Käyttöohje – vaiheet.txt".into(),
+                "text/plain".into(),
+                steps.to_vec()
+            ),
+        ]
+    );
+    // The non-ASCII name as RFC 2231 says (split into numbered sections
+    // like any long parameter), checked by the decoded name above and the
+    // snapshot below.
+    assert!(
+        text.contains("filename*0*=utf-8''K%C3%A4ytt%C3%B6ohje"),
+        "{text}"
+    );
+    insta::assert_snapshot!("reply_with_files_mime", mime_outline(&raw));
+    // The acknowledgement stays plain text.
+    let ack = String::from_utf8_lossy(&received_for(&sink, "alice@shared.test", "vastaanotettu"))
+        .into_owned();
+    assert_eq!(
+        header(&headers(&ack), "Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+
+    // The customer answers with a photo: the owner's notice of her reply
+    // carries it.
+    let photo = binary(3_000);
+    let answer = store
+        .add_article_with_files(
+            &desk.alice,
+            t.id,
+            NewArticle {
+                kind: None,
+                body: "Kiitos! Tässä kuva tyyppikilvestä.".into(),
+                internal: None,
+            },
+            vec![stored_file(data.path(), "kilpi.png", "image/png", &photo)],
+        )
+        .await
+        .unwrap();
+    store.mail_events_to_outbox(100).await.unwrap();
+    let rows = store.outbox_rows(100).await.unwrap();
+    let notice = rows.iter().find(|m| m.kind == "customer_reply").unwrap();
+    assert_eq!(notice.recipient, "first@desk.test");
+    assert_eq!(notice.article_id, Some(answer.id));
+    drain(&sender).await;
+    let m = decoded(&received_for(&sink, "first@desk.test", "Asiakas vastasi"));
+    assert!(text_of(&m).contains("Kiitos! Tässä kuva tyyppikilvestä."));
+    assert_eq!(
+        files_of(&m),
+        vec![("kilpi.png".into(), "image/png".into(), photo)]
+    );
+}
+
+async fn agents_get_the_files_of_a_new_request(db: TestDb) {
+    let (desk, _mb) = setup(&db).await;
+    let store = &db.store;
+    let data = tempfile::tempdir().unwrap();
+    // Alice opens a request in the portal with a screenshot: the file is
+    // listed on the first article in the ticket's transaction.
+    let screenshot = binary(5_000);
+    let mut new = crate::fixture::ticket("Error on login");
+    new.body = "See the screenshot.".into();
+    let t = store
+        .create_ticket_with_files(
+            &desk.alice,
+            new,
+            vec![stored_file(
+                data.path(),
+                "virhe.png",
+                "image/png",
+                &screenshot,
+            )],
+        )
+        .await
+        .unwrap();
+    let files = store.ticket_attachments(&desk.alice, t.id).await.unwrap();
+    assert_eq!(files.len(), 1);
+    store.mail_events_to_outbox(100).await.unwrap();
+    let rows = store.outbox_rows(100).await.unwrap();
+    let notice = rows.iter().find(|m| m.kind == "new_ticket").unwrap();
+    assert_eq!(notice.recipient, "first@desk.test");
+    assert_eq!(notice.article_id, Some(files[0].article_id));
+    let ack = rows.iter().find(|m| m.kind == "ack").unwrap();
+    assert_eq!(ack.article_id, None);
+
+    let sink = SmtpSink::start(free_port());
+    let sender = Sender::new(
+        store.clone(),
+        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
+    )
+    .unwrap();
+    drain(&sender).await;
+    let m = decoded(&received_for(&sink, "first@desk.test", "Uusi pyyntö"));
+    assert!(text_of(&m).contains("See the screenshot."));
+    assert_eq!(
+        files_of(&m),
+        vec![("virhe.png".into(), "image/png".into(), screenshot)]
+    );
+    // Her acknowledgement is text only.
+    let ack = decoded(&received_for(&sink, "alice@shared.test", "vastaanotettu"));
+    assert!(ack.attachments.is_empty());
+}
+
+async fn files_of_internal_notes_never_go_out_by_mail(db: TestDb) {
+    let (desk, _mb) = setup(&db).await;
+    let store = &db.store;
+    let data = tempfile::tempdir().unwrap();
+    let t = desk.ticket_for(&desk.alice, "VPN certificate").await;
+    let secret = b"vpn-admin-password: hunter2\n";
+    let note = store
+        .add_article_with_files(
+            &desk.tier1,
+            t.id,
+            NewArticle {
+                kind: Some(ArticleKind::Note),
+                body: "Admin password for the VPN box attached.".into(),
+                internal: None,
+            },
+            vec![stored_file(
+                data.path(),
+                "salasanat.txt",
+                "text/plain",
+                secret,
+            )],
+        )
+        .await
+        .unwrap();
+    assert!(note.internal);
+    // The note is the ticket's newest article when tier 1 is given the
+    // ticket: the assignment notice quotes it, without its file.
+    store
+        .update_ticket(
+            &desk.admin,
+            t.id,
+            tuki_store::tickets::TicketPatch {
+                owner_id: Some(desk.tier1.user_id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // A public reply afterwards carries no files of earlier articles.
+    store
+        .add_article(
+            &desk.tier1,
+            t.id,
+            NewArticle {
+                kind: Some(ArticleKind::Reply),
+                body: "We are looking into it.".into(),
+                internal: None,
+            },
+        )
+        .await
+        .unwrap();
+    store.mail_events_to_outbox(100).await.unwrap();
+    let rows = store.outbox_rows(100).await.unwrap();
+    let mut kinds: Vec<&str> = rows.iter().map(|m| m.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, vec!["ack", "assigned", "reply"]);
+    assert!(
+        rows.iter().all(|m| m.article_id != Some(note.id)),
+        "{rows:#?}"
+    );
+    // Even a mail that names the note (none is written so) goes without
+    // its file: the sender reads files of public articles only.
+    assert!(store.mail_files(note.id).await.unwrap().is_empty());
+    store
+        .enqueue_mail(NewMail {
+            kind: "reply".into(),
+            ticket_id: Some(t.id),
+            user_id: desk.alice.user_id,
+            recipient: "alice@shared.test".into(),
+            subject: "Naming the note".into(),
+            body: "Nothing attached.".into(),
+            article_id: Some(note.id),
+            ..NewMail::default()
+        })
+        .await
+        .unwrap();
+
+    let sink = SmtpSink::start(free_port());
+    let sender = Sender::new(
+        store.clone(),
+        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
+    )
+    .unwrap();
+    drain(&sender).await;
+    let received = sink.raw_messages();
+    assert_eq!(received.len(), 4);
+    for raw in &received {
+        let text = String::from_utf8_lossy(raw);
+        assert_eq!(
+            header(&headers(&text), "Content-Type"),
+            Some("text/plain; charset=utf-8"),
+            "{text}"
+        );
+        assert!(decoded(raw).attachments.is_empty(), "{text}");
+        assert!(!text.contains("salasanat"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
+async fn files_over_the_size_cap_are_listed_not_attached(db: TestDb) {
+    let (desk, _mb) = setup(&db).await;
+    let store = &db.store;
+    let data = tempfile::tempdir().unwrap();
+    let t = desk.ticket_for(&desk.alice, "Leaking tap").await;
+    let description = binary(2_000);
+    let video = binary(50_000);
+    let log = binary(1_000);
+    store
+        .add_article_with_files(
+            &desk.tier1,
+            t.id,
+            NewArticle {
+                kind: Some(ArticleKind::Reply),
+                body: "Ohjevideo ja kuvaus liitteenä.".into(),
+                internal: None,
+            },
+            vec![
+                stored_file(data.path(), "kuvaus.pdf", "application/pdf", &description),
+                stored_file(data.path(), "ohje.mp4", "video/mp4", &video),
+                stored_file(data.path(), "loki.bin", "application/octet-stream", &log),
+            ],
+        )
+        .await
+        .unwrap();
+    let sink = SmtpSink::start(free_port());
+    // At most 10,000 bytes of files: the video does not fit, the files
+    // before and after it do.
+    let sender = Sender::new(store.clone(), &files_config(sink.port, data.path(), 10_000)).unwrap();
+    drain(&sender).await;
+    let m = decoded(&received_for(&sink, "alice@shared.test", "Re: "));
+    assert_eq!(
+        files_of(&m),
+        vec![
+            ("kuvaus.pdf".into(), "application/pdf".into(), description),
+            ("loki.bin".into(), "application/octet-stream".into(), log),
+        ]
+    );
+    // Alice reads Finnish.
+    assert_eq!(
+        text_of(&m),
+        "Ohjevideo ja kuvaus liitteenä.\n\n\
+         Liian suuret tiedostot sähköpostiin, saatavilla pyynnön sivulla:\n\
+         - ohje.mp4 (48 kB)"
+    );
+}
+
+async fn a_file_missing_on_disk_is_listed_and_the_mail_still_goes(db: TestDb) {
+    let (desk, _mb) = setup(&db).await;
+    let store = &db.store;
+    let data = tempfile::tempdir().unwrap();
+    store
+        .update_user(
+            &desk.admin,
+            desk.alice.user_id.unwrap(),
+            tuki_store::directory::UserPatch {
+                language: Some(tuki_domain::directory::Language::En),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = desk.ticket_for(&desk.alice, "Printer driver").await;
+    let driver = binary(4_000);
+    let gone = stored_file(
+        data.path(),
+        "old-driver.zip",
+        "application/zip",
+        &binary(1_500),
+    );
+    store
+        .add_article_with_files(
+            &desk.tier1,
+            t.id,
+            NewArticle {
+                kind: Some(ArticleKind::Reply),
+                body: "Here are the drivers.".into(),
+                internal: None,
+            },
+            vec![
+                gone.clone(),
+                stored_file(data.path(), "driver.zip", "application/zip", &driver),
+            ],
+        )
+        .await
+        .unwrap();
+    // The old driver's file is lost from the data folder.
+    std::fs::remove_file(blob_path(data.path(), &gone.sha256)).unwrap();
+
+    let sink = SmtpSink::start(free_port());
+    let sender = Sender::new(
+        store.clone(),
+        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
+    )
+    .unwrap();
+    drain(&sender).await;
+    // Sent on the first attempt, without error, the lost file listed.
+    let rows = store.outbox_rows(100).await.unwrap();
+    let reply = rows.iter().find(|m| m.kind == "reply").unwrap();
+    assert!(reply.sent_at.is_some() && reply.attempts == 1 && reply.last_error.is_none());
+    let m = decoded(&received_for(&sink, "alice@shared.test", "Re: "));
+    assert_eq!(
+        files_of(&m),
+        vec![("driver.zip".into(), "application/zip".into(), driver)]
+    );
+    assert_eq!(
+        text_of(&m),
+        "Here are the drivers.\n\n\
+         Files that could not be attached to this mail:\n\
+         - old-driver.zip (1 kB)"
+    );
+}
+
 tuki_store::on_both_engines!(
     outgoing_mail_arrives_with_threading_headers,
     mail_waits_while_smtp_is_down_and_goes_when_it_returns,
     new_owner_gets_an_assigned_mail,
     mail_goes_over_starttls_and_tls_with_a_private_ca,
     mail_stays_queued_while_the_server_certificate_is_not_trusted,
+    a_public_reply_carries_its_files_by_mail,
+    agents_get_the_files_of_a_new_request,
+    files_of_internal_notes_never_go_out_by_mail,
+    files_over_the_size_cap_are_listed_not_attached,
+    a_file_missing_on_disk_is_listed_and_the_mail_still_goes,
 );
 
 /// This crate's folder as cargo names it when running the tests. Read at run

@@ -536,15 +536,14 @@ pub async fn add_article(
         .and_then(|k| ArticleKind::parse("kind", k).ok())
         .unwrap_or(ArticleKind::Note);
     let body = form.text("body");
-    let files = form.files;
+    staff_only(&v)?;
+    // Written first, listed on the article in its transaction.
+    let files = super::files::save_uploads(&state, &v, form.files).await?;
     let st = state.clone();
     let vv = v.clone();
-    let article = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let slot = article.clone();
-    let r = act(&state, &v, number, |t| async move {
-        let a = st
-            .store
-            .add_article(
+    act(&state, &v, number, |t| async move {
+        st.store
+            .add_article_with_files(
                 &vv.actor,
                 t.id,
                 NewArticle {
@@ -552,17 +551,12 @@ pub async fn add_article(
                     body,
                     internal: None,
                 },
+                files,
             )
             .await?;
-        *slot.lock().expect("not poisoned") = Some(a.id);
         Ok(None)
     })
-    .await?;
-    let article_id = *article.lock().expect("not poisoned");
-    if let Some(article_id) = article_id {
-        super::files::attach(&state, &v, article_id, files).await?;
-    }
-    Ok(r)
+    .await
 }
 
 pub async fn update(
@@ -870,9 +864,14 @@ pub async fn customer_search(
 
 pub async fn intake(
     State(state): State<AppState>,
-    Posted { viewer: v, form }: Posted,
+    Posted {
+        viewer: v,
+        mut form,
+    }: Posted,
 ) -> PageResult {
     staff_only(&v)?;
+    // Written first, listed on the first article in the ticket's transaction.
+    let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let values = context! {
         subject => form.text("subject"), body => form.text("body"),
         priority => form.text("priority"), channel => form.text("channel"),
@@ -921,7 +920,7 @@ pub async fn intake(
         let channel = Channel::parse("channel", form.opt("channel").unwrap_or("phone"))?;
         state
             .store
-            .create_ticket(
+            .create_ticket_with_files(
                 &v.actor,
                 NewTicket {
                     subject: form.text("subject"),
@@ -935,22 +934,13 @@ pub async fn intake(
                     tags: Vec::new(),
                     article_kind: None,
                 },
+                files,
             )
             .await
     }
     .await;
     match result {
         Ok(t) => {
-            if !form.files.is_empty() {
-                let arts = state
-                    .store
-                    .articles(&v.actor, t.id)
-                    .await
-                    .map_err(|e| v.err(e))?;
-                if let Some(first) = arts.first() {
-                    super::files::attach(&state, &v, first.id, form.files).await?;
-                }
-            }
             state.web.live.publish(t.id, t.number);
             Ok(Redirect::to(&format!("/agent/tickets/{}", t.number)).into_response())
         }

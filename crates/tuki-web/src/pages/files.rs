@@ -44,16 +44,14 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-/// Writes uploads to disk and attaches them to an article.
-pub async fn attach(
+/// Writes uploads to disk, to be listed on the article written with them
+/// (`add_article_with_files`, `create_ticket_with_files`: in the article's
+/// transaction, so that the mail about the article carries its files).
+pub async fn save_uploads(
     state: &AppState,
     viewer: &Viewer,
-    article_id: i64,
     files: Vec<Upload>,
-) -> Result<(), PageError> {
-    if files.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<NewAttachment>, PageError> {
     let dir = state.web.data_dir.clone();
     let mut new = Vec::new();
     for f in files {
@@ -83,12 +81,7 @@ pub async fn attach(
             file_name: f.file_name,
         });
     }
-    state
-        .store
-        .add_attachments(&viewer.actor, article_id, new)
-        .await
-        .map_err(|e| viewer.err(e))?;
-    Ok(())
+    Ok(new)
 }
 
 /// Keeps a plain `type/subtype` from the browser, else a generic type.

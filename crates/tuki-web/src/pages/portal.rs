@@ -76,18 +76,23 @@ pub async fn new_page(v: Viewer) -> PageResult {
 
 pub async fn create(
     State(state): State<AppState>,
-    Posted { viewer: v, form }: Posted,
+    Posted {
+        viewer: v,
+        mut form,
+    }: Posted,
 ) -> PageResult {
     if let Some(r) = customers_only(&v) {
         return Ok(r);
     }
+    // Written first, listed on the first article in the ticket's transaction.
+    let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let category = form
         .opt("category")
         .filter(|c| CATEGORIES.contains(c))
         .map(str::to_string);
     let res = state
         .store
-        .create_ticket(
+        .create_ticket_with_files(
             &v.actor,
             NewTicket {
                 subject: form.text("subject"),
@@ -101,20 +106,11 @@ pub async fn create(
                 tags: Vec::new(),
                 article_kind: None,
             },
+            files,
         )
         .await;
     match res {
         Ok(t) => {
-            if !form.files.is_empty() {
-                let arts = state
-                    .store
-                    .articles(&v.actor, t.id)
-                    .await
-                    .map_err(|e| v.err(e))?;
-                if let Some(first) = arts.first() {
-                    super::files::attach(&state, &v, first.id, form.files).await?;
-                }
-            }
             state.web.live.publish(t.id, t.number);
             Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response())
         }
@@ -231,16 +227,21 @@ async fn after(
 pub async fn reply(
     State(state): State<AppState>,
     Path(number): Path<i64>,
-    Posted { viewer: v, form }: Posted,
+    Posted {
+        viewer: v,
+        mut form,
+    }: Posted,
 ) -> PageResult {
     let t = state
         .store
         .ticket_by_number(&v.actor, number)
         .await
         .map_err(|e| v.err(e))?;
+    // Written first, listed on the reply in its transaction.
+    let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let res = state
         .store
-        .add_article(
+        .add_article_with_files(
             &v.actor,
             t.id,
             NewArticle {
@@ -248,15 +249,10 @@ pub async fn reply(
                 body: form.text("body"),
                 internal: None,
             },
+            files,
         )
-        .await;
-    let res = match res {
-        Ok(a) => {
-            super::files::attach(&state, &v, a.id, form.files).await?;
-            Ok(())
-        }
-        Err(e) => Err(e),
-    };
+        .await
+        .map(|_| ());
     after(&state, &v, number, Some(t.id), res).await
 }
 
