@@ -257,14 +257,12 @@ fn read_report(msg: &Message<'_>) -> Bounce {
                     }
                 }
             }
-            ("text", "rfc822-headers") => {
-                if b.original_message_id.is_none() {
-                    let mut headers = part.contents().to_vec();
-                    headers.extend_from_slice(b"\r\n\r\n");
-                    b.original_message_id = MessageParser::default()
-                        .parse_headers(&headers[..])
-                        .and_then(|m| m.message_id().and_then(clean_id));
-                }
+            ("text", "rfc822-headers") if b.original_message_id.is_none() => {
+                let mut headers = part.contents().to_vec();
+                headers.extend_from_slice(b"\r\n\r\n");
+                b.original_message_id = MessageParser::default()
+                    .parse_headers(&headers[..])
+                    .and_then(|m| m.message_id().and_then(clean_id));
             }
             _ => {}
         }

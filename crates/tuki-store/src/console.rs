@@ -321,6 +321,7 @@ impl Store {
 
     /// One page of a queue: `page` counts from 0. `text` narrows by subject;
     /// `priority` by priority rank.
+    #[allow(clippy::too_many_arguments)] // each is one of the page's filters
     pub async fn queue(
         &self,
         actor: &Actor,

@@ -184,7 +184,7 @@ impl Store {
                         "{sep}({id}, {number}, '{subject}', '{folded}', {customer}, {org}, 'email', {priority}, '{state}', {active}, {group}, {owner}, {at}, {at})",
                         folded = subject.to_lowercase(),
                         active = if active { "TRUE" } else { "FALSE" },
-                        owner = if seq % 3 == 0 { "NULL".to_string() } else { agent.to_string() },
+                        owner = if seq.is_multiple_of(3) { "NULL".to_string() } else { agent.to_string() },
                     ));
                     articles.push_str(&format!(
                         "{sep}({id}, 'reply', FALSE, {customer}, 'Hello, {subject}. It started yesterday after the update and happens every time I try.', {at}), \

@@ -1648,9 +1648,8 @@ impl Store {
             from += SPAN;
             for r in &rows {
                 let policy: i64 = r.try_get("sla_policy_id")?;
-                if !rules.contains_key(&policy) {
-                    let rule = policy_rule(&mut conn, policy).await?;
-                    rules.insert(policy, rule);
+                if let std::collections::hash_map::Entry::Vacant(slot) = rules.entry(policy) {
+                    slot.insert(policy_rule(&mut conn, policy).await?);
                 }
                 let Some(Some(rule)) = rules.get(&policy) else {
                     continue;

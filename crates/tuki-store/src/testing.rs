@@ -207,6 +207,17 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{head}{}/{name}{query}", &tail[..host_end])
 }
 
+impl Store {
+    /// Runs SQL bypassing the store's rules, to prove the schema itself
+    /// enforces an invariant.
+    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::raw_sql(sql)
+            .execute(&self.write)
+            .await?
+            .rows_affected())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -223,16 +234,5 @@ mod tests {
             super::with_database("postgres://t@h:5", "x"),
             "postgres://t@h:5/x"
         );
-    }
-}
-
-impl Store {
-    /// Runs SQL bypassing the store's rules, to prove the schema itself
-    /// enforces an invariant.
-    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::raw_sql(sql)
-            .execute(&self.write)
-            .await?
-            .rows_affected())
     }
 }

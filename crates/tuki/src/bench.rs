@@ -206,7 +206,7 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
         );
         let count = if conc == 1 { n / 4 } else { n };
         results.push(
-            measure(&format!("create ticket"), conc, count, move |i| {
+            measure("create ticket", conc, count, move |i| {
                 let (c, b, t) = (c.clone(), b.clone(), t.clone());
                 let requester = cs[i % cs.len()];
                 async move {

@@ -72,9 +72,11 @@ async fn two_runners_run_each_of_1000_jobs_once(db: TestDb) {
         per_runner.push(t.await.unwrap());
     }
     assert_eq!(per_runner.iter().sum::<usize>(), 1000, "{per_runner:?}");
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 1000);
-    assert!(seen.values().all(|n| *n == 1), "a job ran twice");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1000);
+        assert!(seen.values().all(|n| *n == 1), "a job ran twice");
+    }
     let done = a
         .jobs(
             &tuki_domain::access::Actor::system(),

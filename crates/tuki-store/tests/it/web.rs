@@ -96,11 +96,11 @@ async fn console_queues_agree_with_the_access_rules(db: TestDb) {
         .await
         .unwrap()
         .id;
-    for i in 0..3 {
+    for (i, priority) in priorities.iter().take(3).enumerate() {
         let mut new = ticket(&format!("Printer on site {i}"));
         new.requester_id = desk.alice.user_id;
         new.group_id = Some(field);
-        new.priority = Some(priorities[i]);
+        new.priority = Some(*priority);
         made.push(s.create_ticket(&desk.admin, new).await.unwrap());
     }
     for i in [0, 18, 19] {
@@ -400,7 +400,9 @@ async fn login_failures_are_counted_per_key_in_a_window(db: TestDb) {
             .await
             .unwrap();
     }
-    s.record_login_failure(&[ip.clone()]).await.unwrap();
+    s.record_login_failure(std::slice::from_ref(&ip))
+        .await
+        .unwrap();
     assert_eq!(s.login_failures(&email, window).await.unwrap(), 3);
     assert_eq!(s.login_failures(&ip, window).await.unwrap(), 4);
     assert_eq!(
@@ -417,7 +419,9 @@ async fn login_failures_are_counted_per_key_in_a_window(db: TestDb) {
 
     // Failures older than the window no longer count.
     clock.advance(SignedDuration::from_secs(10 * 60));
-    s.record_login_failure(&[ip.clone()]).await.unwrap();
+    s.record_login_failure(std::slice::from_ref(&ip))
+        .await
+        .unwrap();
     clock.advance(SignedDuration::from_secs(6 * 60));
     assert_eq!(s.login_failures(&ip, window).await.unwrap(), 1);
 }

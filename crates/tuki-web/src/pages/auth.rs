@@ -52,7 +52,7 @@ pub fn client_key(req: &Request) -> Option<String> {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .last()
+            .next_back()
     };
     let ip = match peer {
         p if p.is_loopback() => forwarded().unwrap_or(p),
@@ -685,6 +685,18 @@ pub async fn accept_invite(
     Ok(res)
 }
 
+/// The administration pages are for administrators. Others get a plain
+/// "forbidden" page: the pages' existence is no secret (the API documents
+/// them), and saying so helps an agent who followed a link more than a
+/// "not found" would.
+pub(crate) fn admin_only(v: &Viewer) -> Result<(), super::render::PageError> {
+    if v.actor.is_admin() {
+        Ok(())
+    } else {
+        Err(super::render::PageError::forbidden(v.lang))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,17 +751,5 @@ mod tests {
             key(Some("[::ffff:192.0.2.9]:443"), &[]).unwrap(),
             "ip:192.0.2.9"
         );
-    }
-}
-
-/// The administration pages are for administrators. Others get a plain
-/// "forbidden" page: the pages' existence is no secret (the API documents
-/// them), and saying so helps an agent who followed a link more than a
-/// "not found" would.
-pub(crate) fn admin_only(v: &Viewer) -> Result<(), super::render::PageError> {
-    if v.actor.is_admin() {
-        Ok(())
-    } else {
-        Err(super::render::PageError::forbidden(v.lang))
     }
 }

@@ -98,8 +98,12 @@ pub const COUNTS_TTL: Duration = Duration::from_secs(3);
 /// computed by one request at a time.
 #[derive(Clone, Default)]
 pub struct CountsCache {
-    slot: Arc<tokio::sync::Mutex<Option<(Instant, u64, Arc<ActiveCounts>)>>>,
+    slot: Arc<tokio::sync::Mutex<Option<CountsTaken>>>,
 }
+
+/// When the counts were taken, the ticket-change generation they saw, and
+/// the counts.
+type CountsTaken = (Instant, u64, Arc<ActiveCounts>);
 
 impl CountsCache {
     pub async fn get(&self, state: &AppState) -> Result<Arc<ActiveCounts>, StoreError> {
