@@ -157,7 +157,7 @@ impl Store {
                 index: *index,
                 raw,
                 msg,
-                keys: ThreadKeys::of(msg, &opts.tag_prefix),
+                keys: ThreadKeys::of(msg, self.mail_tag()),
                 sender: Email::parse("from", &msg.from.address)?,
                 placed: None,
             });
@@ -382,7 +382,7 @@ impl Store {
                     let k = new_tickets.drafts.len();
                     new_tickets.drafts.push(mail_draft(
                         m.msg,
-                        &opts.tag_prefix,
+                        self.mail_tag(),
                         user_id,
                         mailbox.and_then(|m| m.group_id),
                         body,
@@ -762,13 +762,13 @@ async fn recent_subjects(
 /// A new ticket from a message, as Tuki acting on the sender's behalf.
 fn mail_draft(
     msg: &InboundMessage,
-    tag_prefix: &str,
+    tag_word: &str,
     requester_id: i64,
     group_id: Option<i64>,
     body: String,
     at: Timestamp,
 ) -> Draft {
-    let subject = tuki_mail::thread::without_tag(&msg.subject, tag_prefix);
+    let subject = tuki_mail::thread::without_tag(&msg.subject, tag_word);
     let subject = if subject.trim().is_empty() {
         "(no subject)".to_string()
     } else {

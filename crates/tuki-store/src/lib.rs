@@ -63,6 +63,9 @@ pub struct Store {
     pub(crate) write: AnyPool,
     engine: Engine,
     clock: time::Clock,
+    /// The word of the subject tag, `[Tuki #1234]`: written on outgoing mail
+    /// and looked for in incoming mail, so both sides always agree.
+    mail_tag: std::sync::Arc<str>,
     /// Group commit of new tickets (SQLite only).
     creates: Option<batch::Creates>,
 }
@@ -87,6 +90,7 @@ impl Store {
                 write: pool,
                 engine: Engine::Postgres,
                 clock: time::Clock::system(),
+                mail_tag: "Tuki".into(),
                 creates: None,
             });
         }
@@ -126,6 +130,7 @@ impl Store {
             write,
             engine: Engine::Sqlite,
             clock: time::Clock::system(),
+            mail_tag: "Tuki".into(),
         })
     }
 
@@ -143,6 +148,30 @@ impl Store {
     pub fn with_clock(mut self, clock: time::Clock) -> Store {
         self.clock = clock;
         self
+    }
+
+    /// The same database with another subject tag word (`TUKI_MAIL_TAG`):
+    /// letters, digits, spaces, `-`, `_` and `.`, at most 30 characters.
+    pub fn with_mail_tag(mut self, word: &str) -> Result<Store> {
+        let word = word.trim();
+        let fits = !word.is_empty()
+            && word.chars().count() <= 30
+            && word
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+        if !fits {
+            return Err(StoreError::invalid(
+                "mail_tag",
+                "must be 1 to 30 letters, digits, spaces, '-', '_' or '.'",
+            ));
+        }
+        self.mail_tag = word.into();
+        Ok(self)
+    }
+
+    /// The word of the subject tag (see [`Store::with_mail_tag`]).
+    pub fn mail_tag(&self) -> &str {
+        &self.mail_tag
     }
 
     /// Brings the schema up to date. Safe to run on every start and from

@@ -41,8 +41,6 @@ pub const MAX_BATCH: usize = 200;
 /// How ingestion behaves; the defaults suit a small service desk.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// The word in the subject tag: `[Tuki #1234]`.
-    pub tag_prefix: String,
     /// A sender with this many messages inside `throttle_window` has the
     /// next ones recorded but not ticketed: a runaway script or a loop that
     /// slipped past the robot headers must not bury the queue.
@@ -57,7 +55,6 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
-            tag_prefix: "Tuki".into(),
             throttle_max: 20,
             throttle_window: SignedDuration::from_mins(10),
             data_dir: None,

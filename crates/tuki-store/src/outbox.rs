@@ -355,8 +355,10 @@ fn files_note(lang: &str, too_large: &[(String, i64)], unreadable: &[(String, i6
     out
 }
 
-fn tag(number: i64) -> String {
-    format!("[Tuki #{number}]")
+/// The subject tag of a ticket's mail, `[Tuki #1234]`, with the store's
+/// word (`Store::mail_tag`).
+fn tag(word: &str, number: i64) -> String {
+    format!("[{word} #{number}]")
 }
 
 // ------------------------------------------------------ mails from events
@@ -620,7 +622,12 @@ struct MailEvent {
 /// Writes the mails that follow a recorded event: acknowledgement, public
 /// reply and resolution to the requester; new request and customer reply to
 /// agents.
-async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) -> Result<()> {
+async fn expand_event(
+    conn: &mut AnyConnection,
+    e: &MailEvent,
+    tag_word: &str,
+    at: Timestamp,
+) -> Result<()> {
     let t = crate::tickets::load(conn, e.ticket_id).await?;
     if t.merged_into_id.is_some() {
         return Ok(());
@@ -672,10 +679,8 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
                 }
             }
         }
-        "staff_response" => {
-            if last_kind == "reply" && !last_internal {
-                to_customer = Some("reply");
-            }
+        "staff_response" if last_kind == "reply" && !last_internal => {
+            to_customer = Some("reply");
         }
         "resolved" => {
             to_customer = Some("resolved");
@@ -715,7 +720,7 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
                 sent_to.push(p.id);
                 if !bounced(conn, &p.email).await? && wants(conn, p.id, kind).await? {
                     let ctx = Ctx {
-                        tag: tag(t.number),
+                        tag: tag(tag_word, t.number),
                         subject: &t.subject,
                         name: &p.name,
                         text: &last_body,
@@ -764,7 +769,7 @@ async fn expand_event(conn: &mut AnyConnection, e: &MailEvent, at: Timestamp) ->
             continue;
         }
         let ctx = Ctx {
-            tag: tag(t.number),
+            tag: tag(tag_word, t.number),
             subject: &t.subject,
             name: &p.name,
             text: &last_body,
@@ -935,7 +940,7 @@ impl Store {
                 inbound_message_id: r.try_get("inbound_message_id")?,
                 may_answer: get_bool(&r, "may_answer")?,
             };
-            expand_event(&mut tx, &event, at).await?;
+            expand_event(&mut tx, &event, self.mail_tag(), at).await?;
             sqlx::query("UPDATE mail_events SET done_at = $1 WHERE id = $2")
                 .bind(to_db(at))
                 .bind(event.id)
@@ -1002,7 +1007,9 @@ impl Store {
                 None => (None, Vec::new()),
             };
             let ctx = Ctx {
-                tag: number.map(tag).unwrap_or_else(|| "[Tuki]".into()),
+                tag: number
+                    .map(|n| tag(self.mail_tag(), n))
+                    .unwrap_or_else(|| format!("[{}]", self.mail_tag())),
                 subject: &subject,
                 name: &p.name,
                 text: &message,
@@ -1129,9 +1136,10 @@ pub struct SmtpConfig {
     pub attach_max_bytes: u64,
 }
 
-/// The default of [`SmtpConfig::attach_max_bytes`]: 10 MiB of files (about
-/// 13.5 MiB of mail once encoded).
-pub const ATTACH_MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// The default of [`SmtpConfig::attach_max_bytes`]: 7 MiB of files, about
+/// 9.5 MiB of mail once encoded, which fits the 10,240,000-byte message
+/// limit Postfix ships with (and most other servers' larger ones).
+pub const ATTACH_MAX_BYTES: u64 = 7 * 1024 * 1024;
 
 impl SmtpConfig {
     /// From `TUKI_SMTP_URL` and `TUKI_MAIL_FROM`; `None` when no SMTP URL is

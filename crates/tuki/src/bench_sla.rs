@@ -34,6 +34,7 @@ pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
         } else {
             temp.clone()
         },
+        mail_tag: db.mail_tag.clone(),
     };
     let store = db.open().await?;
     let system = Actor::system();

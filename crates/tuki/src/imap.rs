@@ -109,10 +109,7 @@ impl PollerConfig {
             idle_renew: Duration::from_secs(5 * 60),
             lease: Duration::from_secs(env_secs("TUKI_IMAP_LEASE").unwrap_or(60).max(1)),
             node: node_id(),
-            ingest: IngestOptions {
-                tag_prefix: std::env::var("TUKI_MAIL_TAG").unwrap_or_else(|_| "Tuki".into()),
-                ..IngestOptions::default()
-            },
+            ingest: IngestOptions::default(),
             test_pause_after_fetch: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
                 .map(Duration::from_secs),
             test_pause_after_commit: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")

@@ -132,9 +132,6 @@ pub struct IngestArgs {
     /// The mailbox the mail arrived at (routes it to that mailbox's group).
     #[arg(long, env = "TUKI_MAILBOX")]
     mailbox: Option<String>,
-    /// The word of the subject tag, `[Tuki #1234]`.
-    #[arg(long, env = "TUKI_MAIL_TAG", default_value = "Tuki")]
-    tag: String,
     /// No progress bar (for logs and scripts).
     #[arg(long)]
     quiet: bool,
@@ -151,7 +148,6 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                 let store = db.open().await?;
                 let mailbox = find_mailbox(&store, args.mailbox.as_deref()).await?;
                 let opts = IngestOptions {
-                    tag_prefix: args.tag.clone(),
                     data_dir: Some(db.data_dir.clone()),
                     ..Default::default()
                 };
@@ -292,7 +288,6 @@ async fn ingest_stdin(args: &IngestArgs, db: &DbArgs) -> i32 {
         }
     };
     let opts = IngestOptions {
-        tag_prefix: args.tag.clone(),
         data_dir: Some(db.data_dir.clone()),
         ..Default::default()
     };

@@ -41,6 +41,10 @@ struct DbArgs {
         global = true
     )]
     data_dir: PathBuf,
+    /// The word of the subject tag of mail, `[Tuki #1234]`: written on
+    /// outgoing mail and looked for in incoming mail.
+    #[arg(long, env = "TUKI_MAIL_TAG", default_value = "Tuki", global = true)]
+    mail_tag: String,
 }
 
 impl DbArgs {
@@ -59,7 +63,9 @@ impl DbArgs {
             .migrate()
             .await
             .context("cannot migrate the database")?;
-        Ok(store)
+        Ok(store
+            .with_mail_tag(&self.mail_tag)
+            .context("--mail-tag (TUKI_MAIL_TAG)")?)
     }
 }
 

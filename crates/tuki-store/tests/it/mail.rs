@@ -674,7 +674,7 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
                 ticket_id,
                 number: num,
                 ..
-            } = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap()
+            } = store.ingest_mail(raw, Some(&mb), &opts).await.unwrap()
             else {
                 panic!("earlier mail opens tickets")
             };
@@ -920,6 +920,64 @@ async fn a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in(db: Test
     assert!(matches!(again, IngestOutcome::Ticket { .. }), "{again:?}");
 }
 
+async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
+    let (_desk, mb) = setup(&db).await;
+    let store = db.store.clone().with_mail_tag("Helpdesk").unwrap();
+    assert!(db.store.clone().with_mail_tag("Tuki #").is_err());
+    assert!(db.store.clone().with_mail_tag("").is_err());
+    let opts = IngestOptions::default();
+    let first = message(
+        "new3@nowhere.test",
+        "tag-1@x",
+        "Skanneri",
+        "",
+        "Ei skannaa.",
+    );
+    let IngestOutcome::Ticket {
+        ticket_id, number, ..
+    } = store.ingest_mail(&first, Some(&mb), &opts).await.unwrap()
+    else {
+        panic!("a new ticket")
+    };
+    // The acknowledgement carries the configured word.
+    store.mail_events_to_outbox(100).await.unwrap();
+    let ack = store
+        .outbox_rows(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.ticket_id == Some(ticket_id) && m.kind == "ack")
+        .expect("an acknowledgement");
+    assert!(
+        ack.subject.starts_with(&format!("[Helpdesk #{number}]")),
+        "{}",
+        ack.subject
+    );
+    // A colleague answering with only the tag joins the ticket by it.
+    let tagged = message(
+        "colleague@nowhere.test",
+        "tag-2@x",
+        &format!("VS: [Helpdesk #{number}] Skanneri"),
+        "",
+        "Sama täällä.",
+    );
+    let out = store.ingest_mail(&tagged, Some(&mb), &opts).await.unwrap();
+    assert!(
+        matches!(out, IngestOutcome::Article { ticket_id: t, by: ThreadBy::SubjectTag, .. } if t == ticket_id),
+        "{out:?}"
+    );
+    // The default word is not this desk's tag.
+    let other = message(
+        "someone@nowhere.test",
+        "tag-3@x",
+        &format!("[Tuki #{number}] Skanneri"),
+        "",
+        "?",
+    );
+    let out = store.ingest_mail(&other, Some(&mb), &opts).await.unwrap();
+    assert!(matches!(out, IngestOutcome::Ticket { .. }), "{out:?}");
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -933,4 +991,5 @@ tuki_store::on_both_engines!(
     formatting_and_files_of_mail_are_kept,
     mail_from_a_deactivated_customer_is_still_a_request,
     a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in,
+    the_subject_tag_word_is_one_setting_for_mail_in_and_out,
 );

@@ -52,9 +52,6 @@ pub struct Web {
     pub live: live::Live,
     /// The shared table of sidebar counts.
     pub counts: console::CountsCache,
-    /// The word of the subject tag, `[Tuki #1234]`: a quarantined message
-    /// retried from the pages threads like one from the pollers.
-    pub mail_tag: String,
 }
 
 impl Web {
@@ -68,21 +65,13 @@ impl Web {
             secure_cookies,
             live: live::Live::new(),
             counts: console::CountsCache::default(),
-            mail_tag: "Tuki".into(),
         }
     }
 
-    /// The subject tag's word when it is not "Tuki" (`TUKI_MAIL_TAG`).
-    pub fn with_mail_tag(mut self, tag: impl Into<String>) -> Self {
-        self.mail_tag = tag.into();
-        self
-    }
-
-    /// How mail imported from the pages is handled: the same tag and data
-    /// folder as the pollers and the pipe.
+    /// How mail imported from the pages is handled: files go to the same
+    /// data folder as those of the pollers and the pipe.
     pub fn ingest_options(&self) -> tuki_store::mail::IngestOptions {
         tuki_store::mail::IngestOptions {
-            tag_prefix: self.mail_tag.clone(),
             data_dir: Some(self.data_dir.clone()),
             ..Default::default()
         }
