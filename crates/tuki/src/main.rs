@@ -63,9 +63,9 @@ impl DbArgs {
             .migrate()
             .await
             .context("cannot migrate the database")?;
-        Ok(store
+        store
             .with_mail_tag(&self.mail_tag)
-            .context("--mail-tag (TUKI_MAIL_TAG)")?)
+            .context("--mail-tag (TUKI_MAIL_TAG)")
     }
 }
 
