@@ -17,7 +17,7 @@ use tuki_domain::ValidationError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("not found")]
     NotFound,
@@ -63,4 +63,16 @@ impl StoreError {
 /// report it through sqlx's `ErrorKind`.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    #[test]
+    fn an_invalid_input_error_says_its_message_once() {
+        let e = super::StoreError::invalid("mail_tag", "is wrong");
+        assert_eq!(e.to_string(), "mail_tag: is wrong");
+        assert!(e.source().is_none(), "{:?}", e.source());
+    }
 }

@@ -244,7 +244,7 @@ impl Store {
         for chunk in senders.chunks(ROWS_PER_STATEMENT) {
             let mut sql =
                 Sql::new("SELECT sender, COUNT(*) AS n FROM mail_messages WHERE received_at >= ");
-            sql.bind(Value::Int(to_db(at - opts.throttle_window)))
+            sql.bind(Value::Int(to_db(at - self.mail_policy().throttle_window)))
                 .push(" AND outcome IN ('ticket', 'article') AND sender IN ")
                 .bind_texts(chunk)
                 .push(" GROUP BY sender");
@@ -264,7 +264,7 @@ impl Store {
                 m.placed = Some(placed);
             } else {
                 let n = recent.entry(m.sender.as_str().to_string()).or_insert(0);
-                if *n >= opts.throttle_max {
+                if *n >= self.mail_policy().throttle_max {
                     m.placed = Some(done(IngestOutcome::Throttled));
                 } else {
                     *n += 1;

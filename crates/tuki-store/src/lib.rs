@@ -63,9 +63,9 @@ pub struct Store {
     pub(crate) write: AnyPool,
     engine: Engine,
     clock: time::Clock,
-    /// The word of the subject tag, `[Tuki #1234]`: written on outgoing mail
-    /// and looked for in incoming mail, so both sides always agree.
-    mail_tag: std::sync::Arc<str>,
+    /// The desk's rules for mail (subject tag, throttling), one for mail
+    /// in and out so both sides always agree.
+    mail_policy: std::sync::Arc<mail::MailPolicy>,
     /// Group commit of new tickets (SQLite only).
     creates: Option<batch::Creates>,
 }
@@ -90,7 +90,7 @@ impl Store {
                 write: pool,
                 engine: Engine::Postgres,
                 clock: time::Clock::system(),
-                mail_tag: "Tuki".into(),
+                mail_policy: Default::default(),
                 creates: None,
             });
         }
@@ -130,7 +130,7 @@ impl Store {
             write,
             engine: Engine::Sqlite,
             clock: time::Clock::system(),
-            mail_tag: "Tuki".into(),
+            mail_policy: Default::default(),
         })
     }
 
@@ -150,28 +150,20 @@ impl Store {
         self
     }
 
-    /// The same database with another subject tag word (`TUKI_MAIL_TAG`):
-    /// letters, digits, spaces, `-`, `_` and `.`, at most 30 characters.
-    pub fn with_mail_tag(mut self, word: &str) -> Result<Store> {
-        let word = word.trim();
-        let fits = !word.is_empty()
-            && word.chars().count() <= 30
-            && word
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
-        if !fits {
-            return Err(StoreError::invalid(
-                "mail_tag",
-                "must be 1 to 30 letters, digits, spaces, '-', '_' or '.'",
-            ));
-        }
-        self.mail_tag = word.into();
+    /// The same database with the desk's own rules for mail (the tag
+    /// word, `TUKI_MAIL_TAG`, and the throttle), checked.
+    pub fn with_mail_policy(mut self, policy: mail::MailPolicy) -> Result<Store> {
+        self.mail_policy = std::sync::Arc::new(policy.checked()?);
         Ok(self)
     }
 
-    /// The word of the subject tag (see [`Store::with_mail_tag`]).
+    pub fn mail_policy(&self) -> &mail::MailPolicy {
+        &self.mail_policy
+    }
+
+    /// The word of the subject tag (see [`mail::MailPolicy::tag`]).
     pub fn mail_tag(&self) -> &str {
-        &self.mail_tag
+        &self.mail_policy.tag
     }
 
     /// Brings the schema up to date. Safe to run on every start and from

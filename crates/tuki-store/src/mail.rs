@@ -38,28 +38,68 @@ use crate::{Result, Store, StoreError};
 /// and its memory stays small.
 pub const MAX_BATCH: usize = 200;
 
-/// How ingestion behaves; the defaults suit a small service desk.
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
+/// The desk's rules for mail, the same for every way mail comes in and
+/// goes out (see [`Store::with_mail_policy`]); the defaults suit a small
+/// service desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailPolicy {
+    /// The word of the subject tag, `[Tuki #1234]`: written on outgoing
+    /// mail and looked for in incoming mail. Letters, digits, spaces, `-`,
+    /// `_` and `.`, at most 30 characters.
+    pub tag: String,
     /// A sender with this many messages inside `throttle_window` has the
     /// next ones recorded but not ticketed: a runaway script or a loop that
     /// slipped past the robot headers must not bury the queue.
     pub throttle_max: i64,
     pub throttle_window: SignedDuration,
+}
+
+impl Default for MailPolicy {
+    fn default() -> Self {
+        MailPolicy {
+            tag: "Tuki".into(),
+            throttle_max: 20,
+            throttle_window: SignedDuration::from_mins(10),
+        }
+    }
+}
+
+impl MailPolicy {
+    /// Checks the rules, naming the setting at fault.
+    pub fn checked(mut self) -> Result<MailPolicy> {
+        self.tag = self.tag.trim().to_string();
+        let fits = !self.tag.is_empty()
+            && self.tag.chars().count() <= 30
+            && self
+                .tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+        if !fits {
+            return Err(StoreError::invalid(
+                "mail_tag",
+                "must be 1 to 30 letters, digits, spaces, '-', '_' or '.'",
+            ));
+        }
+        if self.throttle_max < 1 {
+            return Err(StoreError::invalid("mail_throttle", "must be at least 1"));
+        }
+        if self.throttle_window < SignedDuration::from_secs(1) {
+            return Err(StoreError::invalid(
+                "mail_throttle_minutes",
+                "must be at least 1",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Where one import keeps the files of its messages.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
     /// Tuki's data folder: the files of incoming mail are stored under it
     /// and listed on their articles, like files agents attach. `None`
     /// keeps them only in the raw source.
     pub data_dir: Option<PathBuf>,
-}
-
-impl Default for IngestOptions {
-    fn default() -> Self {
-        IngestOptions {
-            throttle_max: 20,
-            throttle_window: SignedDuration::from_mins(10),
-            data_dir: None,
-        }
-    }
 }
 
 /// What became of one message.

@@ -34,7 +34,7 @@ pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
         } else {
             temp.clone()
         },
-        mail_tag: db.mail_tag.clone(),
+        ..db.clone()
     };
     let store = db.open().await?;
     let system = Actor::system();

@@ -149,7 +149,6 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                 let mailbox = find_mailbox(&store, args.mailbox.as_deref()).await?;
                 let opts = IngestOptions {
                     data_dir: Some(db.data_dir.clone()),
-                    ..Default::default()
                 };
                 let report =
                     ingest_maildir(&store, dir, mailbox.as_ref(), &opts, MAX_BATCH, !args.quiet)
@@ -221,7 +220,6 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                             id,
                             &IngestOptions {
                                 data_dir: Some(db.data_dir.clone()),
-                                ..Default::default()
                             },
                         )
                         .await?;
@@ -289,7 +287,6 @@ async fn ingest_stdin(args: &IngestArgs, db: &DbArgs) -> i32 {
     };
     let opts = IngestOptions {
         data_dir: Some(db.data_dir.clone()),
-        ..Default::default()
     };
     let code = match store.ingest_mail(&raw, mailbox.as_ref(), &opts).await {
         Ok(out) => {
@@ -545,7 +542,6 @@ async fn bench(n: usize, maildir: Option<PathBuf>, batch: usize, db: DbArgs) -> 
     let store = db.open().await?;
     let opts = IngestOptions {
         data_dir: Some(db.data_dir.clone()),
-        ..Default::default()
     };
     let report = ingest_maildir(&store, &dir, None, &opts, batch, true).await?;
     store.close().await;

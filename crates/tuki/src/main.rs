@@ -45,6 +45,18 @@ struct DbArgs {
     /// outgoing mail and looked for in incoming mail.
     #[arg(long, env = "TUKI_MAIL_TAG", default_value = "Tuki", global = true)]
     mail_tag: String,
+    /// Messages one sender may have made into tickets or articles within
+    /// the throttle window; more are recorded, not ticketed.
+    #[arg(long, env = "TUKI_MAIL_THROTTLE", default_value_t = 20, global = true)]
+    mail_throttle: i64,
+    /// The throttle window, in minutes.
+    #[arg(
+        long,
+        env = "TUKI_MAIL_THROTTLE_MINUTES",
+        default_value_t = 10,
+        global = true
+    )]
+    mail_throttle_minutes: i64,
 }
 
 impl DbArgs {
@@ -64,8 +76,14 @@ impl DbArgs {
             .await
             .context("cannot migrate the database")?;
         store
-            .with_mail_tag(&self.mail_tag)
-            .context("--mail-tag (TUKI_MAIL_TAG)")
+            .with_mail_policy(tuki_store::mail::MailPolicy {
+                tag: self.mail_tag.clone(),
+                throttle_max: self.mail_throttle,
+                throttle_window: jiff::SignedDuration::from_mins(
+                    self.mail_throttle_minutes.clamp(0, 525_600),
+                ),
+            })
+            .context("the mail settings (--mail-tag, --mail-throttle, --mail-throttle-minutes)")
     }
 }
 

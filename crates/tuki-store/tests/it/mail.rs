@@ -4,7 +4,7 @@
 use jiff::SignedDuration;
 use tuki_domain::ticket::{ArticleKind, Channel, TicketState};
 use tuki_mail::ThreadBy;
-use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
+use tuki_store::mail::{IngestOptions, IngestOutcome, MailPolicy, Mailbox};
 use tuki_store::testing::TestDb;
 
 use crate::fixture::Desk;
@@ -376,12 +376,16 @@ async fn a_bounce_attaches_to_its_ticket_and_flags_the_address(db: TestDb) {
 
 async fn a_flooding_sender_is_throttled_and_own_mail_is_a_loop(db: TestDb) {
     let (_desk, mb) = setup(&db).await;
-    let store = &db.store;
-    let opts = IngestOptions {
-        throttle_max: 3,
-        throttle_window: SignedDuration::from_mins(10),
-        ..Default::default()
-    };
+    let store = &db
+        .store
+        .clone()
+        .with_mail_policy(MailPolicy {
+            throttle_max: 3,
+            throttle_window: SignedDuration::from_mins(10),
+            ..Default::default()
+        })
+        .unwrap();
+    let opts = IngestOptions::default();
     let mut outcomes = Vec::new();
     for i in 0..5 {
         let raw = message(
@@ -636,14 +640,19 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
     let other = TestDb::new(engine).await;
     let files = tempfile::tempdir().unwrap();
     let opts = IngestOptions {
-        throttle_max: 4,
         data_dir: Some(files.path().to_path_buf()),
-        ..IngestOptions::default()
     };
     let mut results = Vec::new();
     for (n, db) in [&db, &other].into_iter().enumerate() {
         let (desk, mb) = setup(db).await;
-        let store = &db.store;
+        let store = &db
+            .store
+            .clone()
+            .with_mail_policy(MailPolicy {
+                throttle_max: 4,
+                ..Default::default()
+            })
+            .unwrap();
         // Earlier mail, imported before the morning.
         let mut before = vec![
             (
@@ -760,7 +769,6 @@ async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
     let files = tempfile::tempdir().unwrap();
     let opts = IngestOptions {
         data_dir: Some(files.path().to_path_buf()),
-        ..IngestOptions::default()
     };
     let raw = b"From: bella@private.test\r\nTo: help@desk.test\r\nSubject: Kuva\r\nMessage-ID: <html@x>\r\n\
         MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n--r\r\n\
@@ -922,9 +930,15 @@ async fn a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in(db: Test
 
 async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
     let (_desk, mb) = setup(&db).await;
-    let store = db.store.clone().with_mail_tag("Helpdesk").unwrap();
-    assert!(db.store.clone().with_mail_tag("Tuki #").is_err());
-    assert!(db.store.clone().with_mail_tag("").is_err());
+    let tagged = |tag: &str| {
+        db.store.clone().with_mail_policy(MailPolicy {
+            tag: tag.into(),
+            ..Default::default()
+        })
+    };
+    let store = tagged("Helpdesk").unwrap();
+    assert!(tagged("Tuki #").is_err());
+    assert!(tagged("").is_err());
     let opts = IngestOptions::default();
     let first = message(
         "new3@nowhere.test",

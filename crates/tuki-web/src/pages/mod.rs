@@ -73,7 +73,6 @@ impl Web {
     pub fn ingest_options(&self) -> tuki_store::mail::IngestOptions {
         tuki_store::mail::IngestOptions {
             data_dir: Some(self.data_dir.clone()),
-            ..Default::default()
         }
     }
 }
