@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use tuki_domain::directory::Role;
@@ -450,19 +451,49 @@ impl Store {
         }
     }
 
+    /// Keeps a message an administrator has to look at. The same bytes
+    /// arriving again while they wait (a mail server's retry, a Maildir
+    /// imported twice) count as another attempt of that entry, not a new
+    /// one.
     async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {
         let at = to_db(self.now());
-        let row = sqlx::query(
-            "INSERT INTO mail_quarantine (mailbox_id, raw, error, created_at, last_attempt_at) \
-             VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        let sha = hex::encode(Sha256::digest(raw));
+        let mut tx = self.write.begin().await?;
+        let waiting = sqlx::query(
+            "SELECT id FROM mail_quarantine WHERE sha256 = $1 AND released_at IS NULL ORDER BY id LIMIT 1",
         )
-        .bind(mailbox_id)
-        .bind(raw.to_vec())
-        .bind(error)
-        .bind(at)
-        .fetch_one(&self.write)
+        .bind(&sha)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(row.try_get("id")?)
+        let id: i64 = match waiting {
+            Some(r) => {
+                let id: i64 = r.try_get("id")?;
+                sqlx::query(
+                    "UPDATE mail_quarantine SET attempts = attempts + 1, last_attempt_at = $1, error = $2 \
+                     WHERE id = $3",
+                )
+                .bind(at)
+                .bind(error)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => sqlx::query(
+                "INSERT INTO mail_quarantine (mailbox_id, raw, sha256, error, created_at, last_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(mailbox_id)
+            .bind(raw.to_vec())
+            .bind(&sha)
+            .bind(error)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?,
+        };
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The quarantined messages not yet released, oldest first.

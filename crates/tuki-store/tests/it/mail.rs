@@ -448,6 +448,14 @@ async fn unparsable_mail_is_quarantined_and_can_be_retried(db: TestDb) {
     let again = store.retry_quarantined(quarantine_id, &opts).await.unwrap();
     assert!(matches!(again, IngestOutcome::Quarantined { .. }));
     assert_eq!(store.quarantined_mail().await.unwrap()[0].attempts, 2);
+    // Delivered again: the same entry, one more attempt.
+    let out = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap();
+    assert!(
+        matches!(out, IngestOutcome::Quarantined { quarantine_id: q, .. } if q == quarantine_id),
+        "{out:?}"
+    );
+    let q = store.quarantined_mail().await.unwrap();
+    assert_eq!((q.len(), q[0].attempts), (1, 3));
 }
 
 async fn mailboxes_show_last_fetch_and_how_long_they_fail(db: TestDb) {
