@@ -452,17 +452,19 @@ impl Store {
     }
 
     /// Keeps a message an administrator has to look at. The same bytes
-    /// arriving again while they wait (a mail server's retry, a Maildir
-    /// imported twice) count as another attempt of that entry, not a new
-    /// one.
+    /// arriving again at the same mailbox while they wait (a mail server's
+    /// retry, a Maildir imported twice) count as another attempt of that
+    /// entry, not a new one.
     async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {
         let at = to_db(self.now());
         let sha = hex::encode(Sha256::digest(raw));
         let mut tx = self.write.begin().await?;
         let waiting = sqlx::query(
-            "SELECT id FROM mail_quarantine WHERE sha256 = $1 AND released_at IS NULL ORDER BY id LIMIT 1",
+            "SELECT id FROM mail_quarantine WHERE sha256 = $1 AND released_at IS NULL \
+             AND (mailbox_id = $2 OR (mailbox_id IS NULL AND $2 IS NULL)) ORDER BY id LIMIT 1",
         )
         .bind(&sha)
+        .bind(mailbox_id)
         .fetch_optional(&mut *tx)
         .await?;
         let id: i64 = match waiting {
