@@ -1,5 +1,6 @@
 //! Tuki's pages: the agent console (`/agent`), the customer portal
-//! (`/portal`), administration (`/admin`) and sign-in, rendered on the server.
+//! (`/portal`), administration (`/admin`), everyone's own settings
+//! (`/settings`) and sign-in, rendered on the server.
 //!
 //! Templates (`templates/*.html`) are compiled into the binary and rendered
 //! with minijinja, which escapes every value in `.html` templates. Every
@@ -27,6 +28,7 @@ pub mod live;
 pub mod mail_admin;
 pub mod portal;
 pub mod render;
+pub mod settings;
 pub mod setup;
 pub mod sla_admin;
 
@@ -187,6 +189,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/quarantine/{id}/discard", post(mail_admin::discard))
         .route("/admin/outbox", get(mail_admin::outbox))
         .route("/admin/outbox/{id}/send", post(mail_admin::send_now))
+        .route("/settings", get(settings::page).post(settings::save))
         .route("/portal", get(portal::list))
         .route(
             "/portal/new",

@@ -48,6 +48,7 @@ templates!(
     "portal_new.html",
     "portal_ticket.html",
     "call_card.html",
+    "settings.html",
 );
 
 /// `t("key", name=value)` in templates: the text in the page's language.

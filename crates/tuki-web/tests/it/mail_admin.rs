@@ -4,58 +4,15 @@
 //! escape the raw source, and retry, discard and "send now" as they say.
 
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION};
-use reqwest::{redirect, Client, StatusCode};
+use reqwest::StatusCode;
 use tuki_domain::access::Actor;
 use tuki_domain::directory::{Language, Role};
-use tuki_store::directory::NewUser;
 use tuki_store::mail::{IngestOptions, IngestOutcome};
 use tuki_store::outbox::NewMail;
 use tuki_store::testing::TestDb;
 use tuki_store::Engine;
 
-use crate::{spawn_app, App};
-
-/// A signed-in browser: its session cookie and CSRF token.
-struct Browser {
-    client: Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Browser {
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let res = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (res.status(), res.text().await.unwrap())
-    }
-
-    /// Posts a form; `csrf` false leaves the token out.
-    async fn post(&self, path: &str, fields: &[(&str, &str)], csrf: bool) -> (StatusCode, String) {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        if csrf {
-            body.append_pair("csrf", &self.csrf);
-        }
-        for (k, v) in fields {
-            body.append_pair(k, v);
-        }
-        let res = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body.finish())
-            .send()
-            .await
-            .unwrap();
-        (res.status(), res.text().await.unwrap())
-    }
-}
+use crate::{spawn_app, App, Browser};
 
 struct Desk {
     app: App,
@@ -65,44 +22,17 @@ struct Desk {
     customer: Browser,
 }
 
-async fn person(app: &App, role: Role, email: &str) -> (Browser, Actor) {
-    let u = app
-        .store
-        .create_user(
-            &Actor::system(),
-            NewUser {
-                email: email.into(),
-                name: email.split('@').next().unwrap().into(),
-                phone: None,
-                role: Some(role),
-                language: Some(Language::En),
-                organisation_id: None,
-                password: None,
-            },
-        )
-        .await
-        .unwrap();
-    let s = app.store.create_session(u.id).await.unwrap();
-    let browser = Browser {
-        client: Client::builder()
-            .redirect(redirect::Policy::none())
-            .build()
-            .unwrap(),
-        base: app.base.clone(),
-        cookie: format!("tuki_session={}", s.token),
-        csrf: s.csrf,
-    };
-    (
-        browser,
-        app.store.actor_for_user(u.id).await.unwrap().unwrap(),
-    )
-}
-
 async fn desk(db: TestDb) -> Desk {
     let app = spawn_app(db).await;
-    let (admin, admin_actor) = person(&app, Role::Admin, "ada@desk.test").await;
-    let (agent, _) = person(&app, Role::Agent, "aku@desk.test").await;
-    let (customer, _) = person(&app, Role::Customer, "cia@customer.test").await;
+    let (admin, admin_actor) = app
+        .signed_in(Role::Admin, "ada@desk.test", Language::En)
+        .await;
+    let (agent, _) = app
+        .signed_in(Role::Agent, "aku@desk.test", Language::En)
+        .await;
+    let (customer, _) = app
+        .signed_in(Role::Customer, "cia@customer.test", Language::En)
+        .await;
     app.group("Service desk", 1, vec![], true).await;
     Desk {
         app,

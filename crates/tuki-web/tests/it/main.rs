@@ -5,13 +5,15 @@ mod access;
 mod errors;
 mod mail_admin;
 mod openapi;
+mod settings;
 mod sla;
 mod story;
 
-use reqwest::{Client, Method, Response};
+use reqwest::header::{CONTENT_TYPE, COOKIE};
+use reqwest::{redirect, Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use tuki_domain::access::Actor;
-use tuki_domain::directory::Role;
+use tuki_domain::directory::{Language, Role};
 use tuki_store::directory::{NewGroup, NewOrganisation, NewUser};
 use tuki_store::testing::TestDb;
 use tuki_store::Store;
@@ -34,6 +36,59 @@ pub async fn spawn_app(db: TestDb) -> App {
         client: Client::new(),
         store: db.store.clone(),
         _db: db,
+    }
+}
+
+/// A signed-in browser for the pages: its session cookie and CSRF token.
+/// Redirects are not followed, so tests see where a page sends them.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// Posts a form and returns the whole response; `csrf` false leaves the
+    /// token out.
+    pub async fn send_form(&self, path: &str, fields: &[(&str, &str)], csrf: bool) -> Response {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        if csrf {
+            body.append_pair("csrf", &self.csrf);
+        }
+        for (k, v) in fields {
+            body.append_pair(k, v);
+        }
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.finish())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form; `csrf` false leaves the token out.
+    pub async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: bool,
+    ) -> (StatusCode, String) {
+        let res = self.send_form(path, fields, csrf).await;
+        (res.status(), res.text().await.unwrap())
     }
 }
 
@@ -64,6 +119,41 @@ impl App {
             .unwrap();
         let token = self.store.create_token(u.id, "test").await.unwrap().token;
         Caller { id: u.id, token }
+    }
+
+    /// A new person of `role`, signed in to the pages with a fresh session,
+    /// and their `Actor`.
+    pub async fn signed_in(&self, role: Role, email: &str, language: Language) -> (Browser, Actor) {
+        let u = self
+            .store
+            .create_user(
+                &Actor::system(),
+                NewUser {
+                    email: email.into(),
+                    name: email.split('@').next().unwrap().into(),
+                    phone: None,
+                    role: Some(role),
+                    language: Some(language),
+                    organisation_id: None,
+                    password: None,
+                },
+            )
+            .await
+            .unwrap();
+        let s = self.store.create_session(u.id).await.unwrap();
+        let browser = Browser {
+            client: Client::builder()
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+            cookie: format!("tuki_session={}", s.token),
+            csrf: s.csrf,
+        };
+        (
+            browser,
+            self.store.actor_for_user(u.id).await.unwrap().unwrap(),
+        )
     }
 
     pub async fn org(&self, name: &str, shares: bool) -> i64 {
