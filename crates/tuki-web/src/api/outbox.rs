@@ -13,7 +13,7 @@ use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::AppState;
 
 /// The caller's mail switches: one per kind (`ack`, `reply`, `resolved`,
-/// `new_ticket`, `customer_reply`, `sla`), on unless turned off.
+/// `new_ticket`, `customer_reply`, `assigned`, `sla`), on unless turned off.
 #[utoipa::path(get, path = "/api/v1/me/notification-preferences", tag = "mail", security(("token" = [])),
     responses((status = 200, body = Vec<NotificationPref>), (status = 401, body = ErrorBody)))]
 pub async fn list_prefs(
