@@ -308,6 +308,18 @@ impl Store {
                 by_reference.insert(m, t);
             }
         }
+        // A delivery report filed on a ticket is part of its thread, as its
+        // mail record says once committed.
+        for m in &incoming {
+            if let Some(Placed::Done {
+                outcome: IngestOutcome::Bounce { .. },
+                ticket_id: Some(t),
+                ..
+            }) = &m.placed
+            {
+                by_reference.insert(m.msg.message_id.clone(), *t);
+            }
+        }
         let by_number = tickets_by_numbers(&mut tx, &numbers).await?;
         let mut open_subjects = recent_subjects(&mut tx, &repliers).await?;
 

@@ -609,6 +609,26 @@ fn morning(earlier_number: i64) -> Vec<Vec<u8>> {
         "References: <b2@x>\r\n",
         "Kolmas.",
     ));
+    // A delivery report filed on the earlier ticket by its tag, and a
+    // message that answers the report.
+    m.push(
+        format!(
+            "From: MAILER-DAEMON@mx.nowhere.test\r\nTo: help@desk.test\r\n\
+             Subject: Undelivered Mail Returned to Sender [Tuki #{earlier_number}]\r\nMessage-ID: <dsn@x>\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+             --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+             Final-Recipient: rfc822; gone@nowhere.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
+        )
+        .into_bytes(),
+    );
+    m.push(message(
+        "alice@shared.test",
+        "b10@x",
+        "Re: Undelivered Mail Returned to Sender",
+        "In-Reply-To: <dsn@x>\r\n",
+        "Osoite vaihtui.",
+    ));
     m
 }
 
@@ -637,6 +657,14 @@ fn described(outcomes: &[IngestOutcome], earlier: &[(i64, &str)]) -> Vec<String>
                 format!("{i}: article on {} by {by:?}", name(ticket_id, &opened))
             }
             IngestOutcome::Quarantined { .. } => format!("{i}: quarantined"),
+            IngestOutcome::Bounce {
+                ticket_id, flagged, ..
+            } => format!(
+                "{i}: bounce on {} flagging {flagged:?}",
+                ticket_id
+                    .map(|t| name(&t, &opened))
+                    .unwrap_or_else(|| "no ticket".into())
+            ),
             other => format!("{i}: {other:?}"),
         });
     }
@@ -759,6 +787,8 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
         "18: new ticket",
         "78: article on e61 by References",
         "79: article on 2 by References",
+        "80: bounce on e0 flagging [\"gone@nowhere.test\"]",
+        "81: article on e0 by References",
     ];
     for e in expect {
         assert!(shape.iter().any(|s| s == e), "missing {e:?} in {shape:#?}");
