@@ -14,9 +14,11 @@
 //!
 //! Messages of one batch can depend on each other: a reply to a request
 //! that arrived a moment earlier, or a second message from a new sender.
-//! New tickets wait in a list with provisional numbers (`-1`, `-2`, …);
-//! when a later message threads onto one of them the waiting tickets are
-//! written first, so the reply lands on a real row.
+//! New tickets wait in a list with provisional ids (`-1`, `-2`, …); when a
+//! later message threads onto one of them, or names in its subject tag a
+//! number the database does not have yet, the waiting tickets are written
+//! first, so the reply lands on a real row. Tests import the same mail in
+//! batches and one by one (also random mail, seeded) and compare.
 
 use std::collections::{HashMap, HashSet};
 
@@ -99,6 +101,15 @@ impl NewTickets {
             self.written.push((t.id, t.number, article));
         }
         Ok(())
+    }
+
+    fn waiting(&self) -> bool {
+        self.written.len() < self.drafts.len()
+    }
+
+    /// The numbers of the tickets written so far, for subject tags.
+    fn numbers(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.written.iter().map(|(id, number, _)| (*number, *id))
     }
 
     /// A ticket id made real: provisional ids after [`NewTickets::flush`].
@@ -320,7 +331,7 @@ impl Store {
                 by_reference.insert(m.msg.message_id.clone(), *t);
             }
         }
-        let by_number = tickets_by_numbers(&mut tx, &numbers).await?;
+        let mut by_number = tickets_by_numbers(&mut tx, &numbers).await?;
         let mut open_subjects = recent_subjects(&mut tx, &repliers).await?;
 
         let mut new_tickets = NewTickets {
@@ -338,6 +349,14 @@ impl Store {
                 .take(REFERENCES_CONSIDERED)
                 .filter_map(|id| by_reference.get(id).map(|t| (id.clone(), *t)))
                 .collect();
+            // A tag may name a ticket this batch opened: its number exists
+            // only once the waiting tickets are written.
+            if let Some(n) = m.keys.tag_number {
+                if !by_number.contains_key(&n) && new_tickets.waiting() {
+                    new_tickets.flush(&mut tx).await?;
+                    by_number.extend(new_tickets.numbers());
+                }
+            }
             let tagged = m.keys.tag_number.and_then(|n| by_number.get(&n).copied());
             let same_subject = m.keys.reply_subject.as_ref().and_then(|s| {
                 open_subjects
@@ -350,6 +369,7 @@ impl Store {
                 Thread::Existing { ticket_id, by } => {
                     if NewTickets::draft_of(ticket_id).is_some() {
                         new_tickets.flush(&mut tx).await?;
+                        by_number.extend(new_tickets.numbers());
                     }
                     let ticket_id = new_tickets.real(ticket_id);
                     let human = m.msg.classification.kind == RobotKind::Human;

@@ -1030,6 +1030,108 @@ async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
     assert!(matches!(out, IngestOutcome::Ticket { .. }), "{out:?}");
 }
 
+/// Random mornings, seeded so a failure can be replayed: senders who write
+/// several times, replies to random earlier mail (of the same batch or
+/// before it), tags of earlier tickets, reply subjects, robots, Tuki's own
+/// address, copies and floods, imported once in batches and once one by
+/// one into a second database. Both must agree message for message.
+async fn random_mail_imports_alike_in_batches_and_one_by_one(db: TestDb) {
+    let other = TestDb::new(db.store.engine()).await;
+    for seed in [7_u64, 1_234, 99_999, 31_337, 2_718_281] {
+        let mut rng = seed;
+        let mut next = |n: u64| {
+            // xorshift64: enough to shuffle test mail, no crate needed.
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let senders = [
+            "alice@shared.test",
+            "bob@private.test",
+            "bella@private.test",
+            "p1@nowhere.test",
+            "p2@nowhere.test",
+            "p3@shared.test",
+            "p4@shared.test",
+            "p5@nowhere.test",
+            "p6@private.test",
+            "p7@nowhere.test",
+            "robot@nowhere.test",
+            "help@desk.test",
+        ];
+        let topics = ["Tulostin", "Näyttö", "VPN", "Lisenssi"];
+        let mut mail = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        for i in 0..90 {
+            let from = senders[next(senders.len() as u64) as usize];
+            let topic = topics[next(topics.len() as u64) as usize];
+            let id = format!("s{seed}-{i}@x");
+            let mut headers = String::new();
+            let subject = match next(6) {
+                0 | 1 if !ids.is_empty() => {
+                    let to = &ids[next(ids.len() as u64) as usize];
+                    headers.push_str(&format!("In-Reply-To: <{to}>\r\n"));
+                    format!("Re: {topic}")
+                }
+                2 => format!("Re: {topic}"),
+                3 => format!("[Tuki #{}] {topic}", 1 + next(40)),
+                _ => topic.to_string(),
+            };
+            if from.starts_with("robot") {
+                headers.push_str("Auto-Submitted: auto-replied\r\n");
+            }
+            let raw = message(from, &id, &subject, &headers, &format!("Viesti {i}."));
+            if next(15) == 0 {
+                mail.push(raw.clone());
+            }
+            mail.push(raw);
+            ids.push(id);
+        }
+        let mut shapes = Vec::new();
+        for (n, db) in [&db, &other].into_iter().enumerate() {
+            let store = db
+                .store
+                .clone()
+                .with_mail_policy(MailPolicy {
+                    throttle_max: 6,
+                    ..Default::default()
+                })
+                .unwrap();
+            let mb = match store.mailbox("help").await.unwrap() {
+                Some(mb) => mb,
+                None => setup(db).await.1,
+            };
+            let opts = IngestOptions::default();
+            let outcomes = if n == 0 {
+                let mut out = Vec::new();
+                for raw in &mail {
+                    out.push(store.ingest_mail(raw, Some(&mb), &opts).await.unwrap());
+                }
+                out
+            } else {
+                let mut out = Vec::new();
+                // Batches of uneven size, so mail refers across them too.
+                let mut rest = &mail[..];
+                while !rest.is_empty() {
+                    let k = (1 + next(40) as usize).min(rest.len());
+                    let raws: Vec<&[u8]> = rest[..k].iter().map(Vec::as_slice).collect();
+                    out.extend(
+                        store
+                            .ingest_mail_batch(&raws, Some(&mb), &opts)
+                            .await
+                            .unwrap(),
+                    );
+                    rest = &rest[k..];
+                }
+                out
+            };
+            shapes.push(described(&outcomes, &[]));
+        }
+        assert_eq!(shapes[0], shapes[1], "seed {seed}");
+    }
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -1044,4 +1146,5 @@ tuki_store::on_both_engines!(
     mail_from_a_deactivated_customer_is_still_a_request,
     a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in,
     the_subject_tag_word_is_one_setting_for_mail_in_and_out,
+    random_mail_imports_alike_in_batches_and_one_by_one,
 );
