@@ -25,11 +25,14 @@
 //!
 //! 1. fetches it whole with `UID FETCH n BODY.PEEK[]` (nothing is marked
 //!    seen, so a crash leaves the mailbox as it was);
-//! 2. hands it to [`Store::ingest_mail`], which commits the ticket or
-//!    article (or quarantines an unparsable message with its raw bytes, or
-//!    answers `Duplicate` for a Message-ID already imported);
-//! 3. only then removes it from the server: `MOVE` to the configured folder,
-//!    or `\Deleted` and `UID EXPUNGE` (plain `EXPUNGE` without UIDPLUS).
+//! 2. hands a round of up to 50 fetched messages to
+//!    [`Store::ingest_mail_batch`], which commits their tickets and
+//!    articles in one transaction (or quarantines an unparsable message with
+//!    its raw bytes, or answers `Duplicate` for a Message-ID already
+//!    imported);
+//! 3. only then removes them from the server: `MOVE` to the configured
+//!    folder, or `\Deleted` and `UID EXPUNGE` (plain `EXPUNGE` without
+//!    UIDPLUS).
 //!
 //! A crash between 1 and 2 leaves the message on the server and nothing in
 //! the database; between 2 and 3 it leaves both, and the next round finds
@@ -463,7 +466,12 @@ impl Poller {
     }
 
     /// Imports every message in the folder; returns how many it handled,
-    /// or `None` when the lease was lost on the way.
+    /// or `None` when the lease was lost on the way. Messages are fetched
+    /// one at a time and imported in rounds of up to [`ROUND`] messages (or
+    /// [`ROUND_BYTES`]), one transaction each, then removed from the server
+    /// together: a backlog after an outage goes in at batch speed, and a
+    /// crash at any point still leaves every message either on the server
+    /// or committed (or both, and then the Message-ID says "duplicate").
     async fn drain(
         &mut self,
         session: &mut Session<Conn>,
@@ -479,6 +487,8 @@ impl Poller {
             .collect();
         uids.sort_unstable();
         let mut handled = 0;
+        let mut round: Vec<(u32, Vec<u8>)> = Vec::new();
+        let mut bytes = 0;
         for uid in uids {
             if !self.renew_if_due().await? {
                 return Ok(None);
@@ -492,14 +502,44 @@ impl Poller {
                 tracing::warn!(uid, "imap: test pause after fetch");
                 tokio::time::sleep(d).await;
             }
-            // A database error returns here and leaves the message on the
-            // server for the next round.
-            let outcome = self
-                .store
-                .ingest_mail(&raw, Some(&mb.mailbox), &self.config.ingest)
-                .await
-                .context("cannot store the message (it stays on the server)")?;
-            match &outcome {
+            bytes += raw.len();
+            round.push((uid, raw));
+            let stopping = *self.stop.borrow();
+            if round.len() >= ROUND || bytes >= ROUND_BYTES || stopping {
+                handled += self.import(session, mb, &round, uidplus, can_move).await?;
+                round.clear();
+                bytes = 0;
+            }
+            if stopping {
+                return Ok(Some(handled));
+            }
+        }
+        if !round.is_empty() {
+            handled += self.import(session, mb, &round, uidplus, can_move).await?;
+        }
+        Ok(Some(handled))
+    }
+
+    /// Commits a round of fetched messages, then takes them off the server.
+    async fn import(
+        &mut self,
+        session: &mut Session<Conn>,
+        mb: &ImapMailbox,
+        round: &[(u32, Vec<u8>)],
+        uidplus: bool,
+        can_move: bool,
+    ) -> anyhow::Result<usize> {
+        let raws: Vec<&[u8]> = round.iter().map(|(_, raw)| raw.as_slice()).collect();
+        // A database error returns here and leaves the messages on the
+        // server for the next round.
+        let outcomes = self
+            .store
+            .ingest_mail_batch(&raws, Some(&mb.mailbox), &self.config.ingest)
+            .await
+            .context("cannot store the messages (they stay on the server)")?;
+        let mut done = Vec::with_capacity(round.len());
+        for ((uid, _), outcome) in round.iter().zip(&outcomes) {
+            match outcome {
                 IngestOutcome::Quarantined {
                     quarantine_id,
                     error,
@@ -513,23 +553,33 @@ impl Poller {
                     "imap: committed"
                 ),
             }
-            if let Some(d) = self.config.test_pause_after_commit {
-                tracing::warn!(uid, "imap: test pause after commit");
-                tokio::time::sleep(d).await;
-            }
             if outcome.is_safe_to_delete() {
-                remove(session, uid, mb.imap.move_to.as_deref(), uidplus, can_move).await?;
-                tracing::info!(mailbox = %mb.mailbox.name, uid, "imap: removed from the server");
-            }
-            handled += 1;
-            let stopping = *self.stop.borrow();
-            if stopping {
-                break;
+                done.push(*uid);
             }
         }
-        Ok(Some(handled))
+        if let Some(d) = self.config.test_pause_after_commit {
+            tracing::warn!(messages = round.len(), "imap: test pause after commit");
+            tokio::time::sleep(d).await;
+        }
+        if !done.is_empty() {
+            remove(
+                session,
+                &done,
+                mb.imap.move_to.as_deref(),
+                uidplus,
+                can_move,
+            )
+            .await?;
+            tracing::info!(mailbox = %mb.mailbox.name, uids = ?done, "imap: removed from the server");
+        }
+        Ok(round.len())
     }
 }
+
+/// The most messages imported in one transaction by a poller.
+const ROUND: usize = 50;
+/// The most bytes of messages a poller holds before importing them.
+const ROUND_BYTES: usize = 20 * 1024 * 1024;
 
 /// Resolves once `tuki serve` is shutting down.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -554,15 +604,19 @@ async fn fetch(session: &mut Session<Conn>, uid: u32) -> anyhow::Result<Option<V
     Ok(raw)
 }
 
-/// Takes an imported message off the server: moved, or deleted.
+/// Takes imported messages off the server: moved, or deleted.
 async fn remove(
     session: &mut Session<Conn>,
-    uid: u32,
+    uids: &[u32],
     move_to: Option<&str>,
     uidplus: bool,
     can_move: bool,
 ) -> anyhow::Result<()> {
-    let set = uid.to_string();
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     if let Some(folder) = move_to {
         if can_move {
             session.uid_mv(&set, folder).await.context("UID MOVE")?;

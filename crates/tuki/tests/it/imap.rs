@@ -618,6 +618,36 @@ async fn imap_poller(db: TestDb) {
         "{:?}",
         bad.last_error
     );
+
+    // 4. A backlog, as after the desk's server was down for a while: taken
+    //    in rounds of one transaction each (50 messages), each message once,
+    //    and the folder emptied with one removal per round.
+    for i in 0..120 {
+        dovecot
+            .deliver(&format!(
+                "From: c{i}@backlog.example\nTo: tuki@desk.example\nSubject: Backlog {i}\n\
+                 Message-ID: <backlog-{i}@backlog.example>\nContent-Type: text/plain; charset=utf-8\n\n\
+                 Request {i}.\n"
+            ))
+            .await;
+    }
+    assert_eq!(dovecot.count().await, 120);
+    let s = Serve::start(&db.url, &data.path().join("4"), &[]);
+    wait_until(
+        "the backlog imported and removed",
+        Duration::from_secs(60),
+        || async { dovecot.count().await == 0 && count(&pool, tickets).await == 121 },
+    )
+    .await;
+    s.stop();
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT COUNT(*) AS n FROM mail_messages WHERE message_id LIKE 'backlog-%' AND outcome = 'ticket'"
+        )
+        .await,
+        120
+    );
     pool.close().await;
 }
 
