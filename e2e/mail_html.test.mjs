@@ -2,7 +2,8 @@
 // pasted screenshot arrives through `tuki mail ingest`; an administrator reads its
 // text on the ticket page and opens the formatted message in a sandboxed
 // frame, where the screenshot loads from Tuki's files, the tracking image
-// of a remote server is gone and the mail's script never ran.
+// of a remote server is gone and the mail's script never ran. Mail written
+// by the pipe (another process) appears in an open queue by itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -86,4 +87,23 @@ test('an HTML mail shows its formatting and inline image in a sandboxed frame', 
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   assert.equal(await page.locator('iframe.mail-html').getAttribute('sandbox'), 'allow-same-origin allow-popups allow-popups-to-escape-sandbox');
   await shot(page, 'ticket-formatted-mail.png');
+});
+
+test('mail that arrives through the pipe appears in an open queue without a reload', async () => {
+  const page = await desk.session('ada@tuki.test');
+  await page.goto('/agent?queue=open');
+  await page.waitForFunction(() => window.EventSource !== undefined);
+  await page.waitForTimeout(1000); // the event stream is connected
+  const before = Number(await page.textContent('#sidebar a[data-queue=open] .count'));
+  // Another process writes the ticket: the server hears of it from the
+  // database's change feed, not from its own pages.
+  const run = spawnSync(bin, ['--data-dir', desk.dataDir, 'mail', 'ingest'], {
+    input: 'From: Olli Asiakas <olli@customer.test>\r\nTo: help@tuki.test\r\nSubject: Kahvinkeitin vuotaa\r\n'
+      + 'Message-ID: <live-1@customer.test>\r\n\r\nVettä on lattialla.\r\n',
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
+  await page.waitForSelector('#ticket-list :text("Kahvinkeitin vuotaa")', { timeout: 10000 });
+  assert.equal(Number(await page.textContent('#sidebar a[data-queue=open] .count')), before + 1);
+  await page.context().close();
 });

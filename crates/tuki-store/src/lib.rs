@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod phone;
 pub mod seed;
 pub mod sessions;
+pub mod signals;
 pub mod sla;
 mod sql;
 #[cfg(feature = "testing")]

@@ -97,10 +97,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Live updates from the change feed: other servers, mail, jobs.
+    let follower = tokio::spawn(pages::live::follow(
+        state.store.clone(),
+        state.web.live.clone(),
+    ));
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    follower.abort();
+    served
 }

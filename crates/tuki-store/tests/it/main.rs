@@ -8,6 +8,7 @@ mod mail;
 mod mail_admin;
 mod outbox;
 mod phone;
+mod signals;
 mod sla;
 mod tickets;
 mod visibility;

@@ -56,12 +56,18 @@ async fn announce(s: &AppState, actor: &Actor, event: &str, group: Option<&str>,
         },
         _ => None,
     };
-    s.web.live.publish_call(CallSignal {
-        call_id: call.id,
-        agent_id: call.agent_id,
-        group_id,
-        ended,
-    });
+    s.web
+        .live
+        .publish_call(
+            &s.store,
+            CallSignal {
+                call_id: call.id,
+                agent_id: call.agent_id,
+                group_id,
+                ended,
+            },
+        )
+        .await;
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

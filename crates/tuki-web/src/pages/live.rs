@@ -1,10 +1,14 @@
-//! Live updates: when a ticket changes through the pages or the REST API,
-//! open console pages hear about it over server-sent events and refresh the
-//! part that shows it.
+//! Live updates: when a ticket changes, open console pages hear about it
+//! over server-sent events and refresh the part that shows it; a ringing
+//! call pops up in the consoles it concerns.
 //!
-//! This is an in-process broadcast, which is right for one `tuki serve`.
-//! With several nodes on PostgreSQL, `publish` will also `NOTIFY` and each
-//! node will `LISTEN` and re-broadcast, so that pages on every node update.
+//! Two paths feed the in-process broadcast. A change made through this
+//! server's pages or API is published at once ([`Live::publish`]). And
+//! [`follow`] reads the database's change feed (`tuki_store::signals`)
+//! every half second: every change of a ticket leaves a row there whatever
+//! made it (mail from the pipe or an IMAP poller, SLA jobs, another
+//! server), and so does a call announced on another server. A change made
+//! here is thus heard twice, which costs a page one extra refresh.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +53,8 @@ impl CallSignal {
 
 #[derive(Clone)]
 pub struct Live {
+    /// This server's name in the change feed's call signals.
+    origin: Arc<str>,
     tx: broadcast::Sender<Change>,
     calls: broadcast::Sender<CallSignal>,
     /// Counts changes, so that what was computed before one can be dropped
@@ -67,6 +73,7 @@ impl Live {
         let (tx, _) = broadcast::channel(256);
         let (calls, _) = broadcast::channel(64);
         Live {
+            origin: tuki_store::sessions::random_token().into(),
             tx,
             calls,
             generation: Arc::new(AtomicU64::new(0)),
@@ -88,13 +95,98 @@ impl Live {
         self.tx.subscribe()
     }
 
-    /// Announces a ringing or ended call to the consoles it concerns.
-    pub fn publish_call(&self, signal: CallSignal) {
+    /// Announces a ringing or ended call to the consoles it concerns, on
+    /// this server at once and through the change feed on the others.
+    pub async fn publish_call(&self, store: &tuki_store::Store, signal: CallSignal) {
+        let notice = tuki_store::signals::CallNotice {
+            call_id: signal.call_id,
+            agent_id: signal.agent_id,
+            group_id: signal.group_id,
+            ended: signal.ended,
+        };
+        self.calls_only(signal);
+        if let Err(e) = store.signal_call(&self.origin, &notice).await {
+            tracing::warn!(error = %e, call_id = notice.call_id, "cannot announce a call to other servers");
+        }
+    }
+
+    /// Tells this server's consoles only.
+    fn calls_only(&self, signal: CallSignal) {
         let _ = self.calls.send(signal);
     }
 
     pub fn subscribe_calls(&self) -> broadcast::Receiver<CallSignal> {
         self.calls.subscribe()
+    }
+}
+
+/// How often a server reads the change feed.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// Follows the database's change feed for as long as the server runs,
+/// passing on what this server has not published itself: ticket changes
+/// from any source, and calls announced by other servers.
+pub async fn follow(store: tuki_store::Store, live: Live) {
+    use std::collections::BTreeSet;
+    use tuki_store::signals::LOOKBACK;
+    let mut newest = loop {
+        match store.newest_signal().await {
+            Ok(id) => break id,
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates: cannot read the change feed");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    };
+    // Ids passed on within the look-back window; what was there before
+    // this server started is not news.
+    let mut seen: BTreeSet<i64> = match store.signals_after(newest - LOOKBACK, LOOKBACK).await {
+        Ok(rows) => rows.iter().map(|r| r.id).collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    let mut rounds: u64 = 0;
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        rounds += 1;
+        let rows = match store.signals_after(newest - LOOKBACK, 5_000).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates: cannot read the change feed");
+                continue;
+            }
+        };
+        for r in rows {
+            newest = newest.max(r.id);
+            if r.id <= newest - LOOKBACK || !seen.insert(r.id) {
+                continue;
+            }
+            match r.kind.as_str() {
+                "ticket" => {
+                    if let (Some(t), Some(n)) = (r.ticket_id, r.number) {
+                        live.publish(t, n);
+                    }
+                }
+                "call" | "hangup" if r.origin.as_deref() != Some(&*live.origin) => {
+                    if let Some(call_id) = r.call_id {
+                        live.calls_only(CallSignal {
+                            call_id,
+                            agent_id: r.agent_id,
+                            group_id: r.group_id,
+                            ended: r.kind == "hangup",
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        let floor = newest - LOOKBACK;
+        seen = seen.split_off(&(floor + 1));
+        // Now and then, keep the feed short.
+        if rounds.is_multiple_of(120) {
+            if let Err(e) = store.prune_signals(tuki_store::signals::KEEP).await {
+                tracing::warn!(error = %e, "live updates: cannot prune the change feed");
+            }
+        }
     }
 }
 

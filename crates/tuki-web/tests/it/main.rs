@@ -3,6 +3,7 @@
 
 mod access;
 mod errors;
+mod live;
 mod mail_admin;
 mod openapi;
 mod settings;

@@ -1,0 +1,28 @@
+-- Live updates from every source and to every server: each change of a
+-- ticket (pages, API, mail from the pipe or an IMAP poller, jobs, another
+-- server) leaves a row here, written by the database itself, and every
+-- `tuki serve` follows the table and tells its open pages. Ringing and
+-- ended calls are written by the server that got the telephone system's
+-- event, so the agent's console rings whichever server it is connected to.
+CREATE TABLE live_signals (
+    id BIGSERIAL PRIMARY KEY,
+    -- ticket, call, hangup
+    kind TEXT NOT NULL,
+    ticket_id BIGINT,
+    number BIGINT,
+    call_id BIGINT,
+    agent_id BIGINT,
+    group_id BIGINT,
+    -- The server that wrote a call signal (it has told its own pages).
+    origin TEXT
+);
+
+CREATE FUNCTION tickets_live_signal() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO live_signals (kind, ticket_id, number) VALUES ('ticket', NEW.id, NEW.number);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER tickets_live AFTER INSERT OR UPDATE ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_live_signal();
