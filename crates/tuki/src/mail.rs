@@ -191,8 +191,14 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                 .map(|m| (m.mailbox.id, m.imap))
                 .collect();
             for m in store.mailboxes().await? {
+                let polled = match (&m.poller_node, m.poller_lease_until) {
+                    (Some(node), Some(until)) if until > store.now() => {
+                        format!("\tpolled by {node} until {until}")
+                    }
+                    _ => String::new(),
+                };
                 println!(
-                    "{}\t{}\tgroup {}\t{}\tlast fetch {}\tlast error {}{}",
+                    "{}\t{}\tgroup {}\t{}\tlast fetch {}\tlast error {}{}{polled}",
                     m.name,
                     m.address,
                     m.group_id.map_or("intake".into(), |g| g.to_string()),
