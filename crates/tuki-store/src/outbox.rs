@@ -49,6 +49,7 @@ use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 use tuki_domain::ticket::TicketState;
 
+use crate::attachments::human_size as file_size;
 use crate::sla::TicketEvent;
 use crate::sql::{get_bool, Sql, Value};
 use crate::tickets::Ticket;
@@ -312,17 +313,6 @@ fn render(kind: &str, lang: &str, c: &Ctx<'_>) -> (String, String) {
             format!("{tag} Notice: {subject}"),
             format!("Request {tag} \"{subject}\":\n\n{text}\n"),
         ),
-    }
-}
-
-/// A file's size as the ticket page shows it.
-fn file_size(n: i64) -> String {
-    if n >= 1024 * 1024 {
-        format!("{:.1} MB", n as f64 / 1024.0 / 1024.0)
-    } else if n >= 1024 {
-        format!("{} kB", n / 1024)
-    } else {
-        format!("{n} B")
     }
 }
 

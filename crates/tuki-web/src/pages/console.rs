@@ -285,13 +285,7 @@ pub struct FileView {
 }
 
 pub fn size(n: i64) -> String {
-    if n >= 1024 * 1024 {
-        format!("{:.1} MB", n as f64 / 1024.0 / 1024.0)
-    } else if n >= 1024 {
-        format!("{} kB", n / 1024)
-    } else {
-        format!("{n} B")
-    }
+    tuki_store::attachments::human_size(n)
 }
 
 /// Everything the agent's ticket page shows.
