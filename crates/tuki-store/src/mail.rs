@@ -191,9 +191,32 @@ pub struct MailRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressFlag {
     pub address: String,
+    /// The delivery status of the last report (`5.1.1`: a permanent
+    /// failure, so Tuki sends the address no more mail).
     pub status: Option<String>,
     pub bounces: i64,
     pub last_ticket_id: Option<i64>,
+    pub last_ticket_number: Option<i64>,
+    pub last_at: Timestamp,
+    /// When an administrator cleared the flag: mail goes to the address
+    /// again until it bounces anew.
+    pub cleared_at: Option<Timestamp>,
+}
+
+pub(crate) const ADDRESS_FLAG_COLUMNS: &str =
+    "address, status, bounces, last_ticket_id, last_at, cleared_at, \
+     (SELECT t.number FROM tickets t WHERE t.id = mail_address_flags.last_ticket_id) AS last_ticket_number";
+
+pub(crate) fn address_flag_from_row(r: &sqlx::any::AnyRow) -> Result<AddressFlag> {
+    Ok(AddressFlag {
+        address: r.try_get("address")?,
+        status: r.try_get("status")?,
+        bounces: r.try_get("bounces")?,
+        last_ticket_id: r.try_get("last_ticket_id")?,
+        last_ticket_number: r.try_get("last_ticket_number")?,
+        last_at: from_db(r.try_get("last_at")?),
+        cleared_at: opt_from_db(r.try_get("cleared_at")?),
+    })
 }
 
 pub(crate) const MAILBOX_COLUMNS: &str =
@@ -627,21 +650,13 @@ impl Store {
 
     /// The bounce flag of an address, if mail to it has bounced.
     pub async fn address_flag(&self, address: &str) -> Result<Option<AddressFlag>> {
-        let row = sqlx::query(
-            "SELECT address, status, bounces, last_ticket_id FROM mail_address_flags WHERE address = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {ADDRESS_FLAG_COLUMNS} FROM mail_address_flags WHERE address = $1"
+        ))
         .bind(address.trim().to_lowercase())
         .fetch_optional(&self.read)
         .await?;
-        row.map(|r| {
-            Ok(AddressFlag {
-                address: r.try_get("address")?,
-                status: r.try_get("status")?,
-                bounces: r.try_get("bounces")?,
-                last_ticket_id: r.try_get("last_ticket_id")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(address_flag_from_row).transpose()
     }
 
     /// Records that Tuki sent a message with this Message-ID on a ticket, so
@@ -748,7 +763,7 @@ pub(crate) async fn flag_address(
         "INSERT INTO mail_address_flags (address, status, bounces, last_ticket_id, first_at, last_at) \
          VALUES ($1, $2, 1, $3, $4, $4) ON CONFLICT (address) DO UPDATE SET status = excluded.status, \
          bounces = mail_address_flags.bounces + 1, last_ticket_id = COALESCE(excluded.last_ticket_id, \
-         mail_address_flags.last_ticket_id), last_at = excluded.last_at",
+         mail_address_flags.last_ticket_id), last_at = excluded.last_at, cleared_at = NULL, cleared_by = NULL",
     )
     .bind(address)
     .bind(status)

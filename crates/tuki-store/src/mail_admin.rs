@@ -22,7 +22,10 @@ use tuki_domain::access::Actor;
 use tuki_domain::values::{self, Email};
 
 use crate::imap::{ImapSecurity, IMAP_COLUMNS};
-use crate::mail::{mailbox_from_row, IngestOptions, IngestOutcome, Mailbox, MAILBOX_COLUMNS};
+use crate::mail::{
+    address_flag_from_row, mailbox_from_row, AddressFlag, IngestOptions, IngestOutcome, Mailbox,
+    ADDRESS_FLAG_COLUMNS, MAILBOX_COLUMNS,
+};
 use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store, StoreError};
 
@@ -257,6 +260,45 @@ fn outbox_from_row(r: &AnyRow, now: i64) -> Result<OutboxEntry> {
 }
 
 impl Store {
+    // ------------------------------------------------------ bounced addresses
+
+    /// Addresses Tuki sends no more mail to because it bounced for good,
+    /// most recent first (at most 200).
+    pub async fn bounced_addresses(&self, actor: &Actor) -> Result<Vec<AddressFlag>> {
+        admin(actor, "bounced addresses")?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ADDRESS_FLAG_COLUMNS} FROM mail_address_flags \
+             WHERE cleared_at IS NULL AND status LIKE '5%' ORDER BY last_at DESC, address LIMIT 200"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(address_flag_from_row).collect()
+    }
+
+    /// Lets mail go to an address again (its owner fixed their mailbox).
+    /// The flag is kept with who cleared it; a new permanent bounce flags
+    /// the address again.
+    pub async fn clear_address_flag(&self, actor: &Actor, address: &str) -> Result<AddressFlag> {
+        admin(actor, "bounced addresses")?;
+        let address = address.trim().to_lowercase();
+        let cleared = sqlx::query(
+            "UPDATE mail_address_flags SET cleared_at = $1, cleared_by = $2 \
+             WHERE address = $3 AND cleared_at IS NULL",
+        )
+        .bind(to_db(self.now()))
+        .bind(actor.user_id)
+        .bind(&address)
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        if cleared == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.address_flag(&address)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     // -------------------------------------------------------------- mailboxes
 
     /// Every mailbox by name, with its group's name and IMAP server.

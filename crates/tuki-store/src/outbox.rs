@@ -406,10 +406,12 @@ pub(crate) async fn wants(conn: &mut AnyConnection, user_id: i64, kind: &str) ->
 
 /// Whether mail to `address` bounced permanently (a 5.x.x report).
 async fn bounced(conn: &mut AnyConnection, address: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT status FROM mail_address_flags WHERE address = $1")
-        .bind(address.to_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT status FROM mail_address_flags WHERE address = $1 AND cleared_at IS NULL",
+    )
+    .bind(address.to_lowercase())
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(match row {
         Some(r) => r
             .try_get::<Option<String>, _>("status")?

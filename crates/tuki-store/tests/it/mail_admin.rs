@@ -491,9 +491,133 @@ async fn the_outbox_shows_queued_failing_and_sent_mail_and_sends_now(db: TestDb)
     }
 }
 
+/// A permanent delivery failure about `address`, for the ticket tagged.
+fn bounce_report(address: &str, number: i64, id: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.private.test\r\nTo: help@desk.test\r\n\
+         Subject: Undelivered Mail Returned to Sender [Tuki #{number}]\r\nMessage-ID: <{id}>\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+         Final-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
+    let desk = Desk::new(db.store.clone()).await;
+    let store = &db.store;
+    let opts = IngestOptions::default();
+    let mb = store
+        .create_mailbox("help", "help@desk.test", None)
+        .await
+        .unwrap();
+    let request = b"From: bella@private.test\r\nTo: help@desk.test\r\nSubject: Lasku\r\n\
+        Message-ID: <lasku@private.test>\r\n\r\nKysymys laskusta.\r\n";
+    let IngestOutcome::Ticket {
+        ticket_id, number, ..
+    } = store.ingest_mail(request, Some(&mb), &opts).await.unwrap()
+    else {
+        panic!("a new ticket")
+    };
+    store
+        .ingest_mail(
+            &bounce_report("bella@private.test", number, "dsn-1@mx"),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.bounced_addresses(&desk.tier1).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let listed = store.bounced_addresses(&desk.admin).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|b| (
+                b.address.as_str(),
+                b.status.as_deref(),
+                b.last_ticket_number
+            ))
+            .collect::<Vec<_>>(),
+        [("bella@private.test", Some("5.1.1"), Some(number))]
+    );
+
+    // How many mails to Bella the outbox holds after an agent's reply.
+    let replies_to_bella = || async {
+        store.mail_events_to_outbox(100).await.unwrap();
+        store
+            .outbox_rows(500)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.recipient == "bella@private.test" && m.kind == "reply")
+            .count()
+    };
+    let reply = |body: &str| tuki_store::articles::NewArticle {
+        kind: None,
+        body: body.into(),
+        internal: None,
+    };
+    store
+        .add_article(&desk.admin, ticket_id, reply("Katsomme asiaa."))
+        .await
+        .unwrap();
+    assert_eq!(replies_to_bella().await, 0, "no mail to a bounced address");
+
+    // Cleared: the next reply goes out; only administrators clear.
+    assert!(matches!(
+        store
+            .clear_address_flag(&desk.tier1, "bella@private.test")
+            .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let cleared = store
+        .clear_address_flag(&desk.admin, " Bella@Private.test ")
+        .await
+        .unwrap();
+    assert!(cleared.cleared_at.is_some());
+    assert!(store
+        .bounced_addresses(&desk.admin)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        store
+            .clear_address_flag(&desk.admin, "bella@private.test")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .add_article(&desk.admin, ticket_id, reply("Lasku on korjattu."))
+        .await
+        .unwrap();
+    assert_eq!(replies_to_bella().await, 1);
+
+    // A new permanent bounce blocks the address again.
+    store
+        .ingest_mail(
+            &bounce_report("bella@private.test", number, "dsn-2@mx"),
+            Some(&mb),
+            &opts,
+        )
+        .await
+        .unwrap();
+    let again = store
+        .address_flag("bella@private.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.bounces, again.cleared_at), (2, None));
+    assert_eq!(store.bounced_addresses(&desk.admin).await.unwrap().len(), 1);
+}
+
 tuki_store::on_both_engines!(
     administrators_list_and_add_mailboxes_with_errors_naming_the_field,
     a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw,
     a_retry_reports_the_ticket_and_who_released_the_message,
     the_outbox_shows_queued_failing_and_sent_mail_and_sends_now,
+    a_bounced_address_gets_mail_again_once_cleared,
 );

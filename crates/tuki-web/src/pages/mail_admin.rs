@@ -99,6 +99,10 @@ async fn mailboxes_view(
     let side = super::console::sidebar(state, v, &groups)
         .await
         .map_err(|e| v.err(e))?;
+    let bounced = store
+        .bounced_addresses(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
     let failed = !form.errors.is_empty();
     let now = store.now();
     let r = render(
@@ -123,6 +127,13 @@ async fn mailboxes_view(
                     node => node, until => when(until), expired => until < now,
                 }),
             }).collect::<Vec<_>>(),
+            bounced => bounced.iter().map(|b| context! {
+                address => &b.address,
+                status => &b.status,
+                bounces => b.bounces,
+                ticket => b.last_ticket_number,
+                at => when(b.last_at),
+            }).collect::<Vec<_>>(),
             intake => intake,
             groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
             form => context! { name => &form.name, address => &form.address, group_id => form.group_id },
@@ -137,6 +148,29 @@ async fn mailboxes_view(
 /// `/admin/mailboxes`: every mailbox with its group, server and health.
 pub async fn mailboxes(State(state): State<AppState>, v: Viewer) -> PageResult {
     mailboxes_view(&state, &v, MailboxForm::default(), None).await
+}
+
+/// Lets mail go to a bounced address again.
+pub async fn clear_bounce(
+    State(state): State<AppState>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    admin_only(&v)?;
+    let address = form.text("address");
+    let done = match state.store.clear_address_flag(&v.actor, &address).await {
+        Ok(flag) => notice(
+            i18n::tf(v.lang, "mail.bounce_cleared", &[("address", &flag.address)]),
+            None,
+            true,
+        ),
+        Err(StoreError::NotFound) => notice(
+            i18n::tf(v.lang, "mail.bounce_not_flagged", &[("address", &address)]),
+            None,
+            false,
+        ),
+        Err(e) => return Err(v.err(e)),
+    };
+    mailboxes_view(&state, &v, MailboxForm::default(), Some(done)).await
 }
 
 /// Adds a mailbox; a mistake is shown next to its field.

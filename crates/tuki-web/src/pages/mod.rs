@@ -182,6 +182,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/mailboxes",
             get(mail_admin::mailboxes).post(mail_admin::create_mailbox),
         )
+        .route("/admin/bounces/clear", post(mail_admin::clear_bounce))
         .route("/admin/quarantine", get(mail_admin::quarantine))
         .route("/admin/quarantine/{id}", get(mail_admin::message))
         .route("/admin/quarantine/{id}/raw", get(mail_admin::raw))

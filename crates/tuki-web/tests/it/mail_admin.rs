@@ -107,6 +107,10 @@ async fn mail_pages_are_for_administrators_only(db: TestDb) {
         (format!("/admin/quarantine/{q}/retry"), vec![]),
         (format!("/admin/quarantine/{q}/discard"), vec![]),
         (format!("/admin/outbox/{out}/send"), vec![]),
+        (
+            "/admin/bounces/clear".to_string(),
+            vec![("address", "cia@customer.test")],
+        ),
     ];
     for who in [&d.agent, &d.customer] {
         for p in &pages {
@@ -575,6 +579,61 @@ async fn every_admin_page_is_for_administrators_only(db: TestDb) {
     assert_ne!(admin.name, "Taken over");
 }
 
+/// An address whose mail bounced for good is listed on the mailboxes page,
+/// and the administrator lets mail go to it again.
+async fn an_administrator_lets_mail_go_to_a_bounced_address_again(db: TestDb) {
+    let d = desk(db).await;
+    let store = &d.app.store;
+    let opts = IngestOptions::default();
+    let report = b"From: MAILER-DAEMON@mx.customer.test\r\nTo: help@desk.test\r\n\
+        Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn@mx>\r\n\
+        Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+        --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+        Final-Recipient: rfc822; <b>cia</b>@customer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
+    store.ingest_mail(report, None, &opts).await.unwrap();
+    let flagged = store.bounced_addresses(&d.admin_actor).await.unwrap();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    let address = flagged[0].address.clone();
+
+    let (s, page) = d.admin.get("/admin/mailboxes").await;
+    assert_eq!(s, StatusCode::OK);
+    let section = &page[page.find("id=\"bounced\"").unwrap()..];
+    assert!(section.contains("5.1.1"), "{section}");
+    assert!(!page.contains("<b>cia</b>"), "the address is escaped");
+    // Without the form's token nothing changes.
+    let (s, _) = d
+        .admin
+        .post("/admin/bounces/clear", &[("address", &address)], false)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        store.bounced_addresses(&d.admin_actor).await.unwrap().len(),
+        1
+    );
+    let (s, page) = d
+        .admin
+        .post("/admin/bounces/clear", &[("address", &address)], true)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("id=\"done\""), "{page}");
+    assert!(store
+        .bounced_addresses(&d.admin_actor)
+        .await
+        .unwrap()
+        .is_empty());
+    // Clearing it again says it is not blocked.
+    let (s, page) = d
+        .admin
+        .post("/admin/bounces/clear", &[("address", &address)], true)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("class=\"error\" role=\"status\" id=\"done\""),
+        "{page}"
+    );
+}
+
 tuki_store::on_both_engines!(
     mail_pages_are_for_administrators_only,
     mail_forms_without_the_csrf_token_are_refused,
@@ -582,4 +641,5 @@ tuki_store::on_both_engines!(
     an_administrator_reads_retries_and_discards_quarantined_mail,
     the_outbox_page_lists_mail_and_sends_failing_mail_now,
     every_admin_page_is_for_administrators_only,
+    an_administrator_lets_mail_go_to_a_bounced_address_again,
 );
