@@ -50,6 +50,13 @@ pub enum MailCommand {
         #[arg(long)]
         retry: Option<i64>,
     },
+    /// List addresses Tuki sends no more mail to because it bounced for
+    /// good, or let mail go to one again.
+    Bounces {
+        /// Let mail go to this address again.
+        #[arg(long, value_name = "ADDRESS")]
+        clear: Option<String>,
+    },
     /// Generate a Maildir of realistic messages and measure the import.
     Bench {
         /// How many messages.
@@ -214,6 +221,33 @@ pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
                     m.failing_since
                         .map_or(String::new(), |t| format!(" (failing since {t})")),
                 );
+            }
+            store.close().await;
+        }
+        MailCommand::Bounces { clear } => {
+            let store = db.open().await?;
+            let admin = tuki_domain::access::Actor::system();
+            match clear {
+                Some(address) => {
+                    let flag = store
+                        .clear_address_flag(&admin, &address)
+                        .await
+                        .with_context(|| format!("{address} is not blocked"))?;
+                    println!("mail goes to {} again", flag.address);
+                }
+                None => {
+                    for b in store.bounced_addresses(&admin).await? {
+                        println!(
+                            "{}\tstatus {}\t{} bounces\tlast {}{}",
+                            b.address,
+                            b.status.as_deref().unwrap_or("?"),
+                            b.bounces,
+                            b.last_at,
+                            b.last_ticket_number
+                                .map_or(String::new(), |n| format!("\trequest #{n}")),
+                        );
+                    }
+                }
             }
             store.close().await;
         }
