@@ -54,6 +54,8 @@ struct Incoming<'a> {
     /// Position in the caller's batch.
     index: usize,
     raw: &'a [u8],
+    /// The SHA-256 of `raw`, hex: the raw source's row is found by it.
+    sha256: String,
     msg: &'a InboundMessage,
     keys: ThreadKeys,
     sender: Email,
@@ -63,12 +65,7 @@ struct Incoming<'a> {
 
 /// Where a message went, with new tickets still provisional.
 enum Placed {
-    Done {
-        outcome: IngestOutcome,
-        ticket_id: Option<i64>,
-        article_id: Option<i64>,
-        by: Option<ThreadBy>,
-    },
+    Done(IngestOutcome),
     /// The first article of the batch's `k`-th new ticket.
     NewTicket(usize),
 }
@@ -167,6 +164,7 @@ impl Store {
             incoming.push(Incoming {
                 index: *index,
                 raw,
+                sha256: hex::encode(Sha256::digest(raw)),
                 msg,
                 keys: ThreadKeys::of(msg, self.mail_tag()),
                 sender: Email::parse("from", &msg.from.address)?,
@@ -269,14 +267,14 @@ impl Store {
         let mut placeable = Vec::new();
         for (i, m) in incoming.iter_mut().enumerate() {
             if own.contains(m.sender.as_str()) {
-                m.placed = Some(done(IngestOutcome::Loop));
+                m.placed = Some(Placed::Done(IngestOutcome::Loop));
             } else if m.msg.classification.bounce.is_some() {
                 let placed = place_bounce(&mut tx, m.msg, &m.keys, at).await?;
                 m.placed = Some(placed);
             } else {
                 let n = recent.entry(m.sender.as_str().to_string()).or_insert(0);
                 if *n >= self.mail_policy().throttle_max {
-                    m.placed = Some(done(IngestOutcome::Throttled));
+                    m.placed = Some(Placed::Done(IngestOutcome::Throttled));
                 } else {
                     *n += 1;
                     placeable.push(i);
@@ -314,19 +312,16 @@ impl Store {
         let referenced = unique(referenced.into_iter());
         let mut by_reference: HashMap<String, i64> = HashMap::new();
         for chunk in referenced.chunks(ROWS_PER_STATEMENT) {
-            let owned: Vec<String> = chunk.iter().map(|s| s.to_string()).collect();
-            for (m, t) in tickets_by_message_ids(&mut tx, &owned).await? {
+            for (m, t) in tickets_by_message_ids(&mut tx, chunk).await? {
                 by_reference.insert(m, t);
             }
         }
         // A delivery report filed on a ticket is part of its thread, as its
         // mail record says once committed.
         for m in &incoming {
-            if let Some(Placed::Done {
-                outcome: IngestOutcome::Bounce { .. },
-                ticket_id: Some(t),
-                ..
-            }) = &m.placed
+            if let Some(Placed::Done(IngestOutcome::Bounce {
+                ticket_id: Some(t), ..
+            })) = &m.placed
             {
                 by_reference.insert(m.msg.message_id.clone(), *t);
             }
@@ -399,16 +394,11 @@ impl Store {
                         &mut files,
                     )?;
                     by_reference.insert(m.msg.message_id.clone(), ticket_id);
-                    Placed::Done {
-                        outcome: IngestOutcome::Article {
-                            ticket_id,
-                            article_id,
-                            by,
-                        },
-                        ticket_id: Some(ticket_id),
-                        article_id: Some(article_id),
-                        by: Some(by),
-                    }
+                    Placed::Done(IngestOutcome::Article {
+                        ticket_id,
+                        article_id,
+                        by,
+                    })
                 }
                 Thread::New => {
                     let k = new_tickets.drafts.len();
@@ -446,7 +436,7 @@ impl Store {
             let mut sql = Sql::new("INSERT INTO mail_raw (sha256, size, raw, created_at) VALUES ");
             for (i, m) in chunk.iter().enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" })
-                    .bind(Value::Text(hex::encode(Sha256::digest(m.raw))))
+                    .bind(Value::Text(m.sha256.clone()))
                     .push(", ")
                     .bind(Value::Int(m.raw.len() as i64))
                     .push(", ")
@@ -472,12 +462,7 @@ impl Store {
             );
             for (i, m) in chunk.iter().enumerate() {
                 let (outcome, ticket_id, article_id, by) = match m.placed.as_ref() {
-                    Some(Placed::Done {
-                        outcome,
-                        ticket_id,
-                        article_id,
-                        by,
-                    }) => (outcome_str(outcome), *ticket_id, *article_id, *by),
+                    Some(Placed::Done(outcome)) => record_of(outcome),
                     Some(Placed::NewTicket(k)) => {
                         let (t, _, a) = new_tickets.written[*k];
                         ("ticket", Some(t), Some(a), None)
@@ -487,19 +472,16 @@ impl Store {
                 sql.push(if i == 0 { "(" } else { ", (" })
                     .bind(Value::Text(m.msg.message_id.clone()))
                     .push(", ")
-                    .bind(Value::Int(raw_ids[&hex::encode(Sha256::digest(m.raw))]))
+                    .bind(Value::Int(raw_ids[&m.sha256]))
                     .push(", ")
                     .bind(Value::Text(outcome.into()))
                     .push(", ")
                     .bind_opt(ticket_id)
                     .push(", ")
                     .bind_opt(article_id)
-                    .push(", ");
-                match by {
-                    Some(by) => sql.bind(Value::Text(thread_by_str(by).into())),
-                    None => sql.push("NULL"),
-                };
-                sql.push(")");
+                    .push(", ")
+                    .bind_opt_text(by.map(thread_by_str))
+                    .push(")");
             }
             sql.push(") AS v WHERE mail_messages.message_id = v.column1");
             sql.query().execute(&mut *tx).await?;
@@ -534,12 +516,9 @@ impl Store {
                     .bind(Value::Text(f.content_type.clone()))
                     .push(", ")
                     .bind(Value::Text(f.file_name.clone()))
-                    .push(", ");
-                match &f.content_id {
-                    Some(c) => sql.bind(Value::Text(c.clone())),
-                    None => sql.push("NULL"),
-                };
-                sql.push(", ")
+                    .push(", ")
+                    .bind_opt_text(f.content_id.as_deref())
+                    .push(", ")
                     .bind(Value::Int(f.uploaded_by))
                     .push(", ")
                     .bind(Value::Int(at_db))
@@ -551,7 +530,7 @@ impl Store {
 
         for m in incoming {
             let outcome = match m.placed.expect("every claimed message is placed") {
-                Placed::Done { outcome, .. } => outcome,
+                Placed::Done(outcome) => outcome,
                 Placed::NewTicket(k) => {
                     let (ticket_id, number, article_id) = new_tickets.written[k];
                     IngestOutcome::Ticket {
@@ -568,23 +547,32 @@ impl Store {
     }
 }
 
-fn done(outcome: IngestOutcome) -> Placed {
-    Placed::Done {
-        outcome,
-        ticket_id: None,
-        article_id: None,
-        by: None,
-    }
-}
-
-fn outcome_str(outcome: &IngestOutcome) -> &'static str {
+/// What a message's mail record says of a placed message: its outcome,
+/// ticket, article and how it was threaded.
+fn record_of(
+    outcome: &IngestOutcome,
+) -> (&'static str, Option<i64>, Option<i64>, Option<ThreadBy>) {
     match outcome {
-        IngestOutcome::Ticket { .. } => "ticket",
-        IngestOutcome::Article { .. } => "article",
-        IngestOutcome::Bounce { .. } => "bounce",
-        IngestOutcome::Throttled => "throttled",
-        IngestOutcome::Loop => "loop",
-        IngestOutcome::Duplicate | IngestOutcome::Quarantined { .. } => "pending",
+        IngestOutcome::Ticket {
+            ticket_id,
+            article_id,
+            ..
+        } => ("ticket", Some(*ticket_id), Some(*article_id), None),
+        IngestOutcome::Article {
+            ticket_id,
+            article_id,
+            by,
+        } => ("article", Some(*ticket_id), Some(*article_id), Some(*by)),
+        IngestOutcome::Bounce {
+            ticket_id,
+            article_id,
+            ..
+        } => ("bounce", *ticket_id, *article_id, None),
+        IngestOutcome::Throttled => ("throttled", None, None, None),
+        IngestOutcome::Loop => ("loop", None, None, None),
+        IngestOutcome::Duplicate | IngestOutcome::Quarantined { .. } => {
+            ("pending", None, None, None)
+        }
     }
 }
 
@@ -650,16 +638,11 @@ async fn place_bounce(
         }
         None => None,
     };
-    Ok(Placed::Done {
-        outcome: IngestOutcome::Bounce {
-            ticket_id,
-            article_id,
-            flagged,
-        },
+    Ok(Placed::Done(IngestOutcome::Bounce {
         ticket_id,
         article_id,
-        by: None,
-    })
+        flagged,
+    }))
 }
 
 /// The senders as users, by address: found, or created as customers placed

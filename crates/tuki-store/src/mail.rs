@@ -379,16 +379,7 @@ impl Store {
         let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; raws.len()];
         let mut parsed = Vec::with_capacity(raws.len());
         for (i, raw) in raws.iter().enumerate() {
-            // A sender address Tuki cannot take as a user's is a message
-            // an administrator has to look at, like one that cannot be
-            // parsed.
-            let checked = tuki_mail::parse(raw)
-                .map_err(|e| e.to_string())
-                .and_then(|m| match Email::parse("from", &m.from.address) {
-                    Ok(_) => Ok(m),
-                    Err(e) => Err(e.to_string()),
-                });
-            match checked {
+            match readable(raw) {
                 Ok(m) => parsed.push((i, m)),
                 Err(error) => {
                     let id = self.quarantine(raw, mailbox.map(|m| m.id), &error).await?;
@@ -404,13 +395,14 @@ impl Store {
         if !batch.is_empty() {
             let placed = match self.ingest_parsed_batch(&batch, mailbox, opts, None).await {
                 Ok(placed) => placed,
+                Err(e) if batch.len() == 1 => {
+                    vec![self.ingest_alone(batch[0], mailbox, opts, Some(e)).await?]
+                }
                 Err(e) => {
-                    if batch.len() > 1 {
-                        tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
-                    }
+                    tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
                     let mut placed = Vec::with_capacity(batch.len());
-                    for one in batch.chunks(1) {
-                        placed.push(self.ingest_alone(one[0], mailbox, opts).await?);
+                    for &one in &batch {
+                        placed.push(self.ingest_alone(one, mailbox, opts, None).await?);
                     }
                     placed
                 }
@@ -433,31 +425,36 @@ impl Store {
     /// the error for an administrator, like one that cannot be parsed. A
     /// constraint violation gets one more try first, since on PostgreSQL
     /// it can also mean another server just created the same sender.
+    ///
+    /// `failed` is the error of a first try already made (the batch was this
+    /// one message).
     async fn ingest_alone(
         &self,
         one: (usize, &[u8], &InboundMessage),
         mailbox: Option<&Mailbox>,
         opts: &IngestOptions,
+        mut failed: Option<StoreError>,
     ) -> Result<(usize, IngestOutcome)> {
+        use sqlx::error::ErrorKind;
         let mut tries = 0;
         loop {
             tries += 1;
-            let error = match self.ingest_parsed_batch(&[one], mailbox, opts, None).await {
-                Ok(mut placed) => return Ok(placed.pop().expect("one outcome per message")),
-                Err(e) => e,
+            let error = match failed.take() {
+                Some(e) => e,
+                None => match self.ingest_parsed_batch(&[one], mailbox, opts, None).await {
+                    Ok(mut placed) => return Ok(placed.pop().expect("one outcome per message")),
+                    Err(e) => e,
+                },
             };
-            let retry = match &error {
-                StoreError::Database(sqlx::Error::Database(db)) => {
-                    if tries < 2 && db.kind() != sqlx::error::ErrorKind::Other {
-                        continue;
-                    }
-                    db.kind() == sqlx::error::ErrorKind::Other
+            let violation = matches!(&error,
+                StoreError::Database(sqlx::Error::Database(db)) if db.kind() != ErrorKind::Other);
+            match &error {
+                _ if violation && tries < 2 => continue,
+                _ if violation => {}
+                StoreError::Database(_) | StoreError::Files(_) | StoreError::Migrate(_) => {
+                    return Err(error)
                 }
-                StoreError::Database(_) | StoreError::Files(_) | StoreError::Migrate(_) => true,
-                _ => false,
-            };
-            if retry {
-                return Err(error);
+                _ => {}
             }
             let message = format!("cannot be imported: {error}");
             tracing::warn!(message_id = %one.2.message_id, error = %error, "mail quarantined");
@@ -571,13 +568,7 @@ impl Store {
             None => None,
         };
         let at = to_db(self.now());
-        let parsed = tuki_mail::parse(&raw)
-            .map_err(|e| e.to_string())
-            .and_then(|m| match Email::parse("from", &m.from.address) {
-                Ok(_) => Ok(m),
-                Err(e) => Err(e.to_string()),
-            });
-        match parsed {
+        match readable(&raw) {
             Ok(msg) => {
                 // Imported and released in one transaction: a message
                 // discarded meanwhile is not imported after all.
@@ -668,6 +659,14 @@ impl Store {
     }
 }
 
+/// The message parsed, or why it goes to the quarantine: it cannot be
+/// parsed, or its sender address is one Tuki cannot take as a user's.
+fn readable(raw: &[u8]) -> std::result::Result<InboundMessage, String> {
+    let msg = tuki_mail::parse(raw).map_err(|e| e.to_string())?;
+    Email::parse("from", &msg.from.address).map_err(|e| e.to_string())?;
+    Ok(msg)
+}
+
 /// The article text: the message without quoted history, plus a line per
 /// attachment and forward so an agent sees they exist (the raw source
 /// keeps them whole).
@@ -719,24 +718,18 @@ pub(crate) async fn record_sent(
     Ok(())
 }
 
-pub(crate) async fn tickets_by_message_ids(
+pub(crate) async fn tickets_by_message_ids<S: AsRef<str>>(
     tx: &mut AnyConnection,
-    ids: &[String],
+    ids: &[S],
 ) -> Result<Vec<(String, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(
         "SELECT m.message_id, COALESCE(t.merged_into_id, t.id) AS ticket_id FROM mail_messages m \
-         JOIN tickets t ON t.id = m.ticket_id WHERE m.message_id IN (",
+         JOIN tickets t ON t.id = m.ticket_id WHERE m.message_id IN ",
     );
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(crate::sql::Value::Text(id.clone()));
-    }
-    sql.push(")");
+    sql.bind_texts(ids);
     let rows = sql.query().fetch_all(&mut *tx).await?;
     rows.iter()
         .map(|r| Ok((r.try_get("message_id")?, r.try_get("ticket_id")?)))

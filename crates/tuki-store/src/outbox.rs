@@ -579,15 +579,11 @@ pub(crate) async fn record_created(
     for (i, (ticket, actor, article)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(Value::Int(*ticket)).push(", 'created', ");
-        match actor {
-            Some(a) => sql.bind(Value::Int(*a)),
-            None => sql.push("NULL"),
-        };
-        sql.push(", ").bind(Value::Int(*article)).push(", ");
-        match &inbound {
-            Some((id, _)) => sql.bind(Value::Text(id.clone())),
-            None => sql.push("NULL"),
-        };
+        sql.bind_opt(*actor)
+            .push(", ")
+            .bind(Value::Int(*article))
+            .push(", ")
+            .bind_opt_text(inbound.as_ref().map(|(id, _)| id.as_str()));
         sql.push(", ");
         sql.bind(Value::Bool(may_answer))
             .push(", ")
@@ -1398,28 +1394,12 @@ impl Sender {
                 unreadable.push((f.file_name, f.size));
                 continue;
             };
-            // Files are named on disk by their SHA-256; a row with anything
-            // else names no file of ours.
-            let named = f.sha256.len() == 64 && f.sha256.chars().all(|c| c.is_ascii_hexdigit());
-            let path = || {
-                if named {
-                    crate::attachments::blob_path(dir, &f.sha256)
-                        .display()
-                        .to_string()
-                } else {
-                    "(no SHA-256)".to_string()
-                }
-            };
-            let read = if named {
-                let path = crate::attachments::blob_path(dir, &f.sha256);
+            let path = crate::attachments::blob_path(dir, &f.sha256);
+            let read = {
+                let path = path.clone();
                 tokio::task::spawn_blocking(move || std::fs::read(path))
                     .await
                     .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "not a SHA-256",
-                ))
             };
             match read {
                 Ok(bytes) => {
@@ -1442,12 +1422,12 @@ impl Sender {
                     return Err(format!(
                         "cannot read file {:?} of article {article_id} ({}): {error}",
                         f.file_name,
-                        path()
+                        path.display()
                     ));
                 }
                 Err(error) => {
                     tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
-                        file = %f.file_name, sha256 = %f.sha256, path = %path(), %error,
+                        file = %f.file_name, sha256 = %f.sha256, path = %path.display(), %error,
                         "file of a mail cannot be read: sent without it, listed in the text");
                     unreadable.push((f.file_name, f.size));
                 }

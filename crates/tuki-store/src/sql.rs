@@ -61,6 +61,14 @@ impl Sql {
         }
     }
 
+    /// Appends a placeholder for the text, or `NULL` for `None`.
+    pub fn bind_opt_text(&mut self, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.bind(Value::Text(v.to_string())),
+            None => self.push("NULL"),
+        }
+    }
+
     /// Appends `(…, …)` with one placeholder per text, for `IN` lists.
     pub fn bind_texts<S: AsRef<str>>(&mut self, items: &[S]) -> &mut Self {
         self.text.push('(');

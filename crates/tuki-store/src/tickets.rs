@@ -637,12 +637,6 @@ pub(crate) async fn insert_tickets(
     .try_get("value")?;
     let first_number = last - n + 1;
 
-    let opt = |sql: &mut Sql, v: Option<i64>| {
-        match v {
-            Some(v) => sql.bind(Value::Int(v)),
-            None => sql.push("NULL"),
-        };
-    };
     let mut tickets = Vec::with_capacity(drafts.len());
     let mut sql = Sql::new(
         "INSERT INTO tickets (number, subject, subject_folded, requester_id, organisation_id, channel, category, \
@@ -657,25 +651,22 @@ pub(crate) async fn insert_tickets(
         sql.bind(Value::Text(d.subject.clone())).push(", ");
         sql.bind(Value::Text(values::fold(&d.subject))).push(", ");
         sql.bind(Value::Int(d.requester_id)).push(", ");
-        opt(&mut sql, organisation_id);
+        sql.bind_opt(organisation_id);
         sql.push(", ")
             .bind(Value::Text(d.channel.as_str().into()))
             .push(", ");
-        match &d.category {
-            Some(c) => sql.bind(Value::Text(c.clone())),
-            None => sql.push("NULL"),
-        };
+        sql.bind_opt_text(d.category.as_deref());
         sql.push(", ")
             .bind(Value::Int(d.priority.rank()))
             .push(", ");
         sql.bind(Value::Text(TicketState::New.as_str().into()))
             .push(", ");
         sql.bind(Value::Bool(true)).push(", ");
-        opt(&mut sql, group_id);
+        sql.bind_opt(group_id);
         sql.push(", ");
-        opt(&mut sql, d.owner_id);
+        sql.bind_opt(d.owner_id);
         sql.push(", ");
-        opt(&mut sql, d.actor.user_id);
+        sql.bind_opt(d.actor.user_id);
         sql.push(", ")
             .bind(Value::Int(to_db(d.at)))
             .push(", ")
@@ -726,10 +717,7 @@ pub(crate) async fn insert_tickets(
         sql.bind(Value::Int(d.actor.user_id.unwrap_or(d.requester_id)))
             .push(", ");
         sql.bind(Value::Text(d.body.clone())).push(", ");
-        match &d.body_html {
-            Some(h) => sql.bind(Value::Text(h.clone())),
-            None => sql.push("NULL"),
-        };
+        sql.bind_opt_text(d.body_html.as_deref());
         sql.push(", ").bind(Value::Int(to_db(d.at))).push(")");
     }
     sql.push(" RETURNING id, ticket_id");
@@ -774,7 +762,7 @@ pub(crate) async fn insert_tickets(
         }
         history.push(if i == 0 { "(" } else { ", (" });
         history.bind(Value::Int(t.id)).push(", ");
-        opt(&mut history, d.actor.user_id);
+        history.bind_opt(d.actor.user_id);
         history
             .push(", ")
             .bind(Value::Int(to_db(d.at)))
