@@ -79,6 +79,14 @@ export TUKI_TEST_DOVECOT="$(command -v dovecot || echo /usr/sbin/dovecot)"
 # certificate at run time with the openssl command-line tool.
 command -v openssl >/dev/null || apt_install openssl
 
+# --- the code's own checks ---------------------------------------------------
+# Formatting and lints (warnings are errors), on the whole suite only, so
+# `scripts/test.sh -p x` stays quick; TUKI_LINT=1 forces them, 0 skips them.
+if [ "${TUKI_LINT:-}" = 1 ] || { [ "${TUKI_LINT:-}" != 0 ] && [ "$#" -eq 0 ]; }; then
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
 # --- the tests ----------------------------------------------------------------
 # --all-targets: unit, integration and binary tests (Tuki has no doc tests).
 cargo test --workspace --locked --all-targets "$@"

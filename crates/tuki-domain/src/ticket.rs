@@ -86,6 +86,58 @@ pub fn state_after_article(
     }
 }
 
+/// Something that happened to a ticket, as the capabilities that follow
+/// tickets (service levels, mail, live updates) hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketEvent {
+    Created,
+    StateChanged {
+        from: TicketState,
+        to: TicketState,
+    },
+    /// Staff answered the customer in public (a reply or a public phone note).
+    StaffResponse,
+    /// The customer wrote (a reply through the portal, API or mail).
+    CustomerReply,
+    /// Someone other than Tuki made `owner` the ticket's owner.
+    Assigned {
+        owner: i64,
+    },
+}
+
+/// What adding an article does to its ticket: the state it moves to and the
+/// events that follow, in order. The one rule for articles from the API, the
+/// pages and mail.
+///
+/// Only what the customer sees answers them: an internal article (a note, an
+/// internal phone note, a robot's mail kept as a note) neither meets a
+/// response target nor reopens the request, whoever wrote it. A public
+/// article from staff is a response; one from the customer is their reply.
+/// An article without an author (a delivery report) and an article on a
+/// merged ticket (closed for good) change nothing.
+pub fn article_effect(
+    current: TicketState,
+    merged: bool,
+    author: Option<Role>,
+    kind: ArticleKind,
+    internal: bool,
+) -> (Option<TicketState>, Vec<TicketEvent>) {
+    let Some(author) = author.filter(|_| !merged && !internal) else {
+        return (None, Vec::new());
+    };
+    let next = state_after_article(current, author, kind);
+    let mut events: Vec<TicketEvent> = next
+        .map(|to| TicketEvent::StateChanged { from: current, to })
+        .into_iter()
+        .collect();
+    events.push(if author.is_staff() {
+        TicketEvent::StaffResponse
+    } else {
+        TicketEvent::CustomerReply
+    });
+    (next, events)
+}
+
 string_enum! {
     /// Priority of a request; `rank` orders them for queues.
     Priority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
@@ -219,6 +271,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn what_an_article_does() {
+        use TicketEvent::*;
+        let staff = Some(Role::Agent);
+        let customer = Some(Role::Customer);
+        // A public reply from staff opens a new request and answers it.
+        assert_eq!(
+            article_effect(New, false, staff, ArticleKind::Reply, false),
+            (
+                Some(Open),
+                vec![
+                    StateChanged {
+                        from: New,
+                        to: Open
+                    },
+                    StaffResponse
+                ]
+            )
+        );
+        // A public phone note answers without opening.
+        assert_eq!(
+            article_effect(New, false, staff, ArticleKind::Phone, false),
+            (None, vec![StaffResponse])
+        );
+        // Internal notes answer nobody: not by staff, not by mail.
+        for kind in [ArticleKind::Note, ArticleKind::Phone] {
+            assert_eq!(
+                article_effect(Open, false, staff, kind, true),
+                (None, vec![])
+            );
+        }
+        // The customer's reply reopens a waiting request.
+        assert_eq!(
+            article_effect(PendingCustomer, false, customer, ArticleKind::Reply, false),
+            (
+                Some(Open),
+                vec![
+                    StateChanged {
+                        from: PendingCustomer,
+                        to: Open
+                    },
+                    CustomerReply
+                ]
+            )
+        );
+        // A robot's mail from the customer's address is kept as a note: it
+        // neither reopens nor restarts a clock.
+        assert_eq!(
+            article_effect(Resolved, false, customer, ArticleKind::Note, true),
+            (None, vec![])
+        );
+        // No author (a delivery report) or a merged ticket: nothing moves.
+        assert_eq!(
+            article_effect(Open, false, None, ArticleKind::Note, true),
+            (None, vec![])
+        );
+        assert_eq!(
+            article_effect(Closed, true, customer, ArticleKind::Reply, false),
+            (None, vec![])
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Store {
         let body = values::body("body", &new.body, BODY_MAX)?;
         let at = self.now();
         let at_db = to_db(at);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, ticket_id, TicketAction::AddArticle(kind)).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO articles (ticket_id, kind, internal, author_id, body, created_at) \

@@ -183,7 +183,7 @@ impl Store {
             ));
         }
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids =
             insert_attachments(&mut tx, ticket_id, article_id, actor.user_id, &files, at).await?;
         tx.commit().await?;
@@ -206,7 +206,7 @@ impl Store {
             return self.create_ticket(actor, new).await;
         }
         let draft = Draft::new(actor, new, self.now())?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (t, article_id) = insert_ticket(&mut tx, &draft).await?;
         insert_attachments(
             &mut tx,
@@ -305,7 +305,7 @@ impl Store {
         }
         let me = actor.user_id.ok_or(StoreError::NotFound)?;
         let at = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM ticket_ratings WHERE ticket_id = $1")
             .bind(ticket_id)
             .execute(&mut *tx)

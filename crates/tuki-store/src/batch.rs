@@ -90,7 +90,7 @@ async fn run(write: AnyPool, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn write_batch(write: &AnyPool, jobs: &[Job]) -> Result<Vec<Ticket>> {
-    let mut tx = write.begin().await?;
+    let mut tx = write.begin_with(crate::SQLITE_BEGIN_WRITE).await?;
     let drafts: Vec<&Draft> = jobs.iter().map(|j| &j.draft).collect();
     let out = insert_tickets(&mut tx, &drafts)
         .await?

@@ -112,7 +112,7 @@ impl Store {
         let domains = parse_domains(&new.domains)?;
         let kind = new.kind.unwrap_or(OrgKind::Customer);
         let at = to_db(now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO organisations (name, name_folded, kind, shares_tickets, created_at, updated_at) \
              VALUES ($1, $5, $2, $3, $4, $4) RETURNING id",
@@ -204,7 +204,7 @@ impl Store {
             .map(|n| values::line("name", n, 200))
             .transpose()?;
         let domains = patch.domains.as_deref().map(parse_domains).transpose()?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE organisations SET name = COALESCE($1, name), name_folded = COALESCE($6, name_folded), \
              kind = COALESCE($2, kind), shares_tickets = COALESCE($3, shares_tickets), updated_at = $4 \
@@ -671,7 +671,7 @@ impl Store {
         let description = new.description.unwrap_or_default();
         values::clean_text("description", &description, 2000)?;
         let at = to_db(now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if new.is_intake {
             sqlx::query("UPDATE support_groups SET is_intake = $1 WHERE is_intake")
                 .bind(false)
@@ -751,7 +751,7 @@ impl Store {
         if let Some(d) = &patch.description {
             values::clean_text("description", d, 2000)?;
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if patch.is_intake == Some(true) {
             sqlx::query("UPDATE support_groups SET is_intake = $1 WHERE is_intake AND id <> $2")
                 .bind(false)
@@ -788,7 +788,7 @@ impl Store {
         user_id: i64,
     ) -> Result<Group> {
         require(actor, DirectoryAction::ManageStaff)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM support_groups WHERE id = $1")
             .bind(group_id)
             .fetch_optional(&mut *tx)

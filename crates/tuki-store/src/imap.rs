@@ -298,7 +298,7 @@ impl Store {
         limit: SignedDuration,
     ) -> Result<usize> {
         let now = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE mailboxes SET failure_notified_at = $1 WHERE id = $2 AND failing_since IS NOT NULL \
              AND failing_since <= $3 AND (failure_notified_at IS NULL OR failure_notified_at < failing_since)",

@@ -172,7 +172,7 @@ impl Store {
             });
         }
 
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(quarantined) = release {
             let released = sqlx::query(
                 "UPDATE mail_quarantine SET released_at = $1, last_attempt_at = $1, attempts = attempts + 1 \

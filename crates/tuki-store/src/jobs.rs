@@ -179,7 +179,7 @@ impl Store {
     /// Adds many jobs at once (one transaction).
     pub async fn enqueue_many(&self, jobs: Vec<NewJob<'_>>) -> Result<Vec<i64>> {
         let now = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
             ids.push(enqueue_on(&mut tx, job, now).await?);

@@ -73,6 +73,10 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
+/// How a write transaction begins on SQLite: holding the write lock from the
+/// start (see [`Store::begin_write`]).
+pub(crate) const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 impl Store {
     /// Opens the database named by `url`: `postgres://…` or `postgresql://…`
     /// for PostgreSQL, `sqlite://PATH` or a plain file path for SQLite (the
@@ -183,6 +187,19 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it begins as a writer (`BEGIN
+    /// IMMEDIATE`): a transaction that reads and then writes would otherwise
+    /// fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout covers, when
+    /// another process (the mail pipe, a second `tuki` command) commits in
+    /// between. Every write transaction of the store starts here.
+    #[allow(clippy::disallowed_methods)] // the one place that begins them
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.write.begin_with(SQLITE_BEGIN_WRITE).await?,
+            Engine::Postgres => self.write.begin().await?,
+        })
     }
 
     /// Whether the database answers; for `/health`.

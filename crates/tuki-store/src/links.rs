@@ -63,7 +63,7 @@ impl Store {
             ));
         }
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let source = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let target = match load(&mut tx, new.target_id).await {
             Ok(t) if can_view_ticket(actor, &t.facts(actor)) => t,
@@ -161,7 +161,7 @@ impl Store {
 
     pub async fn remove_link(&self, actor: &Actor, id: i64, link_id: i64) -> Result<()> {
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ticket = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let row = sqlx::query("SELECT source_id, target_id, kind FROM ticket_links WHERE id = $1 AND (source_id = $2 OR target_id = $2)")
             .bind(link_id)
@@ -209,7 +209,7 @@ impl Store {
         }
         let at = self.now();
         let at_db = to_db(at);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut source = load_for(&mut tx, actor, id, TicketAction::Merge).await?;
         let mut target =
             match load_for(&mut tx, actor, merge.into_ticket_id, TicketAction::Merge).await {

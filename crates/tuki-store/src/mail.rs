@@ -478,7 +478,7 @@ impl Store {
     async fn quarantine(&self, raw: &[u8], mailbox_id: Option<i64>, error: &str) -> Result<i64> {
         let at = to_db(self.now());
         let sha = hex::encode(Sha256::digest(raw));
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let waiting = sqlx::query(
             "SELECT id FROM mail_quarantine WHERE sha256 = $1 AND released_at IS NULL \
              AND (mailbox_id = $2 OR (mailbox_id IS NULL AND $2 IS NULL)) ORDER BY id LIMIT 1",

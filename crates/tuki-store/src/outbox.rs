@@ -807,7 +807,7 @@ impl Store {
     /// callers without one, like the CLI).
     pub async fn enqueue_mail(&self, mail: NewMail) -> Result<i64> {
         let at = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = enqueue_mail(&mut tx, mail, at).await?;
         tx.commit().await?;
         Ok(id)
@@ -910,7 +910,7 @@ impl Store {
         let mut done = 0;
         while (done as i64) < limit.max(1) {
             let at = self.now();
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.begin_write().await?;
             let row = sqlx::query(&format!(
                 "SELECT id, ticket_id, kind, actor_id, user_id, article_id, inbound_message_id, may_answer \
                  FROM mail_events WHERE done_at IS NULL ORDER BY id LIMIT 1 {pick}"
@@ -949,7 +949,7 @@ impl Store {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&format!(
             "SELECT id, user_id, ticket_id, kind, message FROM notifications \
              WHERE delivered_at IS NULL ORDER BY id LIMIT $1 {pick}"

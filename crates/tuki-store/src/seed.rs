@@ -42,7 +42,7 @@ impl Store {
     /// customers each, 4 groups over tiers 1–3 with 5 agents each, and an admin.
     pub async fn seed_directory(&self, orgs: usize) -> Result<Seeded> {
         let at = to_db(now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let pw = crate::auth::hash_password("bench-password-0");
         let admin_id: i64 = sqlx::query(
             "INSERT INTO users (email, name, name_folded, role, language, password_hash, active, created_at, updated_at) \
@@ -152,7 +152,7 @@ impl Store {
         let mut done = 0u64;
         while done < count {
             let n = batch.min(count - done);
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.begin_write().await?;
             let first_id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM tickets")
                 .fetch_one(&mut *tx)
                 .await?

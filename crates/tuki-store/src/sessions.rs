@@ -153,7 +153,7 @@ impl Store {
 
     pub async fn record_login_failure(&self, keys: &[String]) -> Result<()> {
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
                 .bind(key)
@@ -193,7 +193,7 @@ impl Store {
         }
         let token = random_token();
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
             .bind(at)
             .bind(user_id)
@@ -247,7 +247,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Claiming the row first makes the link single-use even under races.
         let row = sqlx::query(
             "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
@@ -350,7 +350,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1 \
              RETURNING token_hash",

@@ -1149,7 +1149,7 @@ impl Store {
     /// check. What the `sla_check` job runs; safe to repeat.
     pub async fn sla_check(&self, ticket_id: i64) -> Result<()> {
         let at = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = match load(&mut tx, ticket_id).await {
             Ok(t) => t,
             // A ticket that is gone has nothing left to check.
@@ -1421,7 +1421,7 @@ impl Store {
     pub async fn create_sla_policy(&self, actor: &Actor, input: PolicyInput) -> Result<SlaPolicy> {
         require_admin(actor)?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let p = check_policy(&mut tx, &input).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO sla_policies (name, position, priorities, organisation_id, category, channel, calendar_id, \
@@ -1459,7 +1459,7 @@ impl Store {
     ) -> Result<SlaPolicy> {
         require_admin(actor)?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let p = check_policy(&mut tx, &input).await?;
         let done = sqlx::query(
             "UPDATE sla_policies SET name = $1, position = $2, priorities = $3, organisation_id = $4, category = $5, \
@@ -1537,7 +1537,7 @@ impl Store {
     ) -> Result<EscalationRule> {
         require_admin(actor)?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let name = check_rule(&mut tx, &input).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO escalation_rules (name, position, policy_id, sla_kind, fires_on, action, user_id, group_id, \
@@ -1568,7 +1568,7 @@ impl Store {
     ) -> Result<EscalationRule> {
         require_admin(actor)?;
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let name = check_rule(&mut tx, &input).await?;
         let done = sqlx::query(
             "UPDATE escalation_rules SET name = $1, position = $2, policy_id = $3, sla_kind = $4, fires_on = $5, \
@@ -1672,7 +1672,7 @@ impl Store {
         }
         drop(conn);
         stats.changed = changed.len() as u64;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for ticket in changed {
             enqueue_on(
                 &mut tx,
@@ -1698,7 +1698,7 @@ impl Store {
         let rows = sqlx::query("SELECT id, created_at FROM tickets WHERE active ORDER BY id")
             .fetch_all(&self.read)
             .await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE tickets SET sla_policy_id = $1 WHERE active")
             .bind(policy_id)
             .execute(&mut *tx)

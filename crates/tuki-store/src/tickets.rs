@@ -812,7 +812,7 @@ impl Store {
         match &self.creates {
             Some(creates) => creates.submit(draft).await,
             None => {
-                let mut tx = self.write.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let (t, _) = insert_ticket(&mut tx, &draft).await?;
                 tx.commit().await?;
                 Ok(t)
@@ -995,7 +995,7 @@ impl Store {
         let at = self.now();
         let at_db = to_db(at);
 
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = load_for(
             &mut tx,
             actor,
@@ -1096,7 +1096,7 @@ impl Store {
     /// are staff.
     pub async fn follow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let role = sqlx::query("SELECT role FROM users WHERE id = $1 AND active")
             .bind(user_id)
@@ -1125,7 +1125,7 @@ impl Store {
 
     pub async fn unfollow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
         let at = to_db(self.now());
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let done =
             sqlx::query("DELETE FROM ticket_followers WHERE ticket_id = $1 AND user_id = $2")

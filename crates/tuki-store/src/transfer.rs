@@ -127,7 +127,7 @@ impl Store {
     pub async fn transfer(&self, actor: &Actor, id: i64, transfer: Transfer) -> Result<Ticket> {
         let reason = values::line("reason", &transfer.reason, 1000)?;
         let at = self.now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Transfer).await?;
         if !t.state.is_active() {
             return Err(StoreError::conflict(

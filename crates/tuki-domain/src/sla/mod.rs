@@ -43,6 +43,7 @@ mod calendar;
 mod clock;
 mod holidays;
 mod policy;
+mod step;
 
 #[cfg(test)]
 mod tests;
@@ -60,6 +61,7 @@ pub use policy::{
     EscalationTrigger, PolicyCandidate, PolicyConditions, PolicyFacts, SlaEventKind, SlaKind,
     TicketEvent, TierMetrics, TierMove,
 };
+pub use step::{step, ClockEvent, ClockRules, ClockWrite, SlaStep, StoredClock};
 
 /// Instants are handled as nanoseconds since the Unix epoch: exact, and wide
 /// enough for every [`jiff::Timestamp`].

@@ -10,7 +10,8 @@ use jiff::Timestamp;
 
 use super::SlaState;
 use crate::string_enum;
-use crate::ticket::{Channel, Priority, TicketState};
+pub use crate::ticket::TicketEvent;
+use crate::ticket::{Channel, Priority};
 
 string_enum! {
     /// The three targets an SLA policy sets: the first public answer, the
@@ -19,6 +20,18 @@ string_enum! {
         FirstResponse = "first_response",
         NextResponse = "next_response",
         Resolution = "resolution",
+    }
+}
+
+impl SlaKind {
+    /// The kind's place in arrays of three (first response, next response,
+    /// resolution).
+    pub fn index(self) -> usize {
+        match self {
+            SlaKind::FirstResponse => 0,
+            SlaKind::NextResponse => 1,
+            SlaKind::Resolution => 2,
+        }
     }
 }
 
@@ -89,20 +102,6 @@ pub fn select_policy(candidates: &[PolicyCandidate], facts: &PolicyFacts<'_>) ->
         .map(|c| c.id)
 }
 
-/// Something that happened to a ticket that may move its clocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketEvent {
-    Created,
-    StateChanged {
-        from: TicketState,
-        to: TicketState,
-    },
-    /// Staff answered the customer in public (a reply or a public phone note).
-    StaffResponse,
-    /// The customer wrote (a reply through the portal, API or mail).
-    CustomerReply,
-}
-
 /// What to do to one clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockMove {
@@ -127,6 +126,7 @@ pub fn clock_moves(event: TicketEvent) -> Vec<ClockMove> {
         TicketEvent::Created => vec![Start(FirstResponse), Start(Resolution)],
         TicketEvent::StaffResponse => vec![Stop(FirstResponse), Stop(NextResponse)],
         TicketEvent::CustomerReply => vec![Start(NextResponse)],
+        TicketEvent::Assigned { .. } => Vec::new(),
         TicketEvent::StateChanged { from, to } => {
             let mut moves = Vec::new();
             if !to.is_active() {
@@ -250,7 +250,7 @@ pub fn tier_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use TicketState::*;
+    use crate::ticket::TicketState::*;
 
     fn facts(priority: Priority, org: Option<i64>, category: Option<&str>) -> PolicyFacts<'_> {
         PolicyFacts {

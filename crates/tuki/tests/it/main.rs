@@ -3,3 +3,4 @@
 
 mod imap;
 mod two_servers;
+mod two_writers;

@@ -18,13 +18,13 @@ use tuki_store::testing::TestDb;
 const JOBS: i64 = 1000;
 
 /// A `tuki serve` child process, stopped (by its PID) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(db_url: &str, data_dir: &std::path::Path) -> Server {
+    pub(crate) fn start(db_url: &str, data_dir: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tuki"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("TUKI_DATABASE_URL", db_url)
@@ -49,7 +49,7 @@ impl Server {
     }
 
     /// Asks the server to shut down (SIGTERM) and waits up to 20 s.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         terminate(&mut self.child);
     }
 }
