@@ -7,32 +7,23 @@
 //! user (`tuki_domain::access::Actor`) and applies the domain's access rules,
 //! so no caller can forget them.
 
-pub mod articles;
 pub mod attachments;
 pub mod auth;
-mod batch;
 pub mod console;
 pub mod directory;
 mod error;
-pub mod history;
-pub mod imap;
-mod ingest;
+pub mod feed;
 pub mod jobs;
-pub mod links;
 pub mod mail;
-pub mod mail_admin;
 pub mod outbox;
 pub mod phone;
 pub mod seed;
-pub mod sessions;
-pub mod signals;
 pub mod sla;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tickets;
 pub mod time;
-pub mod transfer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -43,6 +34,19 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use error::{Result, StoreError};
+
+/// The one administrator check: configuration, the outbox, jobs and the
+/// mail channels are for administrators; anyone else is refused, told what
+/// they tried to do.
+pub fn require_admin(actor: &tuki_domain::access::Actor, to: &str) -> Result<()> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(StoreError::forbidden(format!(
+            "only administrators may {to}"
+        )))
+    }
+}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +72,7 @@ pub struct Store {
     /// in and out so both sides always agree.
     mail_policy: std::sync::Arc<mail::MailPolicy>,
     /// Group commit of new tickets (SQLite only).
-    creates: Option<batch::Creates>,
+    creates: Option<tickets::batch::Creates>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -130,7 +134,7 @@ impl Store {
             .connect_with(opts)
             .await?;
         Ok(Store {
-            creates: Some(batch::Creates::spawn(write.clone())),
+            creates: Some(tickets::batch::Creates::spawn(write.clone())),
             read,
             write,
             engine: Engine::Sqlite,

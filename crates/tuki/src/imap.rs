@@ -63,7 +63,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::rustls::pki_types::CertificateDer;
-use tuki_store::imap::{ImapMailbox, ImapSecurity, ImapSettings};
+use tuki_store::mail::imap::{ImapMailbox, ImapSecurity, ImapSettings};
 use tuki_store::mail::{IngestOptions, IngestOutcome};
 use tuki_store::Store;
 

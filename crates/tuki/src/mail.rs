@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use tuki_store::imap::{ImapSecurity, ImapSettings};
+use tuki_store::mail::imap::{ImapSecurity, ImapSettings};
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox, MAX_BATCH};
 use tuki_store::Store;
 

@@ -4,7 +4,7 @@
 //! once get one answer yes. On both engines.
 
 use jiff::SignedDuration;
-use tuki_store::imap::{ImapSecurity, ImapSettings};
+use tuki_store::mail::imap::{ImapSecurity, ImapSettings};
 use tuki_store::mail::Mailbox;
 use tuki_store::testing::TestDb;
 use tuki_store::time::Clock;

@@ -154,7 +154,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
         .add_article(
             &desk.tier2,
             ticket_id,
-            tuki_store::articles::NewArticle {
+            tuki_store::tickets::articles::NewArticle {
                 kind: None,
                 body: "Try again.".into(),
                 internal: None,

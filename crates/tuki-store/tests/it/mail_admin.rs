@@ -3,9 +3,10 @@
 //! ("send now"), on both engines.
 
 use jiff::SignedDuration;
+use tuki_store::mail::NewMailbox;
 use tuki_store::mail::{IngestOptions, IngestOutcome};
-use tuki_store::mail_admin::{NewMailbox, OutboxState};
 use tuki_store::outbox::NewMail;
+use tuki_store::outbox::OutboxState;
 use tuki_store::testing::TestDb;
 use tuki_store::time::Clock;
 use tuki_store::{Engine, StoreError};
@@ -69,10 +70,10 @@ async fn administrators_list_and_add_mailboxes_with_errors_naming_the_field(db: 
     store
         .set_mailbox_imap(
             intake.id,
-            Some(&tuki_store::imap::ImapSettings {
+            Some(&tuki_store::mail::imap::ImapSettings {
                 host: "imap.desk.test".into(),
                 port: 993,
-                security: tuki_store::imap::ImapSecurity::Tls,
+                security: tuki_store::mail::imap::ImapSecurity::Tls,
                 user: "sales".into(),
                 password: "secret".into(),
                 folder: "INBOX".into(),
@@ -412,8 +413,7 @@ async fn the_outbox_shows_queued_failing_and_sent_mail_and_sends_now(db: TestDb)
     }
 
     let o = store.outbox_overview(&desk.admin, 50).await.unwrap();
-    let ids =
-        |v: &[tuki_store::mail_admin::OutboxEntry]| v.iter().map(|m| m.id).collect::<Vec<_>>();
+    let ids = |v: &[tuki_store::outbox::OutboxEntry]| v.iter().map(|m| m.id).collect::<Vec<_>>();
     assert_eq!(ids(&o.queued), [queued]);
     assert_eq!(ids(&o.failing), [retrying, given_up]);
     assert_eq!(ids(&o.sent), [sent]);
@@ -556,7 +556,7 @@ async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
             .filter(|m| m.recipient == "bella@private.test" && m.kind == "reply")
             .count()
     };
-    let reply = |body: &str| tuki_store::articles::NewArticle {
+    let reply = |body: &str| tuki_store::tickets::articles::NewArticle {
         kind: None,
         body: body.into(),
         internal: None,

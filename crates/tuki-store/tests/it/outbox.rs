@@ -17,11 +17,11 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tuki_domain::ticket::ArticleKind;
 use tuki_mail::ThreadBy;
-use tuki_store::articles::NewArticle;
 use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
 use tuki_store::outbox::{NewMail, Sender, SmtpConfig, ATTACH_MAX_BYTES};
 use tuki_store::testing::{TestCa, TestDb};
+use tuki_store::tickets::articles::NewArticle;
 use tuki_store::time::Clock;
 
 use crate::fixture::Desk;
@@ -584,8 +584,8 @@ async fn assigned_mails(store: &tuki_store::Store) -> Vec<(String, String)> {
 }
 
 async fn new_owner_gets_an_assigned_mail(db: TestDb) {
+    use tuki_store::tickets::transfer::Transfer;
     use tuki_store::tickets::TicketPatch;
-    use tuki_store::transfer::Transfer;
     let desk = Desk::new(db.store.clone()).await;
     let store = &db.store;
     let mut new = crate::fixture::ticket("VPN drops");

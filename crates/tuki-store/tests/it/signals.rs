@@ -3,7 +3,7 @@
 //! with the server that wrote them, and the feed is kept short.
 
 use tuki_domain::ticket::Priority;
-use tuki_store::signals::CallNotice;
+use tuki_store::feed::CallNotice;
 use tuki_store::testing::TestDb;
 use tuki_store::tickets::TicketPatch;
 

@@ -9,13 +9,13 @@ use tuki_domain::sla::{
     SlaEventKind, SlaKind, SlaState, WeeklyHours, WorkingInterval,
 };
 use tuki_domain::ticket::{ArticleKind, Priority, TicketState};
-use tuki_store::articles::NewArticle;
 use tuki_store::jobs::Runner;
 use tuki_store::sla::{CalendarInput, EscalationRuleInput, PolicyInput};
 use tuki_store::testing::TestDb;
+use tuki_store::tickets::articles::NewArticle;
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::{TicketFilter, TicketPatch, TicketSort};
 use tuki_store::time::Clock;
-use tuki_store::transfer::Transfer;
 use tuki_store::StoreError;
 
 use crate::fixture::Desk;

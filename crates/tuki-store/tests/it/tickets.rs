@@ -2,16 +2,16 @@ use std::collections::HashSet;
 
 use tuki_domain::access::Actor;
 use tuki_domain::ticket::{ArticleKind, LinkKind, Priority, TicketState};
-use tuki_store::articles::NewArticle;
-use tuki_store::links::{Merge, NewLink, Relation};
 use tuki_store::testing::TestDb;
+use tuki_store::tickets::articles::NewArticle;
+use tuki_store::tickets::links::{Merge, NewLink, Relation};
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::{TicketFilter, TicketPatch, TicketSort};
-use tuki_store::transfer::Transfer;
 use tuki_store::StoreError;
 
 use crate::fixture::{ticket, Desk};
 
-fn fields(h: &[tuki_store::history::HistoryEvent]) -> Vec<&str> {
+fn fields(h: &[tuki_store::tickets::history::HistoryEvent]) -> Vec<&str> {
     h.iter().map(|e| e.field.as_str()).collect()
 }
 

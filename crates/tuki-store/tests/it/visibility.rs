@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use tuki_domain::access::{can_view_ticket, Actor, TicketAction};
 use tuki_store::testing::TestDb;
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::{TicketFilter, TicketPatch};
-use tuki_store::transfer::Transfer;
 use tuki_store::StoreError;
 
 use crate::fixture::{ticket, Desk};

@@ -5,17 +5,17 @@ use jiff::SignedDuration;
 use tuki_domain::access::Actor;
 use tuki_domain::directory::{Language, Role};
 use tuki_domain::ticket::{ArticleKind, Priority, TicketState};
-use tuki_store::articles::NewArticle;
 use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
-use tuki_store::console::{Queue, QueueSort};
-use tuki_store::directory::{NewGroup, UserPatch};
-use tuki_store::sessions::{
+use tuki_store::auth::sessions::{
     FirstAdmin, INVITATION_MICROS, SESSION_IDLE_MICROS, SESSION_MAX_MICROS, SETUP_MICROS,
 };
+use tuki_store::console::{Queue, QueueSort};
+use tuki_store::directory::{NewGroup, UserPatch};
 use tuki_store::testing::TestDb;
+use tuki_store::tickets::articles::NewArticle;
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::{Ticket, TicketFilter, TicketPatch};
 use tuki_store::time::Clock;
-use tuki_store::transfer::Transfer;
 use tuki_store::{Store, StoreError};
 
 use crate::fixture::{ticket, user, Desk};

@@ -4,10 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use tuki_store::history::HistoryEvent;
-use tuki_store::links::{Link, Merge, NewLink};
+use tuki_store::tickets::history::HistoryEvent;
+use tuki_store::tickets::links::{Link, Merge, NewLink};
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::Ticket;
-use tuki_store::transfer::Transfer;
 
 use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::extract::{id, ApiJson, Auth};

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use tuki_domain::sla::SlaState;
 use tuki_domain::ticket::{Priority, TicketState};
-use tuki_store::articles::{Article, NewArticle};
+use tuki_store::tickets::articles::{Article, NewArticle};
 use tuki_store::tickets::{NewTicket, Ticket, TicketFilter, TicketPage, TicketPatch, TicketSort};
 use utoipa::IntoParams;
 

@@ -424,7 +424,7 @@ pub(super) fn pre_token_matches(headers: &HeaderMap, posted: Option<&str>) -> bo
 pub(super) fn pre_token(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, PRE_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64) {
         Some(c) => (c, false),
-        None => (tuki_store::sessions::random_token(), true),
+        None => (tuki_store::auth::sessions::random_token(), true),
     }
 }
 
@@ -560,7 +560,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                 &headers,
                 SESSION_COOKIE,
                 &session.token,
-                tuki_store::sessions::SESSION_MAX_MICROS / 1_000_000,
+                tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
             ),
         );
         Ok(res)
@@ -590,7 +590,7 @@ fn invite_form(
     headers: &HeaderMap,
     lang: Lang,
     token: &str,
-    inv: &tuki_store::sessions::Invitation,
+    inv: &tuki_store::auth::sessions::Invitation,
     error: Option<String>,
 ) -> Response {
     let (pre, fresh) = pre_token(headers);
@@ -679,7 +679,7 @@ pub async fn accept_invite(
             &headers,
             SESSION_COOKIE,
             &session.token,
-            tuki_store::sessions::SESSION_MAX_MICROS / 1_000_000,
+            tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
         ),
     );
     Ok(res)

@@ -12,12 +12,12 @@ use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 use tuki_domain::directory::Role;
 use tuki_domain::ticket::{ArticleKind, Channel, LinkKind, Priority, TicketState};
-use tuki_store::articles::NewArticle;
 use tuki_store::console::{ActiveCounts, Queue, QueueSort};
 use tuki_store::directory::{Group, NewUser, UserFilter};
-use tuki_store::links::{Merge, NewLink};
+use tuki_store::tickets::articles::NewArticle;
+use tuki_store::tickets::links::{Merge, NewLink};
+use tuki_store::tickets::transfer::Transfer;
 use tuki_store::tickets::{NewTicket, Ticket, TicketFilter, TicketPatch};
-use tuki_store::transfer::Transfer;
 use tuki_store::StoreError;
 
 use super::auth::{Posted, Viewer};

@@ -4,7 +4,7 @@
 //!
 //! Two paths feed the in-process broadcast. A change made through this
 //! server's pages or API is published at once ([`Live::publish`]). And
-//! [`follow`] reads the database's change feed (`tuki_store::signals`)
+//! [`follow`] reads the database's change feed (`tuki_store::feed`)
 //! every half second: every change of a ticket leaves a row there whatever
 //! made it (mail from the pipe or an IMAP poller, SLA jobs, another
 //! server), and so does a call announced on another server. A change made
@@ -73,7 +73,7 @@ impl Live {
         let (tx, _) = broadcast::channel(256);
         let (calls, _) = broadcast::channel(64);
         Live {
-            origin: tuki_store::sessions::random_token().into(),
+            origin: tuki_store::auth::sessions::random_token().into(),
             tx,
             calls,
             generation: Arc::new(AtomicU64::new(0)),
@@ -98,7 +98,7 @@ impl Live {
     /// Announces a ringing or ended call to the consoles it concerns, on
     /// this server at once and through the change feed on the others.
     pub async fn publish_call(&self, store: &tuki_store::Store, signal: CallSignal) {
-        let notice = tuki_store::signals::CallNotice {
+        let notice = tuki_store::feed::CallNotice {
             call_id: signal.call_id,
             agent_id: signal.agent_id,
             group_id: signal.group_id,
@@ -128,7 +128,7 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 /// from any source, and calls announced by other servers.
 pub async fn follow(store: tuki_store::Store, live: Live) {
     use std::collections::BTreeSet;
-    use tuki_store::signals::LOOKBACK;
+    use tuki_store::feed::LOOKBACK;
     let mut newest = loop {
         match store.newest_signal().await {
             Ok(id) => break id,
@@ -183,7 +183,7 @@ pub async fn follow(store: tuki_store::Store, live: Live) {
         seen = seen.split_off(&(floor + 1));
         // Now and then, keep the feed short.
         if rounds.is_multiple_of(120) {
-            if let Err(e) = store.prune_signals(tuki_store::signals::KEEP).await {
+            if let Err(e) = store.prune_signals(tuki_store::feed::KEEP).await {
                 tracing::warn!(error = %e, "live updates: cannot prune the change feed");
             }
         }

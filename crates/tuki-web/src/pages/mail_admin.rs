@@ -15,7 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{context, Value};
 use tuki_store::mail::IngestOutcome;
-use tuki_store::mail_admin::{NewMailbox, OutboxEntry, QuarantineEntry, RetryResult};
+use tuki_store::mail::{NewMailbox, QuarantineEntry, RetryResult};
+use tuki_store::outbox::OutboxEntry;
 use tuki_store::outbox::SmtpConfig;
 use tuki_store::StoreError;
 

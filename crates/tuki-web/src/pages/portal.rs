@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
 use tuki_domain::ticket::{Channel, TicketState};
-use tuki_store::articles::NewArticle;
+use tuki_store::tickets::articles::NewArticle;
 use tuki_store::tickets::{NewTicket, TicketFilter};
 use tuki_store::StoreError;
 

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{context, Value};
 use tuki_domain::directory::Language;
-use tuki_store::sessions::FirstAdmin;
+use tuki_store::auth::sessions::FirstAdmin;
 use tuki_store::{Store, StoreError};
 
 use super::auth::{self, csrf_refused, read_form, set_cookie};
@@ -164,7 +164,7 @@ pub async fn submit(
             &headers,
             auth::SESSION_COOKIE,
             &session.token,
-            tuki_store::sessions::SESSION_MAX_MICROS / 1_000_000,
+            tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
         ),
     );
     Ok(res)

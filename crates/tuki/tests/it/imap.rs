@@ -35,7 +35,7 @@ use sqlx::{AnyPool, Row};
 use tuki_domain::access::Actor;
 use tuki_domain::directory::Role;
 use tuki_store::directory::NewUser;
-use tuki_store::imap::{ImapSecurity, ImapSettings};
+use tuki_store::mail::imap::{ImapSecurity, ImapSettings};
 use tuki_store::testing::{TestCa, TestDb};
 
 const USER: &str = "desk";

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::values;
 
-use crate::history::{record, Change};
+use super::history::{record, Change};
 use crate::tickets::{add_follower, check_owner, load_for, save, Ticket};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};

@@ -5,6 +5,8 @@
 //! for secrets of that strength and keeps the per-request check cheap.
 //! Passwords are people's choices and get argon2id.
 
+pub mod sessions;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

@@ -6,7 +6,7 @@ use sqlx::Row;
 use tuki_domain::access::{can_view_ticket, Actor, TicketAction};
 use tuki_domain::ticket::{LinkKind, TicketState};
 
-use crate::history::{record, Change};
+use super::history::{record, Change};
 use crate::sla::{on_ticket_event, TicketEvent};
 use crate::tickets::{add_follower, load, load_for, save, set_state, Ticket};
 use crate::time::{from_db, to_db};

@@ -19,7 +19,8 @@ use tuki_domain::directory::Role;
 use tuki_domain::ticket::TicketState;
 
 use crate::sql::{Sql, Value};
-use crate::tickets::{ticket_from_row, visibility, Ticket, TICKET_COLUMNS};
+use crate::tickets::visibility::visibility;
+use crate::tickets::{ticket_from_row, Ticket, TICKET_COLUMNS};
 use crate::{Engine, Result, Store};
 
 /// A console queue. Each is a fixed filter over the tickets the actor may see.
@@ -415,41 +416,5 @@ impl Store {
             .bind(Value::Int(offset));
         let rows = sql.query().fetch_all(&self.read).await?;
         rows.iter().map(ticket_from_row).collect()
-    }
-
-    /// Display names (and roles) of users, for showing ids on pages. Only
-    /// names and roles: nothing a customer should not see on their ticket.
-    pub async fn user_names(&self, ids: &[i64]) -> Result<HashMap<i64, (String, Role)>> {
-        let mut out = HashMap::new();
-        let mut ids: Vec<i64> = ids.to_vec();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut sql = Sql::new("SELECT id, name, role FROM users WHERE id IN ");
-        sql.bind_list(&ids);
-        for r in sql.query().fetch_all(&self.read).await? {
-            let role: String = r.try_get("role")?;
-            out.insert(
-                r.try_get("id")?,
-                (r.try_get("name")?, Role::parse("role", &role)?),
-            );
-        }
-        Ok(out)
-    }
-
-    /// Names of organisations by id.
-    pub async fn organisation_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
-        let mut out = HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut sql = Sql::new("SELECT id, name FROM organisations WHERE id IN ");
-        sql.bind_list(ids);
-        for r in sql.query().fetch_all(&self.read).await? {
-            out.insert(r.try_get("id")?, r.try_get("name")?);
-        }
-        Ok(out)
     }
 }

@@ -8,8 +8,8 @@ use tuki_domain::directory::Role;
 use tuki_domain::ticket::{self as rules, ArticleKind};
 use tuki_domain::values;
 
+use super::history::{record, Change};
 use crate::attachments::{insert_attachments, NewAttachment};
-use crate::history::{record, Change};
 use crate::sla::{on_ticket_event, TicketEvent};
 use crate::tickets::{load_for, save, set_state, BODY_MAX};
 use crate::time::{from_db, to_db};

@@ -1,4 +1,4 @@
-//! Attachments of articles and customers' ratings of the help.
+//! Attachments of articles.
 //!
 //! The bytes of an attachment live on disk under `DATA_DIR/attachments`,
 //! named by their SHA-256 (`ab/cdef…`), so the same file attached twice is
@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
-use tuki_domain::directory::Role;
 use tuki_domain::values;
 
 use crate::tickets::{insert_ticket, Draft, NewTicket, Ticket};
@@ -63,7 +62,7 @@ pub fn write_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
     let tmp = dir.join(format!(
         ".{}.{}",
         &sha[2..10],
-        crate::sessions::random_token()
+        crate::auth::sessions::random_token()
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)?;
@@ -150,14 +149,6 @@ pub(crate) async fn insert_attachments(
         ids.push(id);
     }
     Ok(ids)
-}
-
-/// A customer's rating of the help on one request.
-#[derive(Debug, Clone)]
-pub struct Rating {
-    pub score: i64,
-    pub comment: String,
-    pub created_at: Timestamp,
 }
 
 impl Store {
@@ -273,84 +264,5 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(a)
-    }
-
-    /// Records the requester's rating (1–5) of a resolved or closed request;
-    /// a second rating replaces the first.
-    pub async fn rate_ticket(
-        &self,
-        actor: &Actor,
-        ticket_id: i64,
-        score: i64,
-        comment: &str,
-    ) -> Result<Rating> {
-        if !(1..=5).contains(&score) {
-            return Err(StoreError::invalid("score", "must be 1 to 5"));
-        }
-        let comment = comment.trim();
-        let comment = if comment.is_empty() {
-            String::new()
-        } else {
-            values::body("comment", comment, 5000)?
-        };
-        let t = self.authorize(actor, ticket_id, TicketAction::View).await?;
-        if actor.role != Role::Customer {
-            return Err(StoreError::forbidden("customers rate the help they got"));
-        }
-        if t.state.is_active() {
-            return Err(StoreError::conflict(
-                Some("state"),
-                "a request is rated after it is resolved",
-            ));
-        }
-        let me = actor.user_id.ok_or(StoreError::NotFound)?;
-        let at = self.now();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM ticket_ratings WHERE ticket_id = $1")
-            .bind(ticket_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO ticket_ratings (ticket_id, user_id, score, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(ticket_id)
-        .bind(me)
-        .bind(score)
-        .bind(&comment)
-        .bind(to_db(at))
-        .execute(&mut *tx)
-        .await?;
-        crate::history::record(
-            &mut tx,
-            ticket_id,
-            Some(me),
-            to_db(at),
-            crate::history::Change::new("rating", None, Some(score.to_string())),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Rating {
-            score,
-            comment,
-            created_at: at,
-        })
-    }
-
-    pub async fn rating(&self, actor: &Actor, ticket_id: i64) -> Result<Option<Rating>> {
-        self.authorize(actor, ticket_id, TicketAction::View).await?;
-        let row = sqlx::query(
-            "SELECT score, comment, created_at FROM ticket_ratings WHERE ticket_id = $1",
-        )
-        .bind(ticket_id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(match row {
-            Some(r) => Some(Rating {
-                score: r.try_get("score")?,
-                comment: r.try_get("comment")?,
-                created_at: from_db(r.try_get("created_at")?),
-            }),
-            None => None,
-        })
     }
 }

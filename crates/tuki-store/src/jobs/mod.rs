@@ -25,7 +25,7 @@ use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 
 use crate::time::{from_db, opt_from_db, to_db};
-use crate::{Engine, Result, Store, StoreError};
+use crate::{Engine, Result, Store};
 
 /// The job kind that does nothing but record its run in `job_runs` (job,
 /// runner, time): enqueue one to check from outside that the runners are
@@ -279,9 +279,7 @@ impl Store {
 
     /// Jobs for administrators, newest first.
     pub async fn jobs(&self, actor: &Actor, filter: &JobFilter) -> Result<Vec<Job>> {
-        if !actor.is_admin() {
-            return Err(StoreError::forbidden("only administrators see jobs"));
-        }
+        crate::require_admin(actor, "see jobs")?;
         let now = self.now();
         let mut sql = crate::sql::Sql::new(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1=1"));
         if let Some(kind) = &filter.kind {

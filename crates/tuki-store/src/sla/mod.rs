@@ -1,0 +1,275 @@
+//! Service levels as data: business calendars, SLA policies, the clocks of
+//! each ticket, their append-only events, escalation rules and tier metrics.
+//!
+//! The arithmetic and the decisions are the domain's (`tuki_domain::sla`);
+//! this module loads what they need, applies them inside the ticket's write
+//! transaction and stores what they answer. Every write path of a ticket
+//! calls [`on_ticket_event`]; the background SLA check ([`Store::sla_check`])
+//! calls the same code with no event, so a warning found by the job and one
+//! found on a reply are recorded the same way.
+
+mod calendars;
+mod clocks;
+mod escalate;
+mod escalation_rules;
+mod metrics;
+mod policies;
+mod recompute;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use tuki_domain::access::Actor;
+use tuki_domain::sla::{evaluate, SlaEventKind, SlaState};
+pub use tuki_domain::sla::{SlaKind, TicketEvent};
+
+use crate::error::is_unique_violation;
+use crate::tickets::load;
+use crate::time::{from_db, opt_from_db};
+use crate::{Result, Store, StoreError};
+use clocks::{apply, load_clocks, policy_rule};
+
+pub use calendars::{Calendar, CalendarInput};
+pub(crate) use clocks::{any_active_policy, clocks_on_event, on_ticket_event};
+pub use escalation_rules::{EscalationRule, EscalationRuleInput};
+pub use policies::{PolicyInput, SlaPolicy};
+pub use recompute::RecomputeStats;
+
+/// The job kind that re-evaluates one ticket's clocks when one of them is
+/// about to change state (its payload: `{"ticket_id": N}`).
+pub const SLA_CHECK_JOB: &str = "sla_check";
+
+/// Whether an engine error is a foreign-key violation (something still
+/// refers to the row being deleted).
+fn is_fk_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+}
+
+fn in_use(e: sqlx::Error, what: &str) -> StoreError {
+    if is_fk_violation(&e) {
+        StoreError::conflict(None, format!("{what} is still in use"))
+    } else {
+        e.into()
+    }
+}
+
+fn name_taken(e: sqlx::Error, what: &str) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::conflict(Some("name"), format!("a {what} with this name exists"))
+    } else {
+        e.into()
+    }
+}
+
+// ------------------------------------------------------ a ticket's SLA as read
+
+/// One clock of a ticket as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketClock {
+    pub kind: SlaKind,
+    pub state: SlaState,
+    pub target_minutes: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub started_at: Timestamp,
+    /// Absent while paused short of the target.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub due_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub warn_at: Option<Timestamp>,
+    /// When the target was met (or ended late).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub stopped_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SlaEvent {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: SlaKind,
+    pub event: SlaEventKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub due_at: Option<Timestamp>,
+}
+
+/// A ticket's service level: its policy, clocks and every event so far.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketSla {
+    pub ticket_id: i64,
+    pub policy_id: Option<i64>,
+    pub state: Option<SlaState>,
+    pub clocks: Vec<TicketClock>,
+    pub events: Vec<SlaEvent>,
+}
+
+/// A message for a person, left for the mail channel.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notification {
+    pub id: i64,
+    pub user_id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub message: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+}
+
+/// Tier metrics of a resolved ticket.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketMetrics {
+    pub ticket_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub resolved_at: Timestamp,
+    pub resolved_in_tier: Option<i64>,
+    /// Resolved in tier 1 without a transfer.
+    pub first_contact_resolution: bool,
+    pub transfers: i64,
+    pub tier1_seconds: i64,
+    pub tier2_seconds: i64,
+    pub tier3_seconds: i64,
+}
+
+impl Store {
+    /// Re-evaluates one ticket's clocks now: records warnings and breaches
+    /// that came due, runs their escalation rules and schedules the next
+    /// check. What the `sla_check` job runs; safe to repeat.
+    pub async fn sla_check(&self, ticket_id: i64) -> Result<()> {
+        let at = self.now();
+        let mut tx = self.begin_write().await?;
+        let mut t = match load(&mut tx, ticket_id).await {
+            Ok(t) => t,
+            // A ticket that is gone has nothing left to check.
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        apply(&mut tx, &mut t, None, &[], at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A ticket's SLA: policy, clocks as of now, and all events.
+    pub async fn ticket_sla(&self, actor: &Actor, ticket_id: i64) -> Result<TicketSla> {
+        let t = self
+            .authorize(actor, ticket_id, tuki_domain::access::TicketAction::View)
+            .await?;
+        let now = self.now();
+        let mut conn = self.read.acquire().await?;
+        let rule = match t.sla_policy_id {
+            Some(p) => policy_rule(&mut conn, p).await?,
+            None => None,
+        };
+        let mut clocks = Vec::new();
+        if let Some(rule) = &rule {
+            for (_, (kind, c)) in load_clocks(&mut conn, t.id).await? {
+                let ev = evaluate(&rule.calendar, &c.clock, now, rule.warn_percent);
+                clocks.push(TicketClock {
+                    kind,
+                    state: ev.state,
+                    target_minutes: c.clock.target_minutes(),
+                    started_at: c.clock.started_at(),
+                    due_at: ev.due_at,
+                    warn_at: ev.warn_at,
+                    stopped_at: c.clock.stopped_at(),
+                });
+            }
+        }
+        let events = sqlx::query(
+            "SELECT id, ticket_id, kind, event, at, due_at FROM sla_events WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(t.id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SlaEvent {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                kind: SlaKind::parse("kind", &r.try_get::<String, _>("kind")?)?,
+                event: SlaEventKind::parse("event", &r.try_get::<String, _>("event")?)?,
+                at: from_db(r.try_get("at")?),
+                due_at: opt_from_db(r.try_get("due_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(TicketSla {
+            ticket_id: t.id,
+            policy_id: t.sla_policy_id,
+            state: t.sla_state,
+            clocks,
+            events,
+        })
+    }
+
+    /// Tier metrics of a resolved ticket; `None` while it was never resolved.
+    /// Staff only.
+    pub async fn ticket_metrics(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+    ) -> Result<Option<TicketMetrics>> {
+        self.authorize(
+            actor,
+            ticket_id,
+            tuki_domain::access::TicketAction::ReadHistory,
+        )
+        .await?;
+        let Some(r) = sqlx::query(
+            "SELECT ticket_id, resolved_at, resolved_in_tier, first_contact_resolution, transfers, \
+             tier1_seconds, tier2_seconds, tier3_seconds FROM ticket_tier_metrics WHERE ticket_id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TicketMetrics {
+            ticket_id: r.try_get("ticket_id")?,
+            resolved_at: from_db(r.try_get("resolved_at")?),
+            resolved_in_tier: r.try_get("resolved_in_tier")?,
+            first_contact_resolution: crate::sql::get_bool(&r, "first_contact_resolution")?,
+            transfers: r.try_get("transfers")?,
+            tier1_seconds: r.try_get("tier1_seconds")?,
+            tier2_seconds: r.try_get("tier2_seconds")?,
+            tier3_seconds: r.try_get("tier3_seconds")?,
+        }))
+    }
+
+    /// Notifications left for a ticket (newest last); staff only.
+    pub async fn notifications_for_ticket(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+    ) -> Result<Vec<Notification>> {
+        self.authorize(
+            actor,
+            ticket_id,
+            tuki_domain::access::TicketAction::ReadHistory,
+        )
+        .await?;
+        sqlx::query(
+            "SELECT id, user_id, ticket_id, kind, message, created_at FROM notifications WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(ticket_id)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Notification {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                kind: r.try_get("kind")?,
+                message: r.try_get("message")?,
+                created_at: from_db(r.try_get("created_at")?),
+            })
+        })
+        .collect()
+    }
+}
