@@ -99,10 +99,14 @@ pub enum TicketEvent {
     StaffResponse,
     /// The customer wrote (a reply through the portal, API or mail).
     CustomerReply,
-    /// Someone other than Tuki made `owner` the ticket's owner.
+    /// `owner` was made the ticket's owner (by someone, or by Tuki).
     Assigned {
         owner: i64,
     },
+    /// A time the ticket's service level asked to be looked at again has
+    /// come (the SLA check): nothing moved, but a clock may have crossed a
+    /// line.
+    ClocksDue,
 }
 
 /// What adding an article does to its ticket: the state it moves to and the

@@ -9,11 +9,13 @@
 //!   answered automatically (loops are the classic way a help desk floods a
 //!   mailbox, so this errs towards "do not answer");
 //! - [`thread`] decides which ticket a message belongs to;
-//! - [`quote`] trims quoted history for display (the raw source keeps it).
+//! - [`quote`] trims quoted history for display (the raw source keeps it);
+//! - [`texts`] holds every text Tuki mails, in Finnish and English.
 
 pub mod classify;
 pub mod parse;
 pub mod quote;
+pub mod texts;
 pub mod thread;
 
 pub use classify::{Bounce, Classification, RobotKind};

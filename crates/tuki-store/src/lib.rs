@@ -12,6 +12,7 @@ pub mod auth;
 pub mod console;
 pub mod directory;
 mod error;
+pub(crate) mod events;
 pub mod feed;
 pub mod jobs;
 pub mod mail;

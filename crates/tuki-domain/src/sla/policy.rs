@@ -126,7 +126,7 @@ pub fn clock_moves(event: TicketEvent) -> Vec<ClockMove> {
         TicketEvent::Created => vec![Start(FirstResponse), Start(Resolution)],
         TicketEvent::StaffResponse => vec![Stop(FirstResponse), Stop(NextResponse)],
         TicketEvent::CustomerReply => vec![Start(NextResponse)],
-        TicketEvent::Assigned { .. } => Vec::new(),
+        TicketEvent::Assigned { .. } | TicketEvent::ClocksDue => Vec::new(),
         TicketEvent::StateChanged { from, to } => {
             let mut moves = Vec::new();
             if !to.is_active() {

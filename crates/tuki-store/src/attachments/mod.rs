@@ -71,15 +71,7 @@ pub fn write_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
 
 /// A file's size as people read it, the same on the ticket page and in
 /// mail: `512 B`, `34 kB`, `2.5 MB`.
-pub fn human_size(n: i64) -> String {
-    if n >= 1024 * 1024 {
-        format!("{:.1} MB", n as f64 / 1024.0 / 1024.0)
-    } else if n >= 1024 {
-        format!("{} kB", n / 1024)
-    } else {
-        format!("{n} B")
-    }
-}
+pub use tuki_mail::texts::file_size as human_size;
 
 /// A file name safe to keep and to send back: no folders, no control
 /// characters, at most 200 characters.

@@ -1,8 +1,11 @@
 //! The change feed behind live updates: `live_signals` rows, one per change
-//! of a ticket (written by a trigger, so every source and every process
-//! leaves one: pages, API, the mail pipe, IMAP pollers, jobs, other
-//! servers) and one per ringing or ended call (written by the server that
-//! got the telephone system's event).
+//! of a ticket (written by [`announce`] at the end of every ticket event's
+//! dispatch, in its transaction, so every source and every process leaves
+//! one: pages, API, the mail pipe, IMAP pollers, jobs, other servers) and
+//! one per ringing or ended call (written by the server that got the
+//! telephone system's event). A ticket's signal names its group and owner
+//! as they now stand, so a server can tell each console only of tickets it
+//! may see.
 //!
 //! Each `tuki serve` follows the table from the id it last saw. Ids come
 //! from a sequence, and on PostgreSQL a transaction can commit after one
@@ -10,8 +13,10 @@
 //! time and remembers what it has already passed on.
 
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
+use crate::sql::{Sql, Value};
+use crate::tickets::Ticket;
 use crate::{Result, Store};
 
 /// How far behind the newest id a follower looks again for rows that
@@ -35,6 +40,31 @@ pub struct Signal {
     pub group_id: Option<i64>,
     /// The server that wrote a call signal.
     pub origin: Option<String>,
+}
+
+/// Announces changed tickets to every server, in the change's transaction
+/// (one statement for all of them).
+pub(crate) async fn announce(conn: &mut AnyConnection, tickets: &[&Ticket]) -> Result<()> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        Sql::new("INSERT INTO live_signals (kind, ticket_id, number, group_id, agent_id) VALUES ");
+    for (i, t) in tickets.iter().enumerate() {
+        sql.push(if i == 0 {
+            "('ticket', "
+        } else {
+            ", ('ticket', "
+        });
+        sql.bind(Value::Int(t.id))
+            .push(", ")
+            .bind(Value::Int(t.number))
+            .push(", ");
+        sql.bind_opt(t.group_id).push(", ");
+        sql.bind_opt(t.owner_id).push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// A call to announce: ringing (for its agent and group) or ended.

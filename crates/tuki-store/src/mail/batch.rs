@@ -381,7 +381,6 @@ impl Store {
                         Some((user_id, role)),
                         kind,
                         (&body, m.msg.html.as_deref()),
-                        human,
                         at,
                     )
                     .await?;
@@ -634,7 +633,7 @@ async fn place_bounce(
                     .unwrap_or_default(),
                 msg.display_text
             );
-            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), false, at).await?)
+            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), at).await?)
         }
         None => None,
     };

@@ -335,15 +335,9 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         for a in &admins {
-            sqlx::query(
-                "INSERT INTO notifications (user_id, ticket_id, kind, message, created_at) \
-                 VALUES ($1, NULL, 'mailbox_failing', $2, $3)",
-            )
-            .bind(a.try_get::<i64, _>("id")?)
-            .bind(&message)
-            .bind(to_db(now))
-            .execute(&mut *tx)
-            .await?;
+            let admin: i64 = a.try_get("id")?;
+            crate::outbox::notify(&mut tx, admin, None, "mailbox_failing", None, &message, now)
+                .await?;
         }
         tx.commit().await?;
         Ok(admins.len())

@@ -5,14 +5,14 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use tuki_domain::directory::Role;
-use tuki_domain::ticket::{self as rules, ArticleKind};
+use tuki_domain::ticket::ArticleKind;
 use tuki_domain::values::Email;
 use tuki_mail::InboundMessage;
 
 use super::*;
-use crate::sla::{on_ticket_event, TicketEvent};
-use crate::tickets::history::{record, Change};
-use crate::tickets::{load, save, set_state, BODY_MAX};
+use crate::events::dispatch;
+use crate::tickets::articles::article_added;
+use crate::tickets::{load, save, BODY_MAX};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
@@ -226,19 +226,17 @@ pub(crate) fn mail_body(msg: &InboundMessage) -> String {
     truncate_chars(&body, BODY_MAX)
 }
 
-/// Adds a mail article to a ticket, moving its state as a reply by this
-/// author would (`counts` false keeps state and SLA clocks untouched, for
-/// robots' mail and bounces).
+/// Adds a mail article to a ticket. What it does to the ticket is the one
+/// rule of every article ([`crate::tickets::articles::article_added`]):
+/// robots' mail and bounces come as internal notes, which move nothing.
 pub(crate) async fn add_mail_article(
     tx: &mut AnyConnection,
     ticket_id: i64,
     author: Option<(i64, Role)>,
     kind: ArticleKind,
     (body, body_html): (&str, Option<&str>),
-    counts: bool,
     at: Timestamp,
 ) -> Result<i64> {
-    let at_db = to_db(at);
     let mut t = load(tx, ticket_id).await?;
     let internal = kind.internal(None)?;
     let author_id = author.map(|a| a.0);
@@ -252,47 +250,20 @@ pub(crate) async fn add_mail_article(
     .bind(author_id)
     .bind(body)
     .bind(body_html)
-    .bind(at_db)
+    .bind(to_db(at))
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
-    record(
-        tx,
-        ticket_id,
+    let change = article_added(
+        &mut t,
+        id,
+        author.map(|a| a.1),
         author_id,
-        at_db,
-        Change::new("article", None, Some(format!("{kind} {id}"))),
-    )
-    .await?;
-    let mut events = Vec::new();
-    if counts && t.merged_into_id.is_none() {
-        if let Some((_, role)) = author {
-            if let Some(next) = rules::state_after_article(t.state, role, kind) {
-                record(
-                    tx,
-                    ticket_id,
-                    author_id,
-                    at_db,
-                    Change::new("state", Some(t.state.to_string()), Some(next.to_string())),
-                )
-                .await?;
-                events.push(TicketEvent::StateChanged {
-                    from: t.state,
-                    to: next,
-                });
-                set_state(&mut t, next, at);
-            }
-            events.push(if role.is_staff() {
-                TicketEvent::StaffResponse
-            } else {
-                TicketEvent::CustomerReply
-            });
-        }
-    }
-    t.updated_at = at;
+        kind,
+        internal,
+        at,
+    );
     save(tx, &t).await?;
-    for event in events {
-        on_ticket_event(tx, &mut t, author_id, event, at).await?;
-    }
+    dispatch(tx, &mut t, change).await?;
     Ok(id)
 }

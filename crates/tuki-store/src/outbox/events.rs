@@ -5,13 +5,14 @@ use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::ticket::TicketState;
 
-use super::texts::{render, tag, Ctx};
 use super::*;
-use crate::sla::TicketEvent;
+use crate::events::{Created, TicketChange};
 use crate::sql::{get_bool, Sql, Value};
 use crate::tickets::Ticket;
 use crate::time::to_db;
 use crate::{Engine, Result, Store};
+use tuki_domain::ticket::TicketEvent;
+use tuki_mail::texts::{render, tag, Ctx, Lang};
 
 // ------------------------------------------------------ mails from events
 
@@ -152,107 +153,109 @@ async fn pending_inbound(conn: &mut AnyConnection) -> Result<Option<(String, boo
     .transpose()
 }
 
-/// Records, in the event's transaction, that mail follows a ticket event.
-/// Called by the store after every ticket event; the [`Sender`] turns the
-/// record into outbox mail ([`Store::mail_events_to_outbox`]). Writing one
-/// row here instead of every recipient's mail keeps the request that caused
-/// the event fast, whatever the size of the group.
-pub(crate) async fn on_ticket_event(
+/// The outbox's part of a ticket change: records, in the change's
+/// transaction, that mail follows each of its events. The sender turns the
+/// records into outbox mail later ([`Store::mail_events_to_outbox`]).
+/// Writing one row here instead of every recipient's mail keeps the request
+/// that caused the event fast, whatever the size of the group.
+pub(crate) async fn on_ticket_change(
     conn: &mut AnyConnection,
     t: &Ticket,
-    actor_id: Option<i64>,
-    event: &TicketEvent,
-    at: Timestamp,
+    change: &TicketChange,
 ) -> Result<()> {
     if t.merged_into_id.is_some() {
         return Ok(());
     }
-    let kind = match event {
-        TicketEvent::Created => "created",
-        TicketEvent::StaffResponse => "staff_response",
-        TicketEvent::CustomerReply => "customer_reply",
-        TicketEvent::StateChanged { to, .. } if *to == TicketState::Resolved => "resolved",
-        _ => return Ok(()),
-    };
-    let inbound = pending_inbound(conn).await?;
-    // Never answer a robot: mail caused by an automatic message sends
-    // nothing to its sender.
-    let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
-    sqlx::query(
-        "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) \
-         VALUES ($1, $2, $3, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), $4, $5, $6)",
-    )
-    .bind(t.id)
-    .bind(kind)
-    .bind(actor_id)
-    .bind(inbound.map(|(id, _)| id))
-    .bind(may_answer)
-    .bind(to_db(at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Records, in the change's transaction, that `owner_id` was made the owner
-/// of `t` by `actor_id`: the new owner gets an `assigned` mail, unless they
-/// took the ticket themselves.
-pub(crate) async fn on_assigned(
-    conn: &mut AnyConnection,
-    t: &Ticket,
-    actor_id: Option<i64>,
-    owner_id: i64,
-    at: Timestamp,
-) -> Result<()> {
-    if t.merged_into_id.is_some() || actor_id == Some(owner_id) {
-        return Ok(());
+    for event in &change.events {
+        let (kind, user) = match *event {
+            TicketEvent::StaffResponse => ("staff_response", None),
+            TicketEvent::CustomerReply => ("customer_reply", None),
+            TicketEvent::StateChanged { to, .. } if to == TicketState::Resolved => {
+                ("resolved", None)
+            }
+            // The new owner hears of it, unless they took the ticket
+            // themselves.
+            TicketEvent::Assigned { owner } if change.actor_id != Some(owner) => {
+                ("assigned", Some(owner))
+            }
+            _ => continue,
+        };
+        let inbound = match kind {
+            "assigned" => None,
+            _ => pending_inbound(conn).await?,
+        };
+        // Never answer a robot: mail caused by an automatic message sends
+        // nothing to its sender.
+        let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
+        sqlx::query(
+            "INSERT INTO mail_events (ticket_id, kind, actor_id, user_id, article_id, inbound_message_id, \
+             may_answer, at) VALUES ($1, $2, $3, $4, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), $5, $6, $7)",
+        )
+        .bind(t.id)
+        .bind(kind)
+        .bind(change.actor_id)
+        .bind(user)
+        .bind(inbound.map(|(id, _)| id))
+        .bind(may_answer)
+        .bind(to_db(change.at))
+        .execute(&mut *conn)
+        .await?;
     }
-    sqlx::query(
-        "INSERT INTO mail_events (ticket_id, kind, actor_id, user_id, article_id, may_answer, at) \
-         VALUES ($1, 'assigned', $2, $3, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), $4, $5)",
-    )
-    .bind(t.id)
-    .bind(actor_id)
-    .bind(owner_id)
-    .bind(true)
-    .bind(to_db(at))
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
-/// Records the `created` mail events of new tickets in one statement: the
-/// [`on_ticket_event`] of ticket creation, for any number of tickets. When
+/// Records the `created` mail events of new tickets in one statement. When
 /// mail is being ingested in this transaction, its message is what the
 /// acknowledgement answers (or, from a robot, what it must not answer).
-/// `rows` are (ticket id, actor id, first article id).
-pub(crate) async fn record_created(
-    conn: &mut AnyConnection,
-    rows: &[(i64, Option<i64>, i64)],
-    at: Timestamp,
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
+pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]) -> Result<()> {
     let inbound = pending_inbound(conn).await?;
     let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
     let mut sql = Sql::new(
         "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) VALUES ",
     );
-    for (i, (ticket, actor, article)) in rows.iter().enumerate() {
+    for (i, c) in created.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
-        sql.bind(Value::Int(*ticket)).push(", 'created', ");
-        sql.bind_opt(*actor)
+        sql.bind(Value::Int(c.ticket.id)).push(", 'created', ");
+        sql.bind_opt(c.actor_id)
             .push(", ")
-            .bind(Value::Int(*article))
+            .bind(Value::Int(c.article_id))
             .push(", ")
             .bind_opt_text(inbound.as_ref().map(|(id, _)| id.as_str()));
         sql.push(", ");
         sql.bind(Value::Bool(may_answer))
             .push(", ")
-            .bind(Value::Int(to_db(at)))
+            .bind(Value::Int(to_db(created[0].at)))
             .push(")");
     }
     sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Leaves a notification for a person (an SLA warning or breach about a
+/// target, a failing mailbox), mailed to them later. `message` is the
+/// English text kept for the API; mail is written in the recipient's
+/// language from `kind` and `sla_kind`.
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    ticket_id: Option<i64>,
+    kind: &str,
+    sla_kind: Option<&str>,
+    message: &str,
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO notifications (user_id, ticket_id, kind, sla_kind, message, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user_id)
+    .bind(ticket_id)
+    .bind(kind)
+    .bind(sla_kind)
+    .bind(message)
+    .bind(to_db(at))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -376,7 +379,7 @@ async fn expand_event(
                         text: &last_body,
                         group: &group_name,
                     };
-                    let (subject, body) = render(kind, lang(&p.language), &ctx);
+                    let (subject, body) = render(kind, Lang::from_code(&p.language), &ctx);
                     let auto = match kind {
                         "reply" => None,
                         "ack" => Some("auto-replied"),
@@ -425,7 +428,7 @@ async fn expand_event(
             text: &last_body,
             group: &group_name,
         };
-        let (subject, body) = render(kind, lang(&p.language), &ctx);
+        let (subject, body) = render(kind, Lang::from_code(&p.language), &ctx);
         enqueue_mail(
             conn,
             NewMail {
@@ -505,7 +508,7 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&format!(
-            "SELECT id, user_id, ticket_id, kind, message FROM notifications \
+            "SELECT id, user_id, ticket_id, kind, sla_kind, message FROM notifications \
              WHERE delivered_at IS NULL ORDER BY id LIMIT $1 {pick}"
         ))
         .bind(limit.max(1))
@@ -517,6 +520,7 @@ impl Store {
             let ticket_id: Option<i64> = r.try_get("ticket_id")?;
             let kind: String = r.try_get("kind")?;
             let message: String = r.try_get("message")?;
+            let sla_kind: Option<String> = r.try_get("sla_kind")?;
             sqlx::query("UPDATE notifications SET delivered_at = $1 WHERE id = $2")
                 .bind(to_db(at))
                 .bind(id)
@@ -554,10 +558,16 @@ impl Store {
                     .unwrap_or_else(|| format!("[{}]", self.mail_tag())),
                 subject: &subject,
                 name: &p.name,
-                text: &message,
+                text: sla_kind.as_deref().unwrap_or(&message),
                 group: "",
             };
-            let (subject, body) = render(&kind, lang(&p.language), &ctx);
+            // A notice from before notifications named their target says
+            // what its message says.
+            let template = match &sla_kind {
+                None if kind.starts_with("sla_") => "notice",
+                _ => kind.as_str(),
+            };
+            let (subject, body) = render(template, Lang::from_code(&p.language), &ctx);
             enqueue_mail(
                 &mut tx,
                 NewMail {

@@ -3,7 +3,7 @@
 //! Every message Tuki sends is first a row of `outbox`, written by
 //! [`enqueue_mail`] inside the transaction of the change that caused it: a
 //! ticket that is rolled back sends nothing, and a committed one cannot lose
-//! its mail. [`on_ticket_event`] is called by the store after each ticket
+//! its mail. [`on_ticket_change`] hears every change of a ticket
 //! event and records it in `mail_events` in the same transaction; the
 //! [`Sender`] expands each record into the mails that follow
 //! (acknowledgement of a new request, a public reply, a resolution to the
@@ -40,7 +40,6 @@ mod delivery;
 mod events;
 mod prefs;
 mod smtp;
-mod texts;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -52,10 +51,9 @@ use crate::time::{from_db, opt_from_db, to_db};
 use crate::{Result, Store};
 
 pub use admin::{OutboxEntry, OutboxOverview, OutboxState};
-pub(crate) use events::{on_assigned, on_ticket_event, record_created};
+pub(crate) use events::{notify, on_created, on_ticket_change};
 pub use prefs::NotificationPref;
 pub use smtp::{build_message, MailExtras, MailFile, Sender, SmtpConfig, ATTACH_MAX_BYTES};
-use texts::lang;
 
 /// The kinds of mail Tuki sends from ticket events. SLA notifications use
 /// the kind of their `notifications` row (`sla_warning`, `sla_breach`, ...).
@@ -241,7 +239,9 @@ impl Store {
             .fetch_optional(&self.read)
             .await?;
         Ok(match row {
-            Some(r) => lang(&r.try_get::<String, _>("language")?),
+            Some(r) => {
+                tuki_mail::texts::Lang::from_code(&r.try_get::<String, _>("language")?).code()
+            }
             None => "en",
         })
     }

@@ -2,7 +2,6 @@
 
 use jiff::SignedDuration;
 
-use super::texts::files_note;
 use super::*;
 use crate::{Result, Store};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
@@ -11,6 +10,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
+use tuki_mail::texts::{files_note, Lang};
 
 /// Where and how mail leaves Tuki.
 #[derive(Debug, Clone)]
@@ -349,7 +349,7 @@ impl Sender {
                 .mail_language(mail.user_id)
                 .await
                 .map_err(|e| format!("language of the recipient: {e}"))?;
-            extras.note = files_note(language, &too_large, &unreadable);
+            extras.note = files_note(Lang::from_code(language), &too_large, &unreadable);
         }
         Ok(extras)
     }

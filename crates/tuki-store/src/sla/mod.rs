@@ -1,12 +1,14 @@
 //! Service levels as data: business calendars, SLA policies, the clocks of
 //! each ticket, their append-only events, escalation rules and tier metrics.
 //!
-//! The arithmetic and the decisions are the domain's (`tuki_domain::sla`);
-//! this module loads what they need, applies them inside the ticket's write
-//! transaction and stores what they answer. Every write path of a ticket
-//! calls [`on_ticket_event`]; the background SLA check ([`Store::sla_check`])
-//! calls the same code with no event, so a warning found by the job and one
-//! found on a reply are recorded the same way.
+//! The arithmetic and the decisions are the domain's (`tuki_domain::sla`,
+//! its [`step`](tuki_domain::sla::step) above all); this module loads what
+//! they need, runs them inside the ticket's write transaction and stores
+//! what they answer. It hears every ticket change through
+//! [`crate::events`] ([`on_ticket_change`]); the background SLA check
+//! ([`Store::sla_check`]) is a change of its own (`ClocksDue`), so a
+//! warning found by the job and one found on a reply are recorded the same
+//! way.
 
 mod calendars;
 mod clocks;
@@ -18,22 +20,104 @@ mod recompute;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
-use tuki_domain::sla::{evaluate, SlaEventKind, SlaState};
+use tuki_domain::sla::{clock_moves, evaluate, ClockMove, SlaEventKind, SlaState};
 pub use tuki_domain::sla::{SlaKind, TicketEvent};
 
 use crate::error::is_unique_violation;
-use crate::tickets::load;
+use crate::events::TicketChange;
+use crate::tickets::{load, save, Ticket};
 use crate::time::{from_db, opt_from_db};
 use crate::{Result, Store, StoreError};
-use clocks::{apply, load_clocks, policy_rule};
 
 pub use calendars::{Calendar, CalendarInput};
-pub(crate) use clocks::{any_active_policy, clocks_on_event, on_ticket_event};
 pub use escalation_rules::{EscalationRule, EscalationRuleInput};
 pub use policies::{PolicyInput, SlaPolicy};
 pub use recompute::RecomputeStats;
+
+// ------------------------------------------------------- the ticket's changes
+
+/// Whether an event moves or asks about the clocks (an owner change does
+/// not).
+fn concerns_clocks(e: &TicketEvent) -> bool {
+    !matches!(e, TicketEvent::Assigned { .. })
+}
+
+/// The service levels' part of a ticket change: the clock moves of its
+/// events, one step of the clocks, the escalations that became due and the
+/// tier metrics of a resolution. Returns the follow-up (the clock events'
+/// history rows and what the escalations did).
+pub(crate) async fn on_ticket_change(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    change: &TicketChange,
+) -> Result<Vec<TicketChange>> {
+    if !change.events.iter().any(concerns_clocks) {
+        return Ok(Vec::new());
+    }
+    for e in &change.events {
+        if let TicketEvent::StateChanged { from, to } = e {
+            if from.is_active() && !to.is_active() {
+                metrics::record_tier_metrics(conn, t, change.at).await?;
+            }
+        }
+    }
+    let moves: Vec<ClockMove> = change.events.iter().flat_map(|e| clock_moves(*e)).collect();
+    step_and_escalate(conn, t, change.actor_id, &moves, change.at).await
+}
+
+/// A new ticket's policy and first clocks.
+pub(crate) async fn on_created(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    actor_id: Option<i64>,
+    at: Timestamp,
+) -> Result<Vec<TicketChange>> {
+    t.sla_policy_id = clocks::choose_policy(conn, t).await?;
+    if t.sla_policy_id.is_none() {
+        return Ok(Vec::new());
+    }
+    step_and_escalate(conn, t, actor_id, &clock_moves(TicketEvent::Created), at).await
+}
+
+async fn step_and_escalate(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    actor_id: Option<i64>,
+    moves: &[ClockMove],
+    at: Timestamp,
+) -> Result<Vec<TicketChange>> {
+    let mut follow_up = TicketChange::new(actor_id, at);
+    let Some(step) = clocks::run_step(conn, t, moves, at, &mut follow_up).await? else {
+        return Ok(Vec::new());
+    };
+    if !step.escalations.is_empty() {
+        let before = (t.priority, t.group_id, t.owner_id);
+        for (kind, trigger) in step.escalations {
+            escalate::escalate(conn, t, kind, trigger, at, &mut follow_up).await?;
+        }
+        if before != (t.priority, t.group_id, t.owner_id) {
+            t.updated_at = at;
+            save(conn, t).await?;
+        }
+    }
+    Ok(if follow_up.is_empty() {
+        Vec::new()
+    } else {
+        vec![follow_up]
+    })
+}
+
+/// Whether any SLA policy is active; when none is, new tickets start no
+/// clocks and a batch of them can skip the policy choice.
+pub(crate) async fn any_active_policy(conn: &mut AnyConnection) -> Result<bool> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sla_policies WHERE active")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    Ok(n > 0)
+}
 
 /// The job kind that re-evaluates one ticket's clocks when one of them is
 /// about to change state (its payload: `{"ticket_id": N}`).
@@ -148,7 +232,9 @@ impl Store {
             Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e),
         };
-        apply(&mut tx, &mut t, None, &[], at).await?;
+        let mut change = TicketChange::new(None, at);
+        change.event(TicketEvent::ClocksDue);
+        crate::events::dispatch(&mut tx, &mut t, change).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -161,15 +247,15 @@ impl Store {
         let now = self.now();
         let mut conn = self.read.acquire().await?;
         let rule = match t.sla_policy_id {
-            Some(p) => policy_rule(&mut conn, p).await?,
+            Some(p) => clocks::policy_rules(&mut conn, p).await?,
             None => None,
         };
         let mut clocks = Vec::new();
         if let Some(rule) = &rule {
-            for (_, (kind, c)) in load_clocks(&mut conn, t.id).await? {
+            for c in clocks::load_clocks(&mut conn, t.id).await? {
                 let ev = evaluate(&rule.calendar, &c.clock, now, rule.warn_percent);
                 clocks.push(TicketClock {
-                    kind,
+                    kind: c.kind,
                     state: ev.state,
                     target_minutes: c.clock.target_minutes(),
                     started_at: c.clock.started_at(),

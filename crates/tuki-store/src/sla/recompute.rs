@@ -5,11 +5,11 @@ use sqlx::Row;
 use tuki_domain::sla::*;
 
 use super::calendars::to_json;
-use super::clocks::{policy_rule, PolicyRule};
+use super::clocks::{parse_clock, policy_rules};
 use super::*;
 use crate::jobs::{enqueue_on, NewJob};
 use crate::time::{from_db, to_db};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// What [`Store::recompute_sla`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Store {
             .fetch_one(&mut *conn)
             .await?
             .try_get("m")?;
-        let mut rules: std::collections::HashMap<i64, Option<PolicyRule>> = Default::default();
+        let mut rules: std::collections::HashMap<i64, Option<ClockRules>> = Default::default();
         let mut stats = RecomputeStats::default();
         let mut changed: Vec<i64> = Vec::new();
         const SPAN: i64 = 25_000;
@@ -53,17 +53,12 @@ impl Store {
             for r in &rows {
                 let policy: i64 = r.try_get("sla_policy_id")?;
                 if let std::collections::hash_map::Entry::Vacant(slot) = rules.entry(policy) {
-                    slot.insert(policy_rule(&mut conn, policy).await?);
+                    slot.insert(policy_rules(&mut conn, policy).await?);
                 }
                 let Some(Some(rule)) = rules.get(&policy) else {
                     continue;
                 };
-                let clock: SlaClock = serde_json::from_str(&r.try_get::<String, _>("clock")?)
-                    .map_err(|e| {
-                        StoreError::Database(sqlx::Error::Decode(
-                            format!("stored SLA clock: {e}").into(),
-                        ))
-                    })?;
+                let clock = parse_clock(&r.try_get::<String, _>("clock")?)?;
                 stats.clocks += 1;
                 let state = evaluate(&rule.calendar, &clock, now, rule.warn_percent).state;
                 let ticket: i64 = r.try_get("ticket_id")?;

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::directory::Role;
-use tuki_domain::ticket::{self as rules, ArticleKind};
+use tuki_domain::ticket::{article_effect, ArticleKind};
 use tuki_domain::values;
 
-use super::history::{record, Change};
+use super::history::Change;
+use super::{load_for, save, set_state, Ticket, BODY_MAX};
 use crate::attachments::{insert_attachments, NewAttachment};
-use crate::sla::{on_ticket_event, TicketEvent};
-use crate::tickets::{load_for, save, set_state, BODY_MAX};
+use crate::events::{dispatch, TicketChange};
 use crate::time::{from_db, to_db};
 use crate::{Result, Store};
 
@@ -74,7 +74,6 @@ impl Store {
         let internal = kind.internal(new.internal)?;
         let body = values::body("body", &new.body, BODY_MAX)?;
         let at = self.now();
-        let at_db = to_db(at);
         let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, ticket_id, TicketAction::AddArticle(kind)).await?;
         let id: i64 = sqlx::query(
@@ -86,49 +85,22 @@ impl Store {
         .bind(internal)
         .bind(actor.user_id)
         .bind(&body)
-        .bind(at_db)
+        .bind(to_db(at))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        record(
-            &mut tx,
-            ticket_id,
+        insert_attachments(&mut tx, ticket_id, id, actor.user_id, &files, to_db(at)).await?;
+        let change = article_added(
+            &mut t,
+            id,
+            Some(actor.role),
             actor.user_id,
-            at_db,
-            Change::new("article", None, Some(format!("{kind} {id}"))),
-        )
-        .await?;
-        insert_attachments(&mut tx, ticket_id, id, actor.user_id, &files, at_db).await?;
-        let mut events = Vec::new();
-        if t.merged_into_id.is_none() {
-            if let Some(next) = rules::state_after_article(t.state, actor.role, kind) {
-                record(
-                    &mut tx,
-                    ticket_id,
-                    actor.user_id,
-                    at_db,
-                    Change::new("state", Some(t.state.to_string()), Some(next.to_string())),
-                )
-                .await?;
-                events.push(TicketEvent::StateChanged {
-                    from: t.state,
-                    to: next,
-                });
-                set_state(&mut t, next, at);
-            }
-            // What the customer sees is what answers them: a public reply or
-            // a public phone note from staff meets a response target.
-            if actor.is_staff() && !internal && kind != ArticleKind::Note {
-                events.push(TicketEvent::StaffResponse);
-            } else if actor.role == Role::Customer {
-                events.push(TicketEvent::CustomerReply);
-            }
-        }
-        t.updated_at = at;
+            kind,
+            internal,
+            at,
+        );
         save(&mut tx, &t).await?;
-        for event in events {
-            on_ticket_event(&mut tx, &mut t, actor.user_id, event, at).await?;
-        }
+        dispatch(&mut tx, &mut t, change).await?;
         tx.commit().await?;
         Ok(Article {
             id,
@@ -170,4 +142,43 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// What an article (already written) does to its ticket, by the domain's
+/// one rule ([`article_effect`]): the state it moves to, set on `t`, and
+/// the change to dispatch. Every way articles are written (the API, the
+/// pages, mail) goes through here.
+pub(crate) fn article_added(
+    t: &mut Ticket,
+    article_id: i64,
+    author_role: Option<Role>,
+    author_id: Option<i64>,
+    kind: ArticleKind,
+    internal: bool,
+    at: Timestamp,
+) -> TicketChange {
+    let mut change = TicketChange::new(author_id, at);
+    change.change(Change::new(
+        "article",
+        None,
+        Some(format!("{kind} {article_id}")),
+    ));
+    let (next, events) = article_effect(
+        t.state,
+        t.merged_into_id.is_some(),
+        author_role,
+        kind,
+        internal,
+    );
+    if let Some(next) = next {
+        change.change(Change::new(
+            "state",
+            Some(t.state.to_string()),
+            Some(next.to_string()),
+        ));
+        set_state(t, next, at);
+    }
+    change.events = events;
+    t.updated_at = at;
+    change
 }

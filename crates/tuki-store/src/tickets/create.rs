@@ -12,7 +12,7 @@ use tuki_domain::ticket::{ArticleKind, Channel, Priority, TicketState};
 use tuki_domain::values;
 
 use super::{check_owner, clean_category, clean_tags, Ticket, BODY_MAX, SUBJECT_MAX};
-use crate::sla::TicketEvent;
+use crate::events::{dispatch_created, Created};
 use crate::sql::{Sql, Value};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
@@ -165,10 +165,42 @@ pub(crate) async fn insert_tickets(
     tx: &mut AnyConnection,
     drafts: &[&Draft],
 ) -> Result<Vec<(Ticket, i64)>> {
-    // Requesters with their organisations, and the intake group. People
-    // open tickets for active users only; Tuki itself (mail from someone
-    // whose account was switched off) still takes the request, since
-    // refusing it would lose it or hold up the mailbox.
+    let places = place(tx, drafts).await?;
+    let mut tickets = insert_rows(tx, drafts, &places).await?;
+    let article_of = insert_first_articles(tx, drafts, &tickets).await?;
+    insert_tags_and_followers(tx, drafts, &mut tickets).await?;
+    let mut created: Vec<Created<'_>> = drafts
+        .iter()
+        .zip(tickets.iter_mut())
+        .map(|(d, t)| Created {
+            article_id: article_of[&t.id],
+            actor_id: d.actor.user_id,
+            at: d.at,
+            ticket: t,
+        })
+        .collect();
+    dispatch_created(tx, &mut created).await?;
+    Ok(tickets
+        .into_iter()
+        .map(|t| {
+            let article = article_of[&t.id];
+            (t, article)
+        })
+        .collect())
+}
+
+/// Where new tickets go: each requester's organisation and the intake group
+/// for drafts that name none, after checking that requesters, groups and
+/// owners exist and fit.
+struct Places {
+    orgs: HashMap<i64, Option<i64>>,
+    intake: Option<i64>,
+}
+
+async fn place(tx: &mut AnyConnection, drafts: &[&Draft]) -> Result<Places> {
+    // People open tickets for active users only; Tuki itself (mail from
+    // someone whose account was switched off) still takes the request,
+    // since refusing it would lose it or hold up the mailbox.
     let mut requester_ids: Vec<i64> = drafts.iter().map(|d| d.requester_id).collect();
     requester_ids.sort_unstable();
     requester_ids.dedup();
@@ -212,6 +244,15 @@ pub(crate) async fn insert_tickets(
             check_owner(tx, owner, d.group_id.or(intake)).await?;
         }
     }
+    Ok(Places { orgs, intake })
+}
+
+/// The ticket rows, numbered from the counter in one statement.
+async fn insert_rows(
+    tx: &mut AnyConnection,
+    drafts: &[&Draft],
+    places: &Places,
+) -> Result<Vec<Ticket>> {
     let n = drafts.len() as i64;
     let last: i64 = sqlx::query(
         "UPDATE counters SET value = value + $1 WHERE name = 'ticket_number' RETURNING value",
@@ -228,46 +269,17 @@ pub(crate) async fn insert_tickets(
          priority, state, active, group_id, owner_id, created_by, created_at, updated_at) VALUES ",
     );
     for (i, d) in drafts.iter().enumerate() {
-        let number = first_number + i as i64;
-        let group_id = d.group_id.or(intake);
-        let organisation_id = orgs[&d.requester_id];
-        sql.push(if i == 0 { "(" } else { ", (" });
-        sql.bind(Value::Int(number)).push(", ");
-        sql.bind(Value::Text(d.subject.clone())).push(", ");
-        sql.bind(Value::Text(values::fold(&d.subject))).push(", ");
-        sql.bind(Value::Int(d.requester_id)).push(", ");
-        sql.bind_opt(organisation_id);
-        sql.push(", ")
-            .bind(Value::Text(d.channel.as_str().into()))
-            .push(", ");
-        sql.bind_opt_text(d.category.as_deref());
-        sql.push(", ")
-            .bind(Value::Int(d.priority.rank()))
-            .push(", ");
-        sql.bind(Value::Text(TicketState::New.as_str().into()))
-            .push(", ");
-        sql.bind(Value::Bool(true)).push(", ");
-        sql.bind_opt(group_id);
-        sql.push(", ");
-        sql.bind_opt(d.owner_id);
-        sql.push(", ");
-        sql.bind_opt(d.actor.user_id);
-        sql.push(", ")
-            .bind(Value::Int(to_db(d.at)))
-            .push(", ")
-            .bind(Value::Int(to_db(d.at)))
-            .push(")");
-        tickets.push(Ticket {
+        let t = Ticket {
             id: 0,
-            number,
+            number: first_number + i as i64,
             subject: d.subject.clone(),
             requester_id: d.requester_id,
-            organisation_id,
+            organisation_id: places.orgs[&d.requester_id],
             channel: d.channel,
             category: d.category.clone(),
             priority: d.priority,
             state: TicketState::New,
-            group_id,
+            group_id: d.group_id.or(places.intake),
             owner_id: d.owner_id,
             merged_into_id: None,
             created_by: d.actor.user_id,
@@ -282,7 +294,33 @@ pub(crate) async fn insert_tickets(
             first_response_due_at: None,
             next_response_due_at: None,
             resolution_due_at: None,
-        });
+        };
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(t.number)).push(", ");
+        sql.bind(Value::Text(t.subject.clone())).push(", ");
+        sql.bind(Value::Text(values::fold(&t.subject))).push(", ");
+        sql.bind(Value::Int(t.requester_id)).push(", ");
+        sql.bind_opt(t.organisation_id);
+        sql.push(", ")
+            .bind(Value::Text(t.channel.as_str().into()))
+            .push(", ");
+        sql.bind_opt_text(t.category.as_deref());
+        sql.push(", ")
+            .bind(Value::Int(t.priority.rank()))
+            .push(", ");
+        sql.bind(Value::Text(t.state.as_str().into())).push(", ");
+        sql.bind(Value::Bool(true)).push(", ");
+        sql.bind_opt(t.group_id);
+        sql.push(", ");
+        sql.bind_opt(t.owner_id);
+        sql.push(", ");
+        sql.bind_opt(t.created_by);
+        sql.push(", ")
+            .bind(Value::Int(to_db(t.created_at)))
+            .push(", ")
+            .bind(Value::Int(to_db(t.updated_at)))
+            .push(")");
+        tickets.push(t);
     }
     // Rows come back in no promised order: match them by their number.
     sql.push(" RETURNING id, number");
@@ -290,11 +328,19 @@ pub(crate) async fn insert_tickets(
         let number: i64 = r.try_get("number")?;
         tickets[(number - first_number) as usize].id = r.try_get("id")?;
     }
+    Ok(tickets)
+}
 
+/// The first article of each ticket; by ticket id.
+async fn insert_first_articles(
+    tx: &mut AnyConnection,
+    drafts: &[&Draft],
+    tickets: &[Ticket],
+) -> Result<HashMap<i64, i64>> {
     let mut sql = Sql::new(
         "INSERT INTO articles (ticket_id, kind, internal, author_id, body, body_html, created_at) VALUES ",
     );
-    for (i, (d, t)) in drafts.iter().zip(&tickets).enumerate() {
+    for (i, (d, t)) in drafts.iter().zip(tickets).enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(Value::Int(t.id)).push(", ");
         sql.bind(Value::Text(d.kind.as_str().into())).push(", ");
@@ -310,17 +356,21 @@ pub(crate) async fn insert_tickets(
     for r in sql.query().fetch_all(&mut *tx).await? {
         article_of.insert(r.try_get("ticket_id")?, r.try_get("id")?);
     }
+    Ok(article_of)
+}
 
-    // Tags, followers (staff registering for a group they are not in) and
-    // the "created" history, each as one statement.
+/// Tags, and staff registering for a group they are not in as followers,
+/// each as one statement.
+async fn insert_tags_and_followers(
+    tx: &mut AnyConnection,
+    drafts: &[&Draft],
+    tickets: &mut [Ticket],
+) -> Result<()> {
     let mut tags = Sql::new("INSERT INTO ticket_tags (ticket_id, tag) VALUES ");
     let mut follows =
         Sql::new("INSERT INTO ticket_followers (ticket_id, user_id, created_at) VALUES ");
-    let mut history = Sql::new(
-        "INSERT INTO ticket_history (ticket_id, actor_id, at, field, old_value, new_value) VALUES ",
-    );
     let (mut n_tags, mut n_follows) = (0, 0);
-    for (i, (d, t)) in drafts.iter().zip(tickets.iter_mut()).enumerate() {
+    for (d, t) in drafts.iter().zip(tickets.iter_mut()) {
         for tag in &d.tags {
             tags.push(if n_tags == 0 { "(" } else { ", (" });
             tags.bind(Value::Int(t.id))
@@ -345,16 +395,6 @@ pub(crate) async fn insert_tickets(
                 t.followers.push(me);
             }
         }
-        history.push(if i == 0 { "(" } else { ", (" });
-        history.bind(Value::Int(t.id)).push(", ");
-        history.bind_opt(d.actor.user_id);
-        history
-            .push(", ")
-            .bind(Value::Int(to_db(d.at)))
-            .push(", 'created', NULL, ");
-        history
-            .bind(Value::Text(format!("#{}", t.number)))
-            .push(")");
     }
     if n_tags > 0 {
         tags.query().execute(&mut *tx).await?;
@@ -362,26 +402,7 @@ pub(crate) async fn insert_tickets(
     if n_follows > 0 {
         follows.query().execute(&mut *tx).await?;
     }
-    history.query().execute(&mut *tx).await?;
-
-    let events: Vec<(i64, Option<i64>, i64)> = drafts
-        .iter()
-        .zip(&tickets)
-        .map(|(d, t)| (t.id, d.actor.user_id, article_of[&t.id]))
-        .collect();
-    crate::outbox::record_created(tx, &events, drafts[0].at).await?;
-    if crate::sla::any_active_policy(tx).await? {
-        for (d, t) in drafts.iter().zip(tickets.iter_mut()) {
-            crate::sla::clocks_on_event(tx, t, d.actor.user_id, TicketEvent::Created, d.at).await?;
-        }
-    }
-    Ok(tickets
-        .into_iter()
-        .map(|t| {
-            let article = article_of[&t.id];
-            (t, article)
-        })
-        .collect())
+    Ok(())
 }
 
 impl Store {

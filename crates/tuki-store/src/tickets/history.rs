@@ -3,10 +3,12 @@
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 
-use crate::time::from_db;
+use crate::events::Created;
+use crate::sql::{Sql, Value};
+use crate::time::{from_db, to_db};
 use crate::{Result, Store};
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,44 +31,101 @@ pub struct HistoryEvent {
 }
 
 /// One history row to append.
-pub(crate) struct Change<'a> {
-    pub field: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub field: &'static str,
     pub old: Option<String>,
     pub new: Option<String>,
-    pub reason: Option<&'a str>,
+    /// Why, where the change needs one (a transfer, an escalation).
+    pub reason: Option<String>,
+    /// When, if not at the change's own instant (an SLA warning found late
+    /// is recorded at the moment it was due).
+    pub at: Option<Timestamp>,
+    /// Made by Tuki itself, not by the person who changed the ticket (a
+    /// warning or an escalation found on their reply).
+    pub by_tuki: bool,
 }
 
-impl<'a> Change<'a> {
-    pub fn new(field: &'a str, old: Option<String>, new: Option<String>) -> Self {
+impl Change {
+    pub fn new(field: &'static str, old: Option<String>, new: Option<String>) -> Self {
         Change {
             field,
             old,
             new,
             reason: None,
+            at: None,
+            by_tuki: false,
         }
+    }
+
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Made by Tuki at `at`.
+    pub fn by_tuki_at(mut self, at: Timestamp) -> Self {
+        self.by_tuki = true;
+        self.at = Some(at);
+        self
+    }
+
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.at = Some(at);
+        self
     }
 }
 
-pub(crate) async fn record(
-    conn: &mut sqlx::AnyConnection,
+/// Appends the rows of one change (one statement for all of them).
+pub(crate) async fn record_all(
+    conn: &mut AnyConnection,
     ticket_id: i64,
     actor_id: Option<i64>,
-    at: i64,
-    change: Change<'_>,
+    at: Timestamp,
+    changes: &[Change],
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ticket_history (ticket_id, actor_id, at, field, old_value, new_value, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(ticket_id)
-    .bind(actor_id)
-    .bind(at)
-    .bind(change.field)
-    .bind(change.old)
-    .bind(change.new)
-    .bind(change.reason)
-    .execute(conn)
-    .await?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(
+        "INSERT INTO ticket_history (ticket_id, actor_id, at, field, old_value, new_value, reason) VALUES ",
+    );
+    for (i, c) in changes.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(ticket_id)).push(", ");
+        sql.bind_opt(if c.by_tuki { None } else { actor_id });
+        sql.push(", ")
+            .bind(Value::Int(to_db(c.at.unwrap_or(at))))
+            .push(", ")
+            .bind(Value::Text(c.field.to_string()))
+            .push(", ");
+        sql.bind_opt_text(c.old.as_deref()).push(", ");
+        sql.bind_opt_text(c.new.as_deref()).push(", ");
+        sql.bind_opt_text(c.reason.as_deref()).push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The `created` rows of new tickets, one statement for all of them.
+pub(crate) async fn record_created(
+    conn: &mut AnyConnection,
+    created: &[Created<'_>],
+) -> Result<()> {
+    let mut sql = Sql::new(
+        "INSERT INTO ticket_history (ticket_id, actor_id, at, field, old_value, new_value) VALUES ",
+    );
+    for (i, c) in created.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Int(c.ticket.id)).push(", ");
+        sql.bind_opt(c.actor_id);
+        sql.push(", ")
+            .bind(Value::Int(to_db(c.at)))
+            .push(", 'created', NULL, ")
+            .bind(Value::Text(format!("#{}", c.ticket.number)))
+            .push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -6,9 +6,11 @@ use sqlx::Row;
 use tuki_domain::access::{can_view_ticket, Actor, TicketAction};
 use tuki_domain::ticket::{LinkKind, TicketState};
 
-use super::history::{record, Change};
-use crate::sla::{on_ticket_event, TicketEvent};
-use crate::tickets::{add_follower, load, load_for, save, set_state, Ticket};
+use tuki_domain::ticket::TicketEvent;
+
+use super::history::Change;
+use super::{add_follower, load, load_for, save, set_state, Ticket};
+use crate::events::{dispatch, TicketChange};
 use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
@@ -62,10 +64,10 @@ impl Store {
                 "a ticket cannot be linked to itself",
             ));
         }
-        let at = to_db(self.now());
+        let at = self.now();
         let mut tx = self.begin_write().await?;
-        let source = load_for(&mut tx, actor, id, TicketAction::Link).await?;
-        let target = match load(&mut tx, new.target_id).await {
+        let mut source = load_for(&mut tx, actor, id, TicketAction::Link).await?;
+        let mut target = match load(&mut tx, new.target_id).await {
             Ok(t) if can_view_ticket(actor, &t.facts(actor)) => t,
             Ok(_) | Err(StoreError::NotFound) => {
                 return Err(StoreError::invalid("target_id", "no such ticket"))
@@ -96,26 +98,15 @@ impl Store {
             .bind(b)
             .bind(new.kind.as_str())
             .bind(actor.user_id)
-            .bind(at)
+            .bind(to_db(at))
             .execute(&mut *tx)
             .await?;
         let describe = |t: &Ticket| format!("{} #{}", new.kind, t.number);
-        record(
-            &mut tx,
-            source.id,
-            actor.user_id,
-            at,
-            Change::new("link", None, Some(describe(&target))),
-        )
-        .await?;
-        record(
-            &mut tx,
-            target.id,
-            actor.user_id,
-            at,
-            Change::new("link", None, Some(describe(&source))),
-        )
-        .await?;
+        let (to_target, to_source) = (describe(&target), describe(&source));
+        let row = Change::new("link", None, Some(to_target));
+        noted(&mut tx, &mut source, actor, at, row).await?;
+        let row = Change::new("link", None, Some(to_source));
+        noted(&mut tx, &mut target, actor, at, row).await?;
         tx.commit().await?;
         self.links(actor, id).await
     }
@@ -160,9 +151,9 @@ impl Store {
     }
 
     pub async fn remove_link(&self, actor: &Actor, id: i64, link_id: i64) -> Result<()> {
-        let at = to_db(self.now());
+        let at = self.now();
         let mut tx = self.begin_write().await?;
-        let ticket = load_for(&mut tx, actor, id, TicketAction::Link).await?;
+        let mut ticket = load_for(&mut tx, actor, id, TicketAction::Link).await?;
         let row = sqlx::query("SELECT source_id, target_id, kind FROM ticket_links WHERE id = $1 AND (source_id = $2 OR target_id = $2)")
             .bind(link_id)
             .bind(id)
@@ -172,27 +163,15 @@ impl Store {
         let source: i64 = row.try_get("source_id")?;
         let target: i64 = row.try_get("target_id")?;
         let kind: String = row.try_get("kind")?;
-        let other = load(&mut tx, if source == id { target } else { source }).await?;
+        let mut other = load(&mut tx, if source == id { target } else { source }).await?;
         sqlx::query("DELETE FROM ticket_links WHERE id = $1")
             .bind(link_id)
             .execute(&mut *tx)
             .await?;
-        record(
-            &mut tx,
-            ticket.id,
-            actor.user_id,
-            at,
-            Change::new("link", Some(format!("{kind} #{}", other.number)), None),
-        )
-        .await?;
-        record(
-            &mut tx,
-            other.id,
-            actor.user_id,
-            at,
-            Change::new("link", Some(format!("{kind} #{}", ticket.number)), None),
-        )
-        .await?;
+        let row = Change::new("link", Some(format!("{kind} #{}", other.number)), None);
+        noted(&mut tx, &mut ticket, actor, at, row).await?;
+        let row = Change::new("link", Some(format!("{kind} #{}", ticket.number)), None);
+        noted(&mut tx, &mut other, actor, at, row).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -208,7 +187,6 @@ impl Store {
             ));
         }
         let at = self.now();
-        let at_db = to_db(at);
         let mut tx = self.begin_write().await?;
         let mut source = load_for(&mut tx, actor, id, TicketAction::Merge).await?;
         let mut target =
@@ -228,79 +206,87 @@ impl Store {
                 "cannot merge into a closed or merged ticket",
             ));
         }
-        for f in source.followers.clone() {
-            if add_follower(&mut tx, target.id, f, at_db).await? {
-                target.followers.push(f);
-            }
-        }
-        let new_tags: Vec<String> = source
-            .tags
-            .iter()
-            .filter(|t| !target.tags.contains(t))
-            .cloned()
-            .collect();
-        for tag in &new_tags {
-            sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
-                .bind(target.id)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-            record(
-                &mut tx,
-                target.id,
-                actor.user_id,
-                at_db,
-                Change::new("tag", None, Some(tag.clone())),
-            )
-            .await?;
-            target.tags.push(tag.clone());
-        }
-        target.tags.sort();
-        target.followers.sort();
-        record(
-            &mut tx,
-            source.id,
-            actor.user_id,
-            at_db,
-            Change::new("merged_into", None, Some(format!("#{}", target.number))),
-        )
-        .await?;
+        let into = carry_over(&mut tx, &source, &mut target, actor, at).await?;
+        let mut from = TicketChange::new(actor.user_id, at);
+        from.change(Change::new(
+            "merged_into",
+            None,
+            Some(format!("#{}", target.number)),
+        ));
         if source.state != TicketState::Closed {
-            record(
-                &mut tx,
-                source.id,
-                actor.user_id,
-                at_db,
-                Change::new(
-                    "state",
-                    Some(source.state.to_string()),
-                    Some("closed".into()),
-                ),
-            )
-            .await?;
+            from.change(Change::new(
+                "state",
+                Some(source.state.to_string()),
+                Some("closed".into()),
+            ));
+            from.event(TicketEvent::StateChanged {
+                from: source.state,
+                to: TicketState::Closed,
+            });
         }
-        record(
-            &mut tx,
-            target.id,
-            actor.user_id,
-            at_db,
-            Change::new("merged_from", None, Some(format!("#{}", source.number))),
-        )
-        .await?;
-        let closing = (source.state != TicketState::Closed).then_some(TicketEvent::StateChanged {
-            from: source.state,
-            to: TicketState::Closed,
-        });
         set_state(&mut source, TicketState::Closed, at);
         source.merged_into_id = Some(target.id);
         source.updated_at = at;
         target.updated_at = at;
         save(&mut tx, &source).await?;
         save(&mut tx, &target).await?;
-        if let Some(event) = closing {
-            on_ticket_event(&mut tx, &mut source, actor.user_id, event, at).await?;
-        }
+        dispatch(&mut tx, &mut target, into).await?;
+        dispatch(&mut tx, &mut source, from).await?;
         tx.commit().await?;
         Ok(target)
     }
+}
+
+/// What a merge carries from the duplicate to the survivor: followers and
+/// tags; the survivor's change (its new tags and where they came from).
+async fn carry_over(
+    tx: &mut sqlx::AnyConnection,
+    source: &Ticket,
+    target: &mut Ticket,
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<TicketChange> {
+    let mut into = TicketChange::new(actor.user_id, at);
+    for f in source.followers.clone() {
+        if add_follower(tx, target.id, f, to_db(at)).await? {
+            target.followers.push(f);
+        }
+    }
+    let new_tags: Vec<String> = source
+        .tags
+        .iter()
+        .filter(|t| !target.tags.contains(t))
+        .cloned()
+        .collect();
+    for tag in &new_tags {
+        sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
+            .bind(target.id)
+            .bind(tag)
+            .execute(&mut *tx)
+            .await?;
+        into.change(Change::new("tag", None, Some(tag.clone())));
+        target.tags.push(tag.clone());
+    }
+    target.tags.sort();
+    target.followers.sort();
+    into.change(Change::new(
+        "merged_from",
+        None,
+        Some(format!("#{}", source.number)),
+    ));
+    Ok(into)
+}
+
+/// Dispatches one history row made by `actor` on `t` (a link added to or
+/// removed from it).
+async fn noted(
+    tx: &mut sqlx::AnyConnection,
+    t: &mut Ticket,
+    actor: &Actor,
+    at: Timestamp,
+    row: Change,
+) -> Result<()> {
+    let mut change = TicketChange::new(actor.user_id, at);
+    change.change(row);
+    dispatch(tx, t, change).await
 }

@@ -6,6 +6,8 @@ use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::directory::Role;
 use tuki_domain::values;
 
+use super::history::Change;
+use crate::events::{dispatch, TicketChange};
 use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
@@ -63,14 +65,10 @@ impl Store {
         .bind(to_db(at))
         .execute(&mut *tx)
         .await?;
-        super::history::record(
-            &mut tx,
-            ticket_id,
-            Some(me),
-            to_db(at),
-            super::history::Change::new("rating", None, Some(score.to_string())),
-        )
-        .await?;
+        let mut t = t;
+        let mut change = TicketChange::new(Some(me), at);
+        change.change(Change::new("rating", None, Some(score.to_string())));
+        dispatch(&mut tx, &mut t, change).await?;
         tx.commit().await?;
         Ok(Rating {
             score,

@@ -5,10 +5,12 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
+use tuki_domain::ticket::TicketEvent;
 use tuki_domain::values;
 
-use super::history::{record, Change};
-use crate::tickets::{add_follower, check_owner, load_for, save, Ticket};
+use super::history::Change;
+use super::{add_follower, check_owner, load_for, save, Ticket};
+use crate::events::{dispatch, TicketChange};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
@@ -25,10 +27,12 @@ pub struct Transfer {
     pub owner_id: Option<i64>,
 }
 
-/// Moves `t` to `to_group` (and `owner`), recording the move in the history
-/// and in `ticket_transfers` for the tier metrics. A person who moves it
-/// keeps following it; Tuki itself (`actor_id` `None`, an escalation rule)
-/// follows nothing. The caller checks access and saves `t`.
+/// Moves `t` to `to_group` (and `owner`), recording the move in
+/// `ticket_transfers` for the tier metrics; returns the change (history rows
+/// with the reason, and the new owner's assignment) for the caller to
+/// dispatch. A person who moves it keeps following it; Tuki itself
+/// (`actor_id` `None`, an escalation rule) follows nothing. The caller
+/// checks access and saves `t`.
 pub(crate) async fn move_to_group(
     conn: &mut AnyConnection,
     t: &mut Ticket,
@@ -37,7 +41,7 @@ pub(crate) async fn move_to_group(
     owner: Option<i64>,
     reason: &str,
     at: Timestamp,
-) -> Result<()> {
+) -> Result<TicketChange> {
     let at_db = to_db(at);
     let to_tier: i64 = sqlx::query("SELECT tier FROM support_groups WHERE id = $1")
         .bind(to_group)
@@ -59,32 +63,21 @@ pub(crate) async fn move_to_group(
         check_owner(conn, owner, Some(to_group)).await?;
     }
     let from_group = t.group_id;
-    record(
-        conn,
-        t.id,
-        actor_id,
-        at_db,
-        Change {
-            field: "group",
-            old: from_group.map(|g| g.to_string()),
-            new: Some(to_group.to_string()),
-            reason: Some(reason),
-        },
-    )
-    .await?;
-    if t.owner_id != owner {
-        record(
-            conn,
-            t.id,
-            actor_id,
-            at_db,
-            Change::new(
-                "owner",
-                t.owner_id.map(|o| o.to_string()),
-                owner.map(|o| o.to_string()),
-            ),
+    let mut change = TicketChange::new(actor_id, at);
+    change.change(
+        Change::new(
+            "group",
+            from_group.map(|g| g.to_string()),
+            Some(to_group.to_string()),
         )
-        .await?;
+        .because(reason),
+    );
+    if t.owner_id != owner {
+        change.change(Change::new(
+            "owner",
+            t.owner_id.map(|o| o.to_string()),
+            owner.map(|o| o.to_string()),
+        ));
     }
     sqlx::query(
         "INSERT INTO ticket_transfers (ticket_id, from_group_id, to_group_id, from_tier, to_tier, reason, actor_id, at) \
@@ -102,25 +95,18 @@ pub(crate) async fn move_to_group(
     .await?;
     if let Some(me) = actor_id {
         if add_follower(conn, t.id, me, at_db).await? {
-            record(
-                conn,
-                t.id,
-                actor_id,
-                at_db,
-                Change::new("follower", None, Some(me.to_string())),
-            )
-            .await?;
+            change.change(Change::new("follower", None, Some(me.to_string())));
             t.followers.push(me);
             t.followers.sort();
         }
     }
     if let Some(o) = owner.filter(|o| t.owner_id != Some(*o)) {
-        crate::outbox::on_assigned(conn, t, actor_id, o, at).await?;
+        change.event(TicketEvent::Assigned { owner: o });
     }
     t.group_id = Some(to_group);
     t.owner_id = owner;
     t.updated_at = at;
-    Ok(())
+    Ok(change)
 }
 
 impl Store {
@@ -144,7 +130,7 @@ impl Store {
                 "the ticket is already in this group",
             ));
         }
-        move_to_group(
+        let change = move_to_group(
             &mut tx,
             &mut t,
             actor.user_id,
@@ -155,6 +141,7 @@ impl Store {
         )
         .await?;
         save(&mut tx, &t).await?;
+        dispatch(&mut tx, &mut t, change).await?;
         tx.commit().await?;
         Ok(t)
     }

@@ -1,19 +1,20 @@
 //! Changing a ticket's fields and its followers.
 
+use jiff::Timestamp;
 use serde::Deserialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::directory::Role;
-use tuki_domain::ticket::{self as rules, Priority, TicketState};
+use tuki_domain::ticket::{self as rules, Priority, TicketEvent, TicketState};
 use tuki_domain::values;
 
-use super::history::{record, Change};
+use super::history::Change;
 use super::{
     add_follower, check_owner, clean_category, clean_tags, load_for, opt_str, save, set_state,
     Ticket, SUBJECT_MAX,
 };
 use crate::directory::double_option;
-use crate::sla::{on_ticket_event, TicketEvent};
+use crate::events::{dispatch, TicketChange};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
@@ -35,6 +36,46 @@ pub struct TicketPatch {
     pub tags: Option<Vec<String>>,
 }
 
+/// A patch checked without the database.
+struct CleanPatch {
+    subject: Option<String>,
+    category: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    priority: Option<Priority>,
+    owner_id: Option<Option<i64>>,
+    state: Option<TicketState>,
+}
+
+impl CleanPatch {
+    fn new(patch: TicketPatch) -> Result<CleanPatch> {
+        Ok(CleanPatch {
+            subject: patch
+                .subject
+                .as_deref()
+                .map(|s| values::line("subject", s, SUBJECT_MAX))
+                .transpose()?,
+            category: patch
+                .category
+                .as_ref()
+                .map(|c| clean_category(c.as_deref()))
+                .transpose()?,
+            tags: patch.tags.as_deref().map(clean_tags).transpose()?,
+            priority: patch.priority,
+            owner_id: patch.owner_id,
+            state: patch.state,
+        })
+    }
+
+    /// Whether it edits more than the state (customers may only change that).
+    fn edits(&self) -> bool {
+        self.subject.is_some()
+            || self.category.is_some()
+            || self.tags.is_some()
+            || self.priority.is_some()
+            || self.owner_id.is_some()
+    }
+}
+
 impl Store {
     /// Changes a ticket's fields; each change goes to the history.
     pub async fn update_ticket(
@@ -43,118 +84,23 @@ impl Store {
         id: i64,
         patch: TicketPatch,
     ) -> Result<Ticket> {
-        let subject = patch
-            .subject
-            .as_deref()
-            .map(|s| values::line("subject", s, SUBJECT_MAX))
-            .transpose()?;
-        let category = patch
-            .category
-            .as_ref()
-            .map(|c| clean_category(c.as_deref()))
-            .transpose()?;
-        let tags = patch.tags.as_deref().map(clean_tags).transpose()?;
-        let edits = subject.is_some()
-            || category.is_some()
-            || tags.is_some()
-            || patch.priority.is_some()
-            || patch.owner_id.is_some();
+        let patch = CleanPatch::new(patch)?;
+        let action = if patch.edits() {
+            TicketAction::Edit
+        } else {
+            TicketAction::ChangeState
+        };
         let at = self.now();
-        let at_db = to_db(at);
-
         let mut tx = self.begin_write().await?;
-        let mut t = load_for(
-            &mut tx,
-            actor,
-            id,
-            if edits {
-                TicketAction::Edit
-            } else {
-                TicketAction::ChangeState
-            },
-        )
-        .await?;
-        let before = t.clone();
-        let mut changes: Vec<Change> = Vec::new();
-        let mut state_change = None;
-
-        if let Some(s) = subject.filter(|s| *s != t.subject) {
-            changes.push(Change::new(
-                "subject",
-                Some(t.subject.clone()),
-                Some(s.clone()),
-            ));
-            t.subject = s;
-        }
-        if let Some(c) = category.filter(|c| *c != t.category) {
-            changes.push(Change::new("category", t.category.clone(), c.clone()));
-            t.category = c;
-        }
-        if let Some(p) = patch.priority.filter(|p| *p != t.priority) {
-            changes.push(Change::new(
-                "priority",
-                Some(t.priority.to_string()),
-                Some(p.to_string()),
-            ));
-            t.priority = p;
-        }
-        if let Some(owner) = patch.owner_id.filter(|o| *o != t.owner_id) {
-            if let Some(o) = owner {
-                check_owner(&mut tx, o, t.group_id).await?;
-            }
-            changes.push(Change::new("owner", opt_str(t.owner_id), opt_str(owner)));
-            t.owner_id = owner;
-        }
-        if let Some(to) = patch.state.filter(|s| *s != t.state) {
-            if t.merged_into_id.is_some() {
-                return Err(StoreError::conflict(
-                    Some("state"),
-                    "a merged ticket stays closed",
-                ));
-            }
-            rules::transition(t.state, to, actor.role)?;
-            changes.push(Change::new(
-                "state",
-                Some(t.state.to_string()),
-                Some(to.to_string()),
-            ));
-            state_change = Some(TicketEvent::StateChanged { from: t.state, to });
-            set_state(&mut t, to, at);
-        }
-        if let Some(tags) = tags {
-            for gone in before.tags.iter().filter(|x| !tags.contains(x)) {
-                sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2")
-                    .bind(id)
-                    .bind(gone)
-                    .execute(&mut *tx)
-                    .await?;
-                changes.push(Change::new("tag", Some(gone.clone()), None));
-            }
-            for added in tags.iter().filter(|x| !before.tags.contains(x)) {
-                sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(added)
-                    .execute(&mut *tx)
-                    .await?;
-                changes.push(Change::new("tag", None, Some(added.clone())));
-            }
-            t.tags = tags;
-        }
-        if changes.is_empty() {
+        let mut t = load_for(&mut tx, actor, id, action).await?;
+        let change = apply(&mut tx, actor, &mut t, patch, at).await?;
+        if change.is_empty() {
             tx.rollback().await?;
             return Ok(t);
         }
         t.updated_at = at;
         save(&mut tx, &t).await?;
-        for c in changes {
-            record(&mut tx, id, actor.user_id, at_db, c).await?;
-        }
-        if let Some(event) = state_change {
-            on_ticket_event(&mut tx, &mut t, actor.user_id, event, at).await?;
-        }
-        if let Some(o) = t.owner_id.filter(|o| before.owner_id != Some(*o)) {
-            crate::outbox::on_assigned(&mut tx, &t, actor.user_id, o, at).await?;
-        }
+        dispatch(&mut tx, &mut t, change).await?;
         tx.commit().await?;
         Ok(t)
     }
@@ -162,7 +108,7 @@ impl Store {
     /// Adds a follower. Agents may add themselves or colleagues; followers
     /// are staff.
     pub async fn follow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
-        let at = to_db(self.now());
+        let at = self.now();
         let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let role = sqlx::query("SELECT role FROM users WHERE id = $1 AND active")
@@ -174,24 +120,19 @@ impl Store {
         if role == Role::Customer.as_str() {
             return Err(StoreError::invalid("user_id", "followers are staff"));
         }
-        if add_follower(&mut tx, id, user_id, at).await? {
-            record(
-                &mut tx,
-                id,
-                actor.user_id,
-                at,
-                Change::new("follower", None, Some(user_id.to_string())),
-            )
-            .await?;
+        if add_follower(&mut tx, id, user_id, to_db(at)).await? {
             t.followers.push(user_id);
             t.followers.sort();
+            let mut change = TicketChange::new(actor.user_id, at);
+            change.change(Change::new("follower", None, Some(user_id.to_string())));
+            dispatch(&mut tx, &mut t, change).await?;
         }
         tx.commit().await?;
         Ok(t)
     }
 
     pub async fn unfollow(&self, actor: &Actor, id: i64, user_id: i64) -> Result<Ticket> {
-        let at = to_db(self.now());
+        let at = self.now();
         let mut tx = self.begin_write().await?;
         let mut t = load_for(&mut tx, actor, id, TicketAction::Follow).await?;
         let done =
@@ -201,17 +142,92 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() > 0 {
-            record(
-                &mut tx,
-                id,
-                actor.user_id,
-                at,
-                Change::new("follower", Some(user_id.to_string()), None),
-            )
-            .await?;
             t.followers.retain(|f| *f != user_id);
+            let mut change = TicketChange::new(actor.user_id, at);
+            change.change(Change::new("follower", Some(user_id.to_string()), None));
+            dispatch(&mut tx, &mut t, change).await?;
         }
         tx.commit().await?;
         Ok(t)
     }
+}
+
+/// Applies a checked patch to `t` (and its tags), returning what changed.
+async fn apply(
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    t: &mut Ticket,
+    patch: CleanPatch,
+    at: Timestamp,
+) -> Result<TicketChange> {
+    let mut change = TicketChange::new(actor.user_id, at);
+    if let Some(s) = patch.subject.filter(|s| *s != t.subject) {
+        change.change(Change::new(
+            "subject",
+            Some(t.subject.clone()),
+            Some(s.clone()),
+        ));
+        t.subject = s;
+    }
+    if let Some(c) = patch.category.filter(|c| *c != t.category) {
+        change.change(Change::new("category", t.category.clone(), c.clone()));
+        t.category = c;
+    }
+    if let Some(p) = patch.priority.filter(|p| *p != t.priority) {
+        change.change(Change::new(
+            "priority",
+            Some(t.priority.to_string()),
+            Some(p.to_string()),
+        ));
+        t.priority = p;
+    }
+    let mut assigned = None;
+    if let Some(owner) = patch.owner_id.filter(|o| *o != t.owner_id) {
+        if let Some(o) = owner {
+            check_owner(tx, o, t.group_id).await?;
+        }
+        change.change(Change::new("owner", opt_str(t.owner_id), opt_str(owner)));
+        t.owner_id = owner;
+        assigned = owner;
+    }
+    if let Some(to) = patch.state.filter(|s| *s != t.state) {
+        if t.merged_into_id.is_some() {
+            return Err(StoreError::conflict(
+                Some("state"),
+                "a merged ticket stays closed",
+            ));
+        }
+        rules::transition(t.state, to, actor.role)?;
+        change.change(Change::new(
+            "state",
+            Some(t.state.to_string()),
+            Some(to.to_string()),
+        ));
+        change.event(TicketEvent::StateChanged { from: t.state, to });
+        set_state(t, to, at);
+    }
+    if let Some(tags) = patch.tags {
+        for gone in t.tags.iter().filter(|x| !tags.contains(x)) {
+            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = $2")
+                .bind(t.id)
+                .bind(gone)
+                .execute(&mut *tx)
+                .await?;
+            change.change(Change::new("tag", Some(gone.clone()), None));
+        }
+        for added in tags.iter().filter(|x| !t.tags.contains(x)) {
+            sqlx::query("INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2)")
+                .bind(t.id)
+                .bind(added)
+                .execute(&mut *tx)
+                .await?;
+            change.change(Change::new("tag", None, Some(added.clone())));
+        }
+        t.tags = tags;
+    }
+    // The new owner hears of it after the state (a resolution mail first).
+    if let Some(o) = assigned {
+        change.event(TicketEvent::Assigned { owner: o });
+    }
+    Ok(change)
 }
