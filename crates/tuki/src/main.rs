@@ -2,12 +2,11 @@
 
 mod bench;
 mod bench_sla;
-mod imap;
 mod mail;
 mod mail_ca;
+mod serve;
 
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -28,7 +27,7 @@ struct Cli {
 
 /// Where the data lives; every subcommand takes these.
 #[derive(Args, Clone)]
-struct DbArgs {
+pub(crate) struct DbArgs {
     /// Database URL: postgres://… for PostgreSQL, sqlite://PATH for SQLite.
     /// Default: SQLite in DATA_DIR/tuki.db.
     #[arg(long, env = "TUKI_DATABASE_URL", global = true)]
@@ -40,7 +39,7 @@ struct DbArgs {
         default_value = "./tuki-data",
         global = true
     )]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// The word of the subject tag of mail, `[Tuki #1234]`: written on
     /// outgoing mail and looked for in incoming mail.
     #[arg(long, env = "TUKI_MAIL_TAG", default_value = "Tuki", global = true)]
@@ -57,16 +56,20 @@ struct DbArgs {
         global = true
     )]
     mail_throttle_minutes: i64,
+    /// The From address of mail whose ticket's group has no mailbox of its
+    /// own; its domain also names Tuki's Message-IDs.
+    #[arg(long, env = "TUKI_MAIL_FROM", global = true)]
+    pub(crate) mail_from: Option<String>,
 }
 
 impl DbArgs {
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tuki.db").display()))
     }
 
-    async fn open(&self) -> anyhow::Result<Store> {
+    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
         let url = self.url();
         let store = Store::connect(&url)
             .await
@@ -82,13 +85,14 @@ impl DbArgs {
                 throttle_window: jiff::SignedDuration::from_mins(
                     self.mail_throttle_minutes.clamp(0, 525_600),
                 ),
+                from: self.mail_from.clone().filter(|f| !f.is_empty()),
             })
             .context("the mail settings (--mail-tag, --mail-throttle, --mail-throttle-minutes)")
     }
 }
 
 /// Hides the password of a database URL in messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
             Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
@@ -100,17 +104,8 @@ fn redact(url: &str) -> String {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API (and pages) over HTTP.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "TUKI_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// PEM file of certificate authorities to trust for the IMAP and SMTP
-        /// servers' certificates, in addition to the built-in web PKI roots
-        /// (e.g. an organisation's private CA).
-        #[arg(long, env = "TUKI_MAIL_CA_FILE", value_name = "FILE")]
-        mail_ca_file: Option<PathBuf>,
-    },
+    /// Serve the pages and the API over HTTP, with the background work.
+    Serve(serve::ServeArgs),
     /// Bring the database schema up to date and exit.
     Migrate,
     /// Manage users.
@@ -193,7 +188,7 @@ fn init_tracing() {
         .init();
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -219,7 +214,7 @@ fn main() -> anyhow::Result<()> {
     // every database round trip also wakes an idle worker (measured: mail
     // import 697 → 1,163 messages/s).
     let rt = match cli.command {
-        Command::Serve { .. } | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread()
+        Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?,
         _ => tokio::runtime::Builder::new_current_thread()
@@ -231,93 +226,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            listen,
-            mail_ca_file,
-        } => {
-            // Read before anything starts: a bad file stops the start-up.
-            let mail_ca = match mail_ca_file.filter(|p| !p.as_os_str().is_empty()) {
-                Some(path) => {
-                    let ca = mail_ca::load(&path)?;
-                    tracing::info!(file = %path.display(), certificates = ca.certs.len(),
-                        "mail servers: trusting the CA file besides the built-in roots");
-                    Some(ca)
-                }
-                None => None,
-            };
-            let store = cli.db.open().await?;
-            let admins = store.count_admins().await?;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            let addr = listener.local_addr()?;
-            tracing::info!(%addr, database = %redact(&cli.db.url()), "Tuki is listening");
-            // Printed on stdout so scripts (and the benchmark) can find the port.
-            println!("listening on http://{addr}");
-            if admins == 0 {
-                // First start: a one-time link to create the first
-                // administrator in the browser, on stdout and in the log.
-                tuki_web::pages::setup::announce_first_start(&store, addr).await?;
-            }
-            // Background work (SLA checks, later the outbox and mail) runs
-            // beside the server; several processes on one PostgreSQL database
-            // share the jobs table and each job runs once.
-            let (stop_jobs, mut jobs_stopped) = tokio::sync::watch::channel(false);
-            let runner = tokio::spawn(tuki_store::jobs::Runner::new(store.clone()).run(
-                async move {
-                    let _ = jobs_stopped.wait_for(|stop| *stop).await;
-                },
-            ));
-            // Outgoing mail: the outbox is sent over SMTP when TUKI_SMTP_URL
-            // is set; otherwise it waits (and is kept) until it is.
-            let mailer = match tuki_store::outbox::SmtpConfig::from_env() {
-                Some(mut config) => {
-                    config.extra_ca_pem = mail_ca.as_ref().map(|ca| ca.pem.clone());
-                    // Replies carry their files, read from the data folder.
-                    config.data_dir = Some(cli.db.data_dir.clone());
-                    let sender = tuki_store::outbox::Sender::new(store.clone(), &config)
-                        .map_err(|e| anyhow::anyhow!(e))?;
-                    let mut stopped = stop_jobs.subscribe();
-                    Some(tokio::spawn(sender.run(async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })))
-                }
-                None => {
-                    tracing::warn!("TUKI_SMTP_URL is not set: outgoing mail stays in the outbox");
-                    None
-                }
-            };
-            // Incoming mail: one IMAP poller per mailbox with IMAP settings.
-            let mut poller_config = imap::PollerConfig::from_env();
-            poller_config.ingest.data_dir = Some(cli.db.data_dir.clone());
-            let pollers = tokio::spawn(imap::run(
-                store.clone(),
-                imap::PollerConfig {
-                    extra_roots: mail_ca.map(|ca| ca.certs).unwrap_or_default(),
-                    ..poller_config
-                },
-                stop_jobs.subscribe(),
-            ));
-            tuki_web::serve(
-                listener,
-                // Cookies are `Secure` unless Tuki listens on loopback (local
-                // development over plain HTTP); behind a TLS proxy that sends
-                // X-Forwarded-Proto: https they are `Secure` regardless.
-                tuki_web::AppState::new(store.clone()).with_web(tuki_web::pages::Web::new(
-                    cli.db.data_dir.clone(),
-                    !addr.ip().is_loopback(),
-                )),
-                shutdown_signal(),
-            )
-            .await?;
-            let _ = stop_jobs.send(true);
-            let _ = runner.await;
-            let _ = pollers.await;
-            if let Some(mailer) = mailer {
-                let _ = mailer.await;
-            }
-            store.close().await;
-        }
+        Command::Serve(args) => serve::run(args, cli.db).await?,
         Command::Migrate => {
             let store = cli.db.open().await?;
             store.close().await;

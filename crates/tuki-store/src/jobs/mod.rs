@@ -1,6 +1,9 @@
-//! Background jobs: work that happens later (SLA checks now; the outbox, mail
-//! polling and scheduled services later), stored in the database so that it
+//! The one job queue: work that happens later (SLA checks, mail to expand
+//! and to send; scheduled services later), stored in the database so that it
 //! survives restarts and so that several `tuki serve` processes share it.
+//! The loop that runs it lives in the worker crate; the queue's rules
+//! (claim, lease, backoff, exactly once) and the store's own kinds of job
+//! live here.
 //!
 //! A runner claims due jobs by setting `locked_by` and a lease
 //! (`locked_until`) in one statement. On PostgreSQL the candidates are
@@ -12,11 +15,7 @@
 //! that dies leaves its lease to run out, after which another runner takes
 //! the job again.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -24,8 +23,33 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 
+use crate::outbox::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
+use crate::sla::SLA_CHECK_JOB;
+use crate::sql::{Sql, Value};
 use crate::time::{from_db, opt_from_db, to_db};
-use crate::{Engine, Result, Store};
+use crate::{Engine, Result, Store, StoreError};
+
+/// The kinds of job the store runs itself ([`Store::run_store_job`]);
+/// others (sending mail) belong to whoever registers a handler for them.
+pub const STORE_KINDS: &[&str] = &[
+    PING_JOB,
+    SLA_CHECK_JOB,
+    TICKET_MAIL_JOB,
+    NOTIFICATION_MAIL_JOB,
+];
+
+/// How a job's handler ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; the runner marks it so.
+    Done,
+    /// Done, and already marked done in the handler's own transaction
+    /// (with what it wrote), so it cannot run twice.
+    Finished,
+    /// Failed; retried after the backoff, or given up once its attempts
+    /// are used up. The message is kept on the job.
+    Failed(String),
+}
 
 /// The job kind that does nothing but record its run in `job_runs` (job,
 /// runner, time): enqueue one to check from outside that the runners are
@@ -118,6 +142,68 @@ fn job_from_row(r: &AnyRow, now: Timestamp) -> Result<Job> {
     })
 }
 
+/// Adds jobs without dedupe keys inside the caller's transaction, in one
+/// statement.
+pub(crate) async fn enqueue_all(
+    conn: &mut AnyConnection,
+    jobs: &[NewJob<'_>],
+    now: Timestamp,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ");
+    for (i, j) in jobs.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(Value::Text(j.kind.into()))
+            .push(", ")
+            .bind(Value::Text(j.payload.to_string()))
+            .push(", ")
+            .bind(Value::Int(to_db(j.run_at)))
+            .push(", ")
+            .bind(Value::Int(to_db(now)))
+            .push(")");
+    }
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// [`enqueue_on`] for a job that may be tried `max_attempts` times.
+pub(crate) async fn enqueue_with_attempts(
+    conn: &mut AnyConnection,
+    job: NewJob<'_>,
+    max_attempts: i64,
+    now: Timestamp,
+) -> Result<i64> {
+    let id = enqueue_on(conn, job, now).await?;
+    sqlx::query("UPDATE jobs SET max_attempts = $1 WHERE id = $2")
+        .bind(max_attempts)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// Marks a job `worker` holds done inside the caller's transaction, for a
+/// handler whose work and completion must commit together.
+pub(crate) async fn finish_on(
+    conn: &mut AnyConnection,
+    job_id: i64,
+    worker: &str,
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET done_at = $1, locked_by = NULL, locked_until = NULL, last_error = NULL \
+         WHERE id = $2 AND locked_by = $3 AND done_at IS NULL",
+    )
+    .bind(to_db(at))
+    .bind(job_id)
+    .bind(worker)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Adds a job inside the caller's transaction.
 pub(crate) async fn enqueue_on(
     conn: &mut AnyConnection,
@@ -188,30 +274,38 @@ impl Store {
         Ok(ids)
     }
 
-    /// Claims up to `limit` due jobs for `worker`, holding each for `lease`.
+    /// Claims up to `limit` due jobs of `kinds` for `worker`, holding each
+    /// for `lease`.
     pub async fn claim_jobs(
         &self,
         worker: &str,
+        kinds: &[&str],
         limit: i64,
         lease: SignedDuration,
     ) -> Result<Vec<Job>> {
         let now = self.now();
         let pick = match self.engine() {
-            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
-            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL AND run_at <= $3 \
-              AND (locked_until IS NULL OR locked_until < $3) ORDER BY run_at, id LIMIT $4 {pick}) \
-             RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(worker)
-        .bind(to_db(now + lease))
-        .bind(to_db(now))
-        .bind(limit.max(1))
-        .fetch_all(&self.write)
-        .await?;
+        let mut sql = Sql::new("UPDATE jobs SET locked_by = ");
+        sql.bind(Value::Text(worker.into()))
+            .push(", locked_until = ")
+            .bind(Value::Int(to_db(now + lease)))
+            .push(
+                ", attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL \
+                 AND failed_at IS NULL AND run_at <= ",
+            )
+            .bind(Value::Int(to_db(now)))
+            .push(" AND (locked_until IS NULL OR locked_until < ")
+            .bind(Value::Int(to_db(now)))
+            .push(") AND kind IN ")
+            .bind_texts(kinds)
+            .push(" ORDER BY run_at, id LIMIT ")
+            .bind(Value::Int(limit.max(1)))
+            .push(pick)
+            .push(&format!(") RETURNING {JOB_COLUMNS}"));
+        let rows = sql.query().fetch_all(&self.write).await?;
         let mut jobs = rows
             .iter()
             .map(|r| job_from_row(r, now))
@@ -277,14 +371,24 @@ impl Store {
         Ok(())
     }
 
+    /// One job by id.
+    pub async fn job(&self, id: i64) -> Result<Job> {
+        let now = self.now();
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        job_from_row(&row, now)
+    }
+
     /// Jobs for administrators, newest first.
     pub async fn jobs(&self, actor: &Actor, filter: &JobFilter) -> Result<Vec<Job>> {
         crate::require_admin(actor, "see jobs")?;
         let now = self.now();
-        let mut sql = crate::sql::Sql::new(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1=1"));
+        let mut sql = Sql::new(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1=1"));
         if let Some(kind) = &filter.kind {
-            sql.push(" AND kind = ")
-                .bind(crate::sql::Value::Text(kind.clone()));
+            sql.push(" AND kind = ").bind(Value::Text(kind.clone()));
         }
         match filter.status {
             None => {}
@@ -296,16 +400,16 @@ impl Store {
             }
             Some(JobStatus::Running) => {
                 sql.push(" AND done_at IS NULL AND failed_at IS NULL AND locked_until >= ")
-                    .bind(crate::sql::Value::Int(to_db(now)));
+                    .bind(Value::Int(to_db(now)));
             }
             Some(JobStatus::Pending) => {
                 sql.push(" AND done_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < ")
-                    .bind(crate::sql::Value::Int(to_db(now)))
+                    .bind(Value::Int(to_db(now)))
                     .push(")");
             }
         }
         sql.push(" ORDER BY id DESC LIMIT ")
-            .bind(crate::sql::Value::Int(filter.limit.clamp(1, 500)));
+            .bind(Value::Int(filter.limit.clamp(1, 500)));
         sql.query()
             .fetch_all(&self.read)
             .await?
@@ -315,152 +419,86 @@ impl Store {
     }
 }
 
-/// What a handler returns: an error message is kept on the job and the job
-/// is retried.
-pub type JobFuture = Pin<Box<dyn Future<Output = std::result::Result<(), String>> + Send>>;
-pub type JobHandler = Arc<dyn Fn(Store, Job) -> JobFuture + Send + Sync>;
-
-/// Claims and runs jobs. Knows Tuki's own job kinds; more can be added with
-/// [`Runner::handle`].
-#[derive(Clone)]
-pub struct Runner {
-    store: Store,
-    worker: String,
-    handlers: HashMap<String, JobHandler>,
-    batch: i64,
-    lease: SignedDuration,
-    poll: Duration,
-}
-
-impl Runner {
-    /// A runner named after this process, with the SLA check and ping
-    /// handlers.
-    pub fn new(store: Store) -> Runner {
-        let worker = format!(
-            "{}-{}-{:08x}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "tuki".into()),
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let runner = Runner {
-            store,
-            worker,
-            handlers: HashMap::new(),
-            batch: 20,
-            lease: SignedDuration::from_secs(300),
-            poll: Duration::from_secs(1),
+impl Store {
+    /// Runs one claimed job of a kind in [`STORE_KINDS`].
+    pub async fn run_store_job(&self, job: &Job, worker: &str) -> Outcome {
+        let ran = match job.kind.as_str() {
+            PING_JOB => self
+                .record_ping(job.id, worker)
+                .await
+                .map(|()| Outcome::Done),
+            SLA_CHECK_JOB => match job.payload.get("ticket_id").and_then(|v| v.as_i64()) {
+                Some(ticket) => self.sla_check(ticket).await.map(|()| Outcome::Done),
+                None => return Outcome::Failed("payload has no ticket_id".into()),
+            },
+            TICKET_MAIL_JOB => self
+                .run_ticket_mail(job, worker)
+                .await
+                .map(|()| Outcome::Finished),
+            NOTIFICATION_MAIL_JOB => self
+                .run_notification_mail(job, worker)
+                .await
+                .map(|()| Outcome::Finished),
+            other => return Outcome::Failed(format!("no handler for job kind {other:?}")),
         };
-        let me = runner.worker.clone();
-        runner
-            .handle(
-                PING_JOB,
-                Arc::new(move |store: Store, job: Job| {
-                    let worker = me.clone();
-                    Box::pin(async move {
-                        store
-                            .record_ping(job.id, &worker)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }) as JobFuture
-                }),
-            )
-            .handle(
-                crate::sla::SLA_CHECK_JOB,
-                Arc::new(|store: Store, job: Job| {
-                    Box::pin(async move {
-                        let ticket = job
-                            .payload
-                            .get("ticket_id")
-                            .and_then(|v| v.as_i64())
-                            .ok_or_else(|| "payload has no ticket_id".to_string())?;
-                        store.sla_check(ticket).await.map_err(|e| e.to_string())
-                    }) as JobFuture
-                }),
-            )
+        ran.unwrap_or_else(|e| Outcome::Failed(e.to_string()))
     }
 
-    pub fn handle(mut self, kind: &str, handler: JobHandler) -> Runner {
-        self.handlers.insert(kind.to_string(), handler);
-        self
-    }
-
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
-
-    /// How often an idle runner looks for due jobs.
-    pub fn poll_every(mut self, poll: Duration) -> Runner {
-        self.poll = poll;
-        self
-    }
-
-    pub fn batch_size(mut self, batch: i64) -> Runner {
-        self.batch = batch.max(1);
-        self
-    }
-
-    /// One tick: claims a batch of due jobs and runs them. Returns how many
-    /// it claimed.
-    pub async fn tick(&self) -> Result<usize> {
-        let jobs = self
-            .store
-            .claim_jobs(&self.worker, self.batch, self.lease)
-            .await?;
+    /// One round of work: claims up to `limit` due jobs of `kinds` for
+    /// `worker` under `lease`, runs each through `handle` and records how it
+    /// ended. Returns how many it claimed. The worker's runner calls this in
+    /// its loop; tests and commands call it to run what is due now.
+    pub async fn work_jobs<F, Fut>(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        limit: i64,
+        lease: SignedDuration,
+        handle: F,
+    ) -> Result<usize>
+    where
+        F: Fn(Job) -> Fut,
+        Fut: Future<Output = Outcome>,
+    {
+        let jobs = self.claim_jobs(worker, kinds, limit, lease).await?;
         let n = jobs.len();
         for job in jobs {
-            let outcome = match self.handlers.get(&job.kind) {
-                Some(h) => h(self.store.clone(), job.clone()).await,
-                None => Err(format!("no handler for job kind {:?}", job.kind)),
-            };
-            match outcome {
-                Ok(()) => {
-                    if !self.store.complete_job(job.id, &self.worker).await? {
-                        tracing::warn!(job = job.id, kind = %job.kind, worker = %self.worker,
+            match handle(job.clone()).await {
+                Outcome::Done => {
+                    if !self.complete_job(job.id, worker).await? {
+                        tracing::warn!(job = job.id, kind = %job.kind, worker,
                             "job finished after its lease ran out");
                     }
                 }
-                Err(error) => {
+                Outcome::Finished => {}
+                Outcome::Failed(error) => {
                     tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed");
-                    self.store.fail_job(&job, &self.worker, &error).await?;
+                    self.fail_job(&job, worker, &error).await?;
                 }
             }
         }
         Ok(n)
     }
 
-    /// Runs ticks until `shutdown` completes: straight on while there is
-    /// work, one poll interval apart when idle. A database error is logged
-    /// and retried after the poll interval, so a restart of the database
-    /// does not stop background work for good.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tracing::info!(worker = %self.worker, "job runner started");
-        tokio::pin!(shutdown);
-        loop {
-            let idle = match self.tick().await {
-                Ok(n) => n == 0,
-                Err(e) => {
-                    tracing::error!(error = %e, worker = %self.worker, "job runner tick failed");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(self.poll) => {}
-                }
-            } else if futures_ready(&mut shutdown).await {
+    /// Runs the store's own due jobs as `worker`, at most `rounds` rounds
+    /// (stopping when none is left); returns how many ran.
+    pub async fn run_due_jobs(&self, worker: &str, rounds: usize) -> Result<usize> {
+        let mut total = 0;
+        for _ in 0..rounds.max(1) {
+            let n = self
+                .work_jobs(
+                    worker,
+                    STORE_KINDS,
+                    50,
+                    SignedDuration::from_secs(300),
+                    |job| async move { self.run_store_job(&job, worker).await },
+                )
+                .await?;
+            total += n;
+            if n == 0 {
                 break;
             }
         }
-        tracing::info!(worker = %self.worker, "job runner stopped");
-    }
-}
-
-/// Whether `f` is already complete, without waiting for it.
-async fn futures_ready(f: &mut Pin<&mut impl Future<Output = ()>>) -> bool {
-    tokio::select! {
-        biased;
-        _ = f.as_mut() => true,
-        _ = std::future::ready(()) => false,
+        Ok(total)
     }
 }

@@ -62,6 +62,9 @@ pub struct MailPolicy {
     /// slipped past the robot headers must not bury the queue.
     pub throttle_max: i64,
     pub throttle_window: SignedDuration,
+    /// The From address of mail whose ticket's group has no mailbox of its
+    /// own (`TUKI_MAIL_FROM`); its domain names Tuki's Message-IDs.
+    pub from: Option<String>,
 }
 
 impl Default for MailPolicy {
@@ -70,6 +73,7 @@ impl Default for MailPolicy {
             tag: "Tuki".into(),
             throttle_max: 20,
             throttle_window: SignedDuration::from_mins(10),
+            from: None,
         }
     }
 }

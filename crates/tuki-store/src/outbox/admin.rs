@@ -80,17 +80,21 @@ pub struct OutboxOverview {
     pub failing_total: i64,
 }
 
+/// A message with its `send_mail` job (`j`), which holds where delivery
+/// stands.
 const OUTBOX_COLUMNS: &str = "o.id, o.kind, o.ticket_id, t.number AS ticket_number, o.recipient, \
-     o.subject, o.attempts, o.max_attempts, o.next_attempt_at, o.last_error, o.sent_at, o.failed_at, \
-     o.created_at, o.locked_until";
+     o.subject, j.attempts, j.max_attempts, j.run_at, j.last_error, o.sent_at, j.failed_at, \
+     o.created_at, j.locked_until";
 
-const OUTBOX_FROM: &str = "outbox o LEFT JOIN tickets t ON t.id = o.ticket_id";
+const OUTBOX_FROM: &str =
+    "outbox o LEFT JOIN jobs j ON j.id = o.job_id LEFT JOIN tickets t ON t.id = o.ticket_id";
 
 fn outbox_from_row(r: &AnyRow, now: i64) -> Result<OutboxEntry> {
     let sent_at = opt_from_db(r.try_get("sent_at")?);
     let failed_at = opt_from_db(r.try_get("failed_at")?);
     let last_error: Option<String> = r.try_get("last_error")?;
     let locked_until: Option<i64> = r.try_get("locked_until")?;
+    let created_at = from_db(r.try_get("created_at")?);
     let state = if sent_at.is_some() {
         OutboxState::Sent
     } else if failed_at.is_some() {
@@ -109,13 +113,13 @@ fn outbox_from_row(r: &AnyRow, now: i64) -> Result<OutboxEntry> {
         ticket_number: r.try_get("ticket_number")?,
         recipient: r.try_get("recipient")?,
         subject: r.try_get("subject")?,
-        attempts: r.try_get("attempts")?,
-        max_attempts: r.try_get("max_attempts")?,
-        next_attempt_at: from_db(r.try_get("next_attempt_at")?),
+        attempts: r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0),
+        max_attempts: r.try_get::<Option<i64>, _>("max_attempts")?.unwrap_or(0),
+        next_attempt_at: opt_from_db(r.try_get("run_at")?).unwrap_or(created_at),
         last_error,
         sent_at,
         failed_at,
-        created_at: from_db(r.try_get("created_at")?),
+        created_at,
         state,
     })
 }
@@ -140,10 +144,10 @@ impl Store {
                     .collect::<Result<Vec<_>>>()
             }
         };
-        const WAITING: &str = "o.sent_at IS NULL AND o.failed_at IS NULL AND o.last_error IS NULL";
+        const WAITING: &str = "o.sent_at IS NULL AND j.failed_at IS NULL AND j.last_error IS NULL";
         const FAILING: &str =
-            "o.sent_at IS NULL AND (o.failed_at IS NOT NULL OR o.last_error IS NOT NULL)";
-        let queued = list(WAITING, "o.next_attempt_at, o.id", LIST_MAX).await?;
+            "o.sent_at IS NULL AND (j.failed_at IS NOT NULL OR j.last_error IS NOT NULL)";
+        let queued = list(WAITING, "j.run_at, o.id", LIST_MAX).await?;
         let failing = list(FAILING, "o.id", LIST_MAX).await?;
         let sent = list(
             "o.sent_at IS NOT NULL",
@@ -152,7 +156,7 @@ impl Store {
         )
         .await?;
         let count = |filter: &str| {
-            let sql = format!("SELECT COUNT(*) AS n FROM outbox o WHERE {filter}");
+            let sql = format!("SELECT COUNT(*) AS n FROM {OUTBOX_FROM} WHERE {filter}");
             async move {
                 Ok::<i64, StoreError>(
                     sqlx::query(&sql)
@@ -199,12 +203,13 @@ impl Store {
     /// the rest of its backoff, a given-up one gets one more attempt. Sent
     /// mail, or mail a sender holds right now, is a conflict.
     pub async fn send_outbox_now(&self, actor: &Actor, id: i64) -> Result<OutboxEntry> {
-        crate::require_admin(actor, "see the outbox")?;
+        crate::require_admin(actor, "send mail")?;
         let now = to_db(self.now());
         let done = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, failed_at = NULL, \
+            "UPDATE jobs SET run_at = $1, failed_at = NULL, \
              max_attempts = CASE WHEN max_attempts <= attempts THEN attempts + 1 ELSE max_attempts END \
-             WHERE id = $2 AND sent_at IS NULL AND (locked_until IS NULL OR locked_until < $1)",
+             WHERE id = (SELECT job_id FROM outbox WHERE id = $2 AND sent_at IS NULL) \
+             AND done_at IS NULL AND (locked_until IS NULL OR locked_until < $1)",
         )
         .bind(now)
         .bind(id)

@@ -385,14 +385,14 @@ async fn the_outbox_shows_queued_failing_and_sent_mail_and_sends_now(db: TestDb)
         .unwrap();
     store
         .execute_raw_for_tests(&format!(
-            "UPDATE outbox SET max_attempts = 1 WHERE id = {given_up}"
+            "UPDATE jobs SET max_attempts = 1 WHERE id = (SELECT job_id FROM outbox WHERE id = {given_up})"
         ))
         .await
         .unwrap();
     // One sender round: the first three fail, the last goes.
     store
         .execute_raw_for_tests(&format!(
-            "UPDATE outbox SET next_attempt_at = next_attempt_at + 3600000000 WHERE id = {queued}"
+            "UPDATE jobs SET run_at = run_at + 3600000000 WHERE id = (SELECT job_id FROM outbox WHERE id = {queued})"
         ))
         .await
         .unwrap();

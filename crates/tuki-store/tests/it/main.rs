@@ -3,10 +3,8 @@
 mod directory;
 mod fixture;
 mod imap;
-mod jobs;
 mod mail;
 mod mail_admin;
-mod outbox;
 mod phone;
 mod signals;
 mod sla;

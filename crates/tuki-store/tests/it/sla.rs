@@ -9,7 +9,6 @@ use tuki_domain::sla::{
     SlaEventKind, SlaKind, SlaState, WeeklyHours, WorkingInterval,
 };
 use tuki_domain::ticket::{ArticleKind, Priority, TicketState};
-use tuki_store::jobs::Runner;
 use tuki_store::sla::{CalendarInput, EscalationRuleInput, PolicyInput};
 use tuki_store::testing::TestDb;
 use tuki_store::tickets::articles::NewArticle;
@@ -19,6 +18,20 @@ use tuki_store::time::Clock;
 use tuki_store::StoreError;
 
 use crate::fixture::Desk;
+
+/// Runs the store's own due jobs one round at a time, as the runner of
+/// `tuki serve` does.
+struct Runner(tuki_store::Store);
+
+impl Runner {
+    fn new(store: tuki_store::Store) -> Runner {
+        Runner(store)
+    }
+
+    async fn tick(&self) -> tuki_store::Result<usize> {
+        self.0.run_due_jobs("sla-test", 1).await
+    }
+}
 
 fn helsinki(y: i16, m: i8, d: i8, h: i8, min: i8) -> Timestamp {
     date(y, m, d)

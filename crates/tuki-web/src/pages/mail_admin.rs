@@ -17,7 +17,6 @@ use minijinja::{context, Value};
 use tuki_store::mail::IngestOutcome;
 use tuki_store::mail::{NewMailbox, QuarantineEntry, RetryResult};
 use tuki_store::outbox::OutboxEntry;
-use tuki_store::outbox::SmtpConfig;
 use tuki_store::StoreError;
 
 use super::auth::{admin_only, Posted, Viewer};
@@ -513,7 +512,7 @@ async fn outbox_view(
             sent => o.sent.iter().map(outbox_row).collect::<Vec<_>>(),
             queued_total => o.queued_total,
             failing_total => o.failing_total,
-            no_smtp => SmtpConfig::from_env().is_none(),
+            no_smtp => !state.web.sends_mail,
             done => done,
             error => error,
         }),

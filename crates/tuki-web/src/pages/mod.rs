@@ -54,6 +54,9 @@ pub struct Web {
     pub live: live::Live,
     /// The shared table of sidebar counts.
     pub counts: console::CountsCache,
+    /// Whether this server sends mail (an SMTP server is configured); the
+    /// outbox page says so when it does not.
+    pub sends_mail: bool,
 }
 
 impl Web {
@@ -67,7 +70,14 @@ impl Web {
             secure_cookies,
             live: live::Live::new(),
             counts: console::CountsCache::default(),
+            sends_mail: false,
         }
+    }
+
+    /// Whether this server sends mail (see [`Web::sends_mail`]).
+    pub fn sending_mail(mut self, sends: bool) -> Self {
+        self.sends_mail = sends;
+        self
     }
 
     /// How mail imported from the pages is handled: files go to the same

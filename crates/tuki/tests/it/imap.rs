@@ -295,7 +295,7 @@ impl Serve {
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("TUKI_DATABASE_URL", db_url)
             .env("TUKI_DATA_DIR", data_dir)
-            .env("TUKI_LOG", "warn,tuki::imap=info")
+            .env("TUKI_LOG", "warn,tuki_worker::imap=info")
             .env("NO_COLOR", "1")
             .env_remove("TUKI_SMTP_URL")
             .env_remove("TUKI_MAIL_CA_FILE")

@@ -1,16 +1,27 @@
-//! Sending the outbox over SMTP.
+//! Mail out over SMTP: the `send_mail` jobs of the one job queue, run by
+//! a server that has an SMTP server configured. Each job's message is built
+//! (with its article's files, read from the data folder, up to a size cap)
+//! and sent with `lettre`, over STARTTLS or TLS as the SMTP URL says (the
+//! server's certificate checked against the web PKI roots plus any private
+//! CA of [`SmtpConfig::extra_ca_pem`]; a certificate that fails the check
+//! fails the attempt like any other error). A sent message is marked sent
+//! with its job in one transaction; a failed attempt is retried with the
+//! queue's backoff. A server that dies mid-send leaves its lease to run out
+//! and another takes the job again (at-least-once: the Message-ID lets the
+//! receiving side see a repeat).
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use jiff::SignedDuration;
-
-use super::*;
-use crate::{Result, Store};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Body, Mailbox as LMailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use std::path::PathBuf;
-use std::time::Duration;
 use tuki_mail::texts::{files_note, Lang};
+use tuki_store::jobs::{Job, Outcome};
+use tuki_store::outbox::{OutMail, SEND_MAIL_JOB};
+use tuki_store::Store;
 
 /// Where and how mail leaves Tuki.
 #[derive(Debug, Clone)]
@@ -18,7 +29,8 @@ pub struct SmtpConfig {
     /// `smtp://host:port` (plain, for local servers), `smtp://host?tls=required`
     /// (STARTTLS), `smtps://host` (TLS); user and password in the URL.
     pub url: String,
-    /// From address when the ticket's group has no mailbox.
+    /// From address when the ticket's group has no mailbox (the desk's
+    /// mail policy names the same one).
     pub default_from: String,
     /// Certificate authorities (a PEM bundle) trusted for the SMTP server's
     /// certificate in addition to the built-in web PKI roots, e.g. an
@@ -39,37 +51,10 @@ pub struct SmtpConfig {
 /// limit Postfix ships with (and most other servers' larger ones).
 pub const ATTACH_MAX_BYTES: u64 = 7 * 1024 * 1024;
 
-impl SmtpConfig {
-    /// From `TUKI_SMTP_URL` and `TUKI_MAIL_FROM`; `None` when no SMTP URL is
-    /// set (mail then waits in the outbox).
-    pub fn from_env() -> Option<SmtpConfig> {
-        let url = std::env::var("TUKI_SMTP_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
-        let default_from =
-            std::env::var("TUKI_MAIL_FROM").unwrap_or_else(|_| "tuki@localhost".into());
-        let attach_max_bytes = match std::env::var("TUKI_MAIL_ATTACH_MAX_BYTES") {
-            Ok(v) if !v.trim().is_empty() => v.trim().parse().unwrap_or_else(|_| {
-                tracing::warn!(value = %v, default = ATTACH_MAX_BYTES,
-                    "TUKI_MAIL_ATTACH_MAX_BYTES is not a number of bytes; using the default");
-                ATTACH_MAX_BYTES
-            }),
-            _ => ATTACH_MAX_BYTES,
-        };
-        Some(SmtpConfig {
-            url,
-            default_from,
-            extra_ca_pem: None,
-            data_dir: None,
-            attach_max_bytes,
-        })
-    }
-}
-
 /// The TLS settings of an SMTP URL (as lettre reads it) with the extra
 /// certificate authorities trusted besides the web PKI roots; `None` for a
 /// plain `smtp://` URL, which uses no TLS.
-fn tls_with_extra_roots(url: &str, pem: &[u8]) -> std::result::Result<Option<Tls>, String> {
+fn tls_with_extra_roots(url: &str, pem: &[u8]) -> Result<Option<Tls>, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("TUKI_SMTP_URL: {e}"))?;
     let Some(host) = parsed.host_str() else {
         return Ok(None);
@@ -125,7 +110,7 @@ pub fn build_message(
     mail: &OutMail,
     default_from: &str,
     extras: &MailExtras,
-) -> std::result::Result<Message, String> {
+) -> Result<Message, String> {
     let from: LMailbox = mail
         .sender
         .as_deref()
@@ -183,7 +168,8 @@ pub fn build_message(
     b.multipart(parts).map_err(|e| e.to_string())
 }
 
-/// The task that sends the outbox: started by `tuki serve`.
+/// Sends the outbox: the handler of `send_mail` jobs (registered on the
+/// runner of `tuki serve`), and a round of its own for tests.
 pub struct Sender {
     store: Store,
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -193,11 +179,10 @@ pub struct Sender {
     worker: String,
     batch: i64,
     lease: SignedDuration,
-    poll: Duration,
 }
 
 impl Sender {
-    pub fn new(store: Store, config: &SmtpConfig) -> std::result::Result<Sender, String> {
+    pub fn new(store: Store, config: &SmtpConfig) -> Result<Sender, String> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url)
             .map_err(|e| format!("TUKI_SMTP_URL: {e}"))?
             .timeout(Some(Duration::from_secs(30)));
@@ -206,10 +191,9 @@ impl Sender {
                 builder = builder.tls(tls);
             }
         }
-        let transport = builder.build();
         Ok(Sender {
             store,
-            transport,
+            transport: builder.build(),
             default_from: config.default_from.clone(),
             data_dir: config.data_dir.clone(),
             attach_max_bytes: config.attach_max_bytes,
@@ -220,51 +204,60 @@ impl Sender {
             ),
             batch: 20,
             lease: SignedDuration::from_secs(300),
-            poll: Duration::from_secs(1),
         })
     }
 
-    pub fn poll_every(mut self, poll: Duration) -> Sender {
-        self.poll = poll;
-        self
+    /// One round, as `tuki serve`'s runner does it: pending mail expanded,
+    /// then a batch of due mail sent. Returns how many messages it tried.
+    pub async fn tick(&self) -> tuki_store::Result<usize> {
+        self.store.mail_events_to_outbox(100).await?;
+        let worker = self.worker.as_str();
+        self.store
+            .work_jobs(
+                worker,
+                &[SEND_MAIL_JOB],
+                self.batch,
+                self.lease,
+                |job| async move { self.send(&job, worker).await },
+            )
+            .await
     }
 
-    /// One round: notifications into mail, then a batch of due mail sent.
-    /// Returns how many messages it tried.
-    pub async fn tick(&self) -> Result<usize> {
-        self.store.mail_events_to_outbox(100).await?;
-        self.store.notifications_to_outbox(100).await?;
-        let mails = self
-            .store
-            .claim_mail(&self.worker, self.batch, self.lease)
-            .await?;
-        let n = mails.len();
-        for mail in mails {
-            let built = match self.extras(&mail).await {
-                Ok(extras) => build_message(&mail, &self.default_from, &extras),
-                Err(e) => Err(e),
-            };
-            let outcome = match built {
-                Ok(msg) => self
-                    .transport
-                    .send(msg)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(()) => {
-                    self.store.mail_sent(mail.id, &self.worker).await?;
+    /// Runs one `send_mail` job held by `worker`: builds its message, sends
+    /// it, and marks it sent with the job.
+    pub async fn send(&self, job: &Job, worker: &str) -> Outcome {
+        let mail = match self.store.mail_of_job(job).await {
+            Ok(Some(mail)) => mail,
+            // Sent already, by a runner whose lease ran out meanwhile.
+            Ok(None) => return Outcome::Done,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let built = match self.extras(&mail).await {
+            Ok(extras) => build_message(&mail, &self.default_from, &extras),
+            Err(e) => Err(e),
+        };
+        let sent = match built {
+            Ok(msg) => self
+                .transport
+                .send(msg)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => match self.store.mail_sent(mail.id, worker).await {
+                Ok(_) => {
                     tracing::debug!(id = mail.id, kind = %mail.kind, to = %mail.recipient, "mail sent");
+                    Outcome::Finished
                 }
-                Err(error) => {
-                    tracing::warn!(id = mail.id, attempts = mail.attempts, %error, "mail not sent");
-                    self.store.mail_failed(&mail, &self.worker, &error).await?;
-                }
+                Err(e) => Outcome::Failed(format!("sent, but not recorded: {e}")),
+            },
+            Err(error) => {
+                tracing::warn!(id = mail.id, attempts = job.attempts, %error, "mail not sent");
+                Outcome::Failed(error)
             }
         }
-        Ok(n)
     }
 
     /// The files of the mail's article, read from the data folder, as many
@@ -275,7 +268,7 @@ impl Sender {
     /// attempt (tried again later) for the first few attempts, then the file
     /// is listed like a missing one, so that one bad file cannot hold a
     /// reply back for good.
-    async fn extras(&self, mail: &OutMail) -> std::result::Result<MailExtras, String> {
+    async fn extras(&self, mail: &OutMail) -> Result<MailExtras, String> {
         const READ_RETRIES: i64 = 3;
         let Some(article_id) = mail.article_id else {
             return Ok(MailExtras::default());
@@ -304,7 +297,7 @@ impl Sender {
                 unreadable.push((f.file_name, f.size));
                 continue;
             };
-            let path = crate::attachments::blob_path(dir, &f.sha256);
+            let path = tuki_store::attachments::blob_path(dir, &f.sha256);
             let read = {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || std::fs::read(path))
@@ -352,28 +345,5 @@ impl Sender {
             extras.note = files_note(Lang::from_code(language), &too_large, &unreadable);
         }
         Ok(extras)
-    }
-
-    /// Sends until `shutdown` completes; database errors are logged and
-    /// retried after the poll interval.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tracing::info!(worker = %self.worker, "mail sender started");
-        tokio::pin!(shutdown);
-        loop {
-            let idle = match self.tick().await {
-                Ok(n) => n == 0,
-                Err(e) => {
-                    tracing::error!(error = %e, "mail sender tick failed");
-                    true
-                }
-            };
-            let wait = if idle { self.poll } else { Duration::ZERO };
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-        tracing::info!(worker = %self.worker, "mail sender stopped");
     }
 }

@@ -54,7 +54,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
 use async_imap::types::UnsolicitedResponse;
 use async_imap::{Client, Session};
 use futures_util::StreamExt;
@@ -67,7 +66,33 @@ use tuki_store::mail::imap::{ImapMailbox, ImapSecurity, ImapSettings};
 use tuki_store::mail::{IngestOptions, IngestOutcome};
 use tuki_store::Store;
 
-/// How the pollers behave; `from_env` reads the `TUKI_IMAP_*` variables.
+type Result<T, E = PollError> = std::result::Result<T, E>;
+
+/// Why a poller's round failed: what it was doing and the cause, in words
+/// (recorded as the mailbox's last error and logged).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PollError(String);
+
+impl From<tuki_store::StoreError> for PollError {
+    fn from(e: tuki_store::StoreError) -> Self {
+        PollError(e.to_string())
+    }
+}
+
+/// Names the step a failure happened in, as the error's first words.
+trait Step<T> {
+    fn step(self, what: impl fmt::Display) -> Result<T, PollError>;
+}
+
+impl<T, E: fmt::Display> Step<T> for Result<T, E> {
+    fn step(self, what: impl fmt::Display) -> Result<T, PollError> {
+        self.map_err(|e| PollError(format!("{what}: {e}")))
+    }
+}
+
+/// How the pollers behave (the binary reads it from its flags and the
+/// `TUKI_IMAP_*` variables).
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
     /// Tell administrators when a mailbox has failed for this long.
@@ -96,27 +121,19 @@ pub struct PollerConfig {
     pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
-fn env_secs(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
 impl PollerConfig {
-    pub fn from_env() -> PollerConfig {
+    /// The defaults, for `node`: alert after 30 minutes, retry after a
+    /// minute, a 60-second lease, no test pauses.
+    pub fn new(node: impl Into<String>) -> PollerConfig {
         PollerConfig {
-            alert_after: SignedDuration::from_secs(
-                env_secs("TUKI_IMAP_ALERT_AFTER").unwrap_or(1800) as i64,
-            ),
-            retry_after: Duration::from_secs(
-                env_secs("TUKI_IMAP_RETRY_AFTER").unwrap_or(60).max(1),
-            ),
+            alert_after: SignedDuration::from_mins(30),
+            retry_after: Duration::from_secs(60),
             idle_renew: Duration::from_secs(5 * 60),
-            lease: Duration::from_secs(env_secs("TUKI_IMAP_LEASE").unwrap_or(60).max(1)),
-            node: node_id(),
+            lease: Duration::from_secs(60),
+            node: node.into(),
             ingest: IngestOptions::default(),
-            test_pause_after_fetch: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_FETCH")
-                .map(Duration::from_secs),
-            test_pause_after_commit: env_secs("TUKI_IMAP_TEST_PAUSE_AFTER_COMMIT")
-                .map(Duration::from_secs),
+            test_pause_after_fetch: None,
+            test_pause_after_commit: None,
             extra_roots: Vec::new(),
         }
     }
@@ -132,23 +149,6 @@ impl PollerConfig {
     fn lease_length(&self) -> SignedDuration {
         SignedDuration::try_from(self.lease).unwrap_or(SignedDuration::from_secs(60))
     }
-}
-
-/// A name for this `tuki serve` process: the machine's host name (for the
-/// administrator reading the mailboxes page), the process id and a random
-/// part (so that a restarted process never renews its predecessor's lease).
-pub fn node_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "tuki".into());
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
 }
 
 /// Runs pollers for every IMAP mailbox until `stop` turns true.
@@ -291,7 +291,7 @@ impl Poller {
     }
 
     /// Takes or renews the lease; `false` when another server holds it.
-    async fn renew(&mut self) -> anyhow::Result<bool> {
+    async fn renew(&mut self) -> Result<bool> {
         let held = self
             .store
             .take_mailbox_lease(
@@ -300,7 +300,7 @@ impl Poller {
                 self.config.lease_length(),
             )
             .await
-            .context("cannot take or renew the poller's lease on the mailbox")?;
+            .step("cannot take or renew the poller's lease on the mailbox")?;
         if held {
             self.renewed = Instant::now();
         }
@@ -308,7 +308,7 @@ impl Poller {
     }
 
     /// Renews the lease when a third of it has passed since the last time.
-    async fn renew_if_due(&mut self) -> anyhow::Result<bool> {
+    async fn renew_if_due(&mut self) -> Result<bool> {
         if self.renewed.elapsed() < self.config.lease_every() {
             return Ok(true);
         }
@@ -342,7 +342,7 @@ impl Poller {
 
     /// One connection: take the lease, log in, then drain and wait until
     /// something fails, the lease is lost or `tuki serve` stops.
-    async fn session(&mut self) -> anyhow::Result<Stop> {
+    async fn session(&mut self) -> Result<Stop> {
         let Some(mb) = self.store.imap_mailbox(self.mailbox_id).await? else {
             return Ok(Stop::Removed);
         };
@@ -361,7 +361,7 @@ impl Poller {
         self.seen_holder = None;
         tracing::info!(mailbox = %mb.mailbox.name, node = %self.config.node, "imap: took the lease");
         let mut session = connect(&mb.imap, &self.config.extra_roots).await?;
-        let caps = session.capabilities().await.context("CAPABILITY")?;
+        let caps = session.capabilities().await.step("CAPABILITY")?;
         let idle = caps.has_str("IDLE");
         let uidplus = caps.has_str("UIDPLUS");
         let can_move = caps.has_str("MOVE");
@@ -369,7 +369,7 @@ impl Poller {
         session
             .select(&mb.imap.folder)
             .await
-            .with_context(|| format!("SELECT {}", mb.imap.folder))?;
+            .step(format!("SELECT {}", mb.imap.folder))?;
         tracing::info!(mailbox = %mb.mailbox.name, idle, "imap: connected");
         loop {
             // Logging in may have taken long (timeouts are 30 s a step).
@@ -405,12 +405,12 @@ impl Poller {
             }
             let waited = if idle {
                 let mut handle = session.idle();
-                handle.init().await.context("IDLE")?;
+                handle.init().await.step("IDLE")?;
                 let waited = {
                     let (wait, _interrupt) = handle.wait_with_timeout(self.config.idle_renew);
                     self.wait(wait).await?
                 };
-                session = handle.done().await.context("DONE")?;
+                session = handle.done().await.step("DONE")?;
                 waited
             } else {
                 let nap = tokio::time::sleep(Duration::from_secs(mb.imap.poll_seconds));
@@ -433,7 +433,7 @@ impl Poller {
             }
             if !idle {
                 // Some servers only report new mail in answer to a command.
-                session.noop().await.context("NOOP")?;
+                session.noop().await.step("NOOP")?;
             }
         }
     }
@@ -443,7 +443,7 @@ impl Poller {
     async fn wait<T, E>(
         &mut self,
         until: impl std::future::Future<Output = Result<T, E>>,
-    ) -> anyhow::Result<Wait>
+    ) -> Result<Wait>
     where
         E: std::error::Error + Send + Sync + 'static,
     {
@@ -452,7 +452,7 @@ impl Poller {
             let renew_in = self.renew_in();
             tokio::select! {
                 r = &mut until => {
-                    r.context("IDLE")?;
+                    r.step("IDLE")?;
                     return Ok(Wait::Look);
                 }
                 _ = stopped(&mut self.stop) => return Ok(Wait::Shutdown),
@@ -478,11 +478,11 @@ impl Poller {
         mb: &ImapMailbox,
         uidplus: bool,
         can_move: bool,
-    ) -> anyhow::Result<Option<usize>> {
+    ) -> Result<Option<usize>> {
         let mut uids: Vec<u32> = session
             .uid_search("UNDELETED")
             .await
-            .context("UID SEARCH")?
+            .step("UID SEARCH")?
             .into_iter()
             .collect();
         uids.sort_unstable();
@@ -528,7 +528,7 @@ impl Poller {
         round: &[(u32, Vec<u8>)],
         uidplus: bool,
         can_move: bool,
-    ) -> anyhow::Result<usize> {
+    ) -> Result<usize> {
         let raws: Vec<&[u8]> = round.iter().map(|(_, raw)| raw.as_slice()).collect();
         // A database error returns here and leaves the messages on the
         // server for the next round.
@@ -536,7 +536,7 @@ impl Poller {
             .store
             .ingest_mail_batch(&raws, Some(&mb.mailbox), &self.config.ingest)
             .await
-            .context("cannot store the messages (they stay on the server)")?;
+            .step("cannot store the messages (they stay on the server)")?;
         let mut done = Vec::with_capacity(round.len());
         for ((uid, _), outcome) in round.iter().zip(&outcomes) {
             match outcome {
@@ -587,14 +587,14 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// `UID FETCH uid BODY.PEEK[]`: the raw message, `None` when it is gone.
-async fn fetch(session: &mut Session<Conn>, uid: u32) -> anyhow::Result<Option<Vec<u8>>> {
+async fn fetch(session: &mut Session<Conn>, uid: u32) -> Result<Option<Vec<u8>>> {
     let mut stream = session
         .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
         .await
-        .context("UID FETCH")?;
+        .step("UID FETCH")?;
     let mut raw = None;
     while let Some(f) = stream.next().await {
-        let f = f.context("UID FETCH")?;
+        let f = f.step("UID FETCH")?;
         if f.uid == Some(uid) || f.uid.is_none() {
             if let Some(body) = f.body() {
                 raw = Some(body.to_vec());
@@ -611,7 +611,7 @@ async fn remove(
     move_to: Option<&str>,
     uidplus: bool,
     can_move: bool,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let set = uids
         .iter()
         .map(u32::to_string)
@@ -619,25 +619,25 @@ async fn remove(
         .join(",");
     if let Some(folder) = move_to {
         if can_move {
-            session.uid_mv(&set, folder).await.context("UID MOVE")?;
+            session.uid_mv(&set, folder).await.step("UID MOVE")?;
             return Ok(());
         }
-        session.uid_copy(&set, folder).await.context("UID COPY")?;
+        session.uid_copy(&set, folder).await.step("UID COPY")?;
     }
     {
         let mut s = session
             .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
             .await
-            .context("UID STORE")?;
+            .step("UID STORE")?;
         while let Some(r) = s.next().await {
-            r.context("UID STORE")?;
+            r.step("UID STORE")?;
         }
     }
     if uidplus {
-        let s = session.uid_expunge(&set).await.context("UID EXPUNGE")?;
+        let s = session.uid_expunge(&set).await.step("UID EXPUNGE")?;
         let _: Vec<_> = s.collect().await;
     } else {
-        let s = session.expunge().await.context("EXPUNGE")?;
+        let s = session.expunge().await.step("EXPUNGE")?;
         let _: Vec<_> = s.collect().await;
     }
     Ok(())
@@ -649,11 +649,11 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 async fn connect(
     s: &ImapSettings,
     extra_roots: &[CertificateDer<'static>],
-) -> anyhow::Result<Session<Conn>> {
+) -> Result<Session<Conn>> {
     let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((s.host.as_str(), s.port)))
         .await
-        .map_err(|_| anyhow!("connecting to {}:{} timed out", s.host, s.port))?
-        .with_context(|| format!("cannot connect to {}:{}", s.host, s.port))?;
+        .map_err(|_| PollError(format!("connecting to {}:{} timed out", s.host, s.port)))?
+        .step(format!("cannot connect to {}:{}", s.host, s.port))?;
     let conn: Conn = match s.security {
         ImapSecurity::Plain => Box::new(tcp),
         ImapSecurity::Tls => Box::new(tls(tcp, &s.host, extra_roots).await?),
@@ -663,7 +663,7 @@ async fn connect(
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
-                .context("STARTTLS")?;
+                .step("STARTTLS")?;
             Box::new(tls(client.into_inner(), &s.host, extra_roots).await?)
         }
     };
@@ -673,19 +673,19 @@ async fn connect(
     }
     let session = tokio::time::timeout(TIMEOUT, client.login(&s.user, &s.password))
         .await
-        .map_err(|_| anyhow!("LOGIN timed out"))?
-        .map_err(|(e, _)| anyhow!(e).context(format!("LOGIN as {}", s.user)))?;
+        .map_err(|_| PollError("LOGIN timed out".into()))?
+        .map_err(|(e, _)| PollError(format!("LOGIN as {}: {e}", s.user)))?;
     Ok(session)
 }
 
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug>(
     client: &mut Client<T>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     tokio::time::timeout(TIMEOUT, client.read_response())
         .await
-        .map_err(|_| anyhow!("no greeting from the IMAP server"))?
-        .context("reading the greeting")?
-        .ok_or_else(|| anyhow!("the IMAP server closed the connection"))?;
+        .map_err(|_| PollError("no greeting from the IMAP server".into()))?
+        .step("reading the greeting")?
+        .ok_or_else(|| PollError("the IMAP server closed the connection".into()))?;
     Ok(())
 }
 
@@ -695,29 +695,29 @@ async fn tls(
     tcp: TcpStream,
     host: &str,
     extra_roots: &[CertificateDer<'static>],
-) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in extra_roots {
         roots
             .add(cert.clone())
-            .context("a certificate of the mail CA file")?;
+            .step("a certificate of the mail CA file")?;
     }
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .context("TLS versions")?
+    .step("TLS versions")?
     .with_root_certificates(roots)
     .with_no_client_auth();
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
-        .with_context(|| format!("{host} is not a valid TLS server name"))?;
+        .step(format!("{host} is not a valid TLS server name"))?;
     let stream = tokio::time::timeout(
         TIMEOUT,
         tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
     )
     .await
-    .map_err(|_| anyhow!("TLS handshake with {host} timed out"))?
-    .with_context(|| format!("TLS handshake with {host}"))?;
+    .map_err(|_| PollError(format!("TLS handshake with {host} timed out")))?
+    .step(format!("TLS handshake with {host}"))?;
     Ok(stream)
 }

@@ -236,3 +236,6 @@ mod tests {
         );
     }
 }
+
+mod desk;
+pub use desk::{ticket, user, Desk};

@@ -19,12 +19,13 @@ use tuki_domain::ticket::ArticleKind;
 use tuki_mail::ThreadBy;
 use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
 use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
-use tuki_store::outbox::{NewMail, Sender, SmtpConfig, ATTACH_MAX_BYTES};
+use tuki_store::outbox::NewMail;
 use tuki_store::testing::{TestCa, TestDb};
 use tuki_store::tickets::articles::NewArticle;
 use tuki_store::time::Clock;
+use tuki_worker::{Sender, SmtpConfig, ATTACH_MAX_BYTES};
 
-use crate::fixture::Desk;
+use tuki_store::testing::Desk;
 
 /// A running aiosmtpd, stopped when dropped.
 pub struct SmtpSink {
@@ -588,7 +589,7 @@ async fn new_owner_gets_an_assigned_mail(db: TestDb) {
     use tuki_store::tickets::TicketPatch;
     let desk = Desk::new(db.store.clone()).await;
     let store = &db.store;
-    let mut new = crate::fixture::ticket("VPN drops");
+    let mut new = tuki_store::testing::ticket("VPN drops");
     new.requester_id = desk.alice.user_id;
     new.group_id = Some(desk.tier1_group);
     let t = store.create_ticket(&desk.admin, new).await.unwrap();
@@ -881,7 +882,7 @@ async fn agents_get_the_files_of_a_new_request(db: TestDb) {
     // Alice opens a request in the portal with a screenshot: the file is
     // listed on the first article in the ticket's transaction.
     let screenshot = binary(5_000);
-    let mut new = crate::fixture::ticket("Error on login");
+    let mut new = tuki_store::testing::ticket("Error on login");
     new.body = "See the screenshot.".into();
     let t = store
         .create_ticket_with_files(
