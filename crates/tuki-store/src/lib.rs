@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod mail;
 pub mod outbox;
 pub mod phone;
+pub mod resource;
 pub mod seed;
 pub mod sla;
 mod sql;

@@ -6,12 +6,27 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
 
+/// A value bound to a placeholder.
 #[derive(Debug, Clone)]
-pub(crate) enum Value {
+pub enum Value {
     Int(i64),
     Text(String),
     Bool(bool),
     Blob(Vec<u8>),
+    /// A NULL in a column of numbers.
+    NullInt,
+    /// A NULL in a column of text.
+    NullText,
+}
+
+impl Value {
+    pub fn opt_int(v: Option<i64>) -> Value {
+        v.map_or(Value::NullInt, Value::Int)
+    }
+
+    pub fn opt_text(v: Option<String>) -> Value {
+        v.map_or(Value::NullText, Value::Text)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +105,8 @@ impl Sql {
                 Value::Text(s) => q.bind(s.as_str()),
                 Value::Bool(b) => q.bind(*b),
                 Value::Blob(b) => q.bind(b.as_slice()),
+                Value::NullInt => q.bind(None::<i64>),
+                Value::NullText => q.bind(None::<String>),
             };
         }
         q

@@ -70,6 +70,21 @@ impl From<tuki_domain::ValidationError> for AppError {
     }
 }
 
+/// How a store error is answered: its status and stable code, the same for
+/// the API and the pages (which add a message in the viewer's language).
+pub fn status_of(e: &StoreError) -> (StatusCode, &'static str) {
+    match e {
+        StoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        StoreError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        StoreError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        StoreError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+        StoreError::Transition(_) => (StatusCode::CONFLICT, "transition_not_allowed"),
+        StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Files(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, message, field) = match self {
@@ -106,36 +121,26 @@ impl IntoResponse for AppError {
                 "the request body is too large".into(),
                 None,
             ),
-            AppError::Store(e) => match e {
-                StoreError::Invalid(v) => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid",
-                    v.message,
-                    Some(v.field),
-                ),
-                StoreError::NotFound => {
-                    (StatusCode::NOT_FOUND, "not_found", "not found".into(), None)
-                }
-                StoreError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, None),
-                StoreError::Conflict { field, message } => {
-                    (StatusCode::CONFLICT, "conflict", message, field)
-                }
-                StoreError::Transition(t) => (
-                    StatusCode::CONFLICT,
-                    "transition_not_allowed",
-                    t.to_string(),
-                    Some("state".to_string()),
-                ),
-                e @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Files(_)) => {
-                    tracing::error!(error = %e, "internal error");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "something went wrong on our side; it has been logged".into(),
-                        None,
-                    )
-                }
-            },
+            AppError::Store(e) => {
+                let (status, code) = status_of(&e);
+                let (message, field) = match e {
+                    StoreError::Invalid(v) => (v.message, Some(v.field)),
+                    StoreError::NotFound => ("not found".into(), None),
+                    StoreError::Forbidden(m) => (m, None),
+                    StoreError::Conflict { field, message } => (message, field),
+                    StoreError::Transition(t) => (t.to_string(), Some("state".to_string())),
+                    e @ (StoreError::Database(_)
+                    | StoreError::Migrate(_)
+                    | StoreError::Files(_)) => {
+                        tracing::error!(error = %e, "internal error");
+                        (
+                            "something went wrong on our side; it has been logged".into(),
+                            None,
+                        )
+                    }
+                };
+                (status, code, message, field)
+            }
         };
         let mut res = (
             status,

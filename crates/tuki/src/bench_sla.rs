@@ -13,6 +13,7 @@ use tuki_domain::sla::{
 use tuki_store::sla::{CalendarInput, PolicyInput};
 
 use crate::DbArgs;
+use tuki_store::sla::{Calendars, Policies};
 
 #[derive(Args)]
 pub struct BenchSlaArgs {
@@ -52,7 +53,7 @@ pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
             .await?;
     }
     let cal = store
-        .create_calendar(
+        .create::<Calendars>(
             &system,
             CalendarInput {
                 name: format!("Bench calendar {}", rand::random::<u32>()),
@@ -67,7 +68,7 @@ pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
         )
         .await?;
     let policy = store
-        .create_sla_policy(
+        .create::<Policies>(
             &system,
             PolicyInput {
                 name: format!("Bench policy {}", rand::random::<u32>()),

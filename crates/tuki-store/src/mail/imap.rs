@@ -19,15 +19,15 @@
 use jiff::SignedDuration;
 use serde::Serialize;
 use sqlx::Row;
-use tuki_domain::values;
 
 use crate::mail::{mailbox_from_row, truncate_chars, Mailbox, MAILBOX_COLUMNS};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
 
 /// How the poller talks to the IMAP server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ImapSecurity {
     /// TLS from the first byte (IMAPS, port 993).
     Tls,
@@ -143,65 +143,35 @@ pub(crate) fn imap_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ImapSettings
 }
 
 impl Store {
-    /// Sets (or, with `None`, removes) the IMAP settings of a mailbox.
-    /// Configuration: the CLI and admin pages call it after their checks.
+    /// Sets (or, with `None`, removes) the IMAP settings of a mailbox,
+    /// checked as the administrators' form and API check them.
+    /// Configuration: the CLI and tests call it after their own checks.
     pub async fn set_mailbox_imap(
         &self,
         mailbox_id: i64,
         imap: Option<&ImapSettings>,
     ) -> Result<()> {
-        let checked = match imap {
-            None => None,
-            Some(s) => {
-                if s.port == 0 {
-                    return Err(StoreError::invalid("imap_port", "must be 1 to 65535"));
-                }
-                if !(1..=86_400).contains(&s.poll_seconds) {
-                    return Err(StoreError::invalid(
-                        "imap_poll_seconds",
-                        "must be 1 to 86400",
-                    ));
-                }
-                let folder = values::line("imap_folder", &s.folder, 200)?;
-                let move_to = s
-                    .move_to
-                    .as_deref()
-                    .map(|m| values::line("imap_move_to", m, 200))
-                    .transpose()?;
-                Some((
-                    values::line("imap_host", &s.host, 253)?,
-                    values::line("imap_user", &s.user, 200)?,
-                    folder,
-                    move_to,
-                    s,
-                ))
+        let input = imap.map(|s| super::mailboxes::ImapInput {
+            host: s.host.clone(),
+            port: Some(s.port),
+            security: Some(s.security),
+            user: s.user.clone(),
+            password: Some(s.password.clone()),
+            folder: Some(s.folder.clone()),
+            move_to: s.move_to.clone(),
+            poll_seconds: Some(s.poll_seconds),
+        });
+        let fields = super::mailboxes::imap_fields(input.as_ref(), None)?;
+        let mut sql = crate::sql::Sql::new("UPDATE mailboxes SET ");
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
             }
-        };
-        let mut q = sqlx::query(
-            "UPDATE mailboxes SET imap_host = $1, imap_port = $2, imap_security = $3, imap_user = $4, \
-             imap_password = $5, imap_folder = $6, imap_move_to = $7, imap_poll_seconds = $8 WHERE id = $9",
-        );
-        q = match &checked {
-            Some((host, user, folder, move_to, s)) => q
-                .bind(host.clone())
-                .bind(s.port as i64)
-                .bind(s.security.as_str())
-                .bind(user.clone())
-                .bind(s.password.clone())
-                .bind(folder.clone())
-                .bind(move_to.clone())
-                .bind(s.poll_seconds as i64),
-            None => q
-                .bind(None::<String>)
-                .bind(None::<i64>)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(None::<i64>),
-        };
-        let done = q.bind(mailbox_id).execute(&self.write).await?;
+            sql.push(name).push(" = ").bind(value);
+        }
+        sql.push(" WHERE id = ")
+            .bind(crate::sql::Value::Int(mailbox_id));
+        let done = sql.query().execute(&self.write).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -34,7 +34,7 @@ use crate::{Result, StoreError};
 
 pub(crate) use flags::flag_address;
 pub(crate) use ingest::{add_mail_article, mail_body};
-pub use mailboxes::{ImapSummary, MailboxOverview, NewMailbox};
+pub use mailboxes::{ImapInput, ImapSummary, MailboxInput, MailboxOverview, Mailboxes, NewMailbox};
 pub use quarantine::{QuarantineEntry, QuarantineMessage, RetryResult};
 pub(crate) use records::{record_sent, ticket_by_number, tickets_by_message_ids};
 
@@ -158,18 +158,23 @@ impl IngestOutcome {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mailbox {
     pub id: i64,
     pub name: String,
     pub address: String,
     pub group_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_fetch_at: Option<Timestamp>,
     pub last_error: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_error_at: Option<Timestamp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub failing_since: Option<Timestamp>,
     /// The `tuki serve` process (node id) whose IMAP poller holds the
     /// mailbox's lease, and until when; see `imap.rs`.
     pub poller_node: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub poller_lease_until: Option<Timestamp>,
 }
 

@@ -25,15 +25,14 @@ use tuki_domain::access::Actor;
 use tuki_domain::sla::{clock_moves, evaluate, ClockMove, SlaEventKind, SlaState};
 pub use tuki_domain::sla::{SlaKind, TicketEvent};
 
-use crate::error::is_unique_violation;
 use crate::events::TicketChange;
 use crate::tickets::{load, save, Ticket};
 use crate::time::{from_db, opt_from_db};
 use crate::{Result, Store, StoreError};
 
-pub use calendars::{Calendar, CalendarInput};
-pub use escalation_rules::{EscalationRule, EscalationRuleInput};
-pub use policies::{PolicyInput, SlaPolicy};
+pub use calendars::{Calendar, CalendarInput, Calendars};
+pub use escalation_rules::{EscalationRule, EscalationRuleInput, EscalationRules};
+pub use policies::{Policies, PolicyInput, SlaPolicy};
 pub use recompute::RecomputeStats;
 
 // ------------------------------------------------------- the ticket's changes
@@ -122,28 +121,6 @@ pub(crate) async fn any_active_policy(conn: &mut AnyConnection) -> Result<bool> 
 /// The job kind that re-evaluates one ticket's clocks when one of them is
 /// about to change state (its payload: `{"ticket_id": N}`).
 pub const SLA_CHECK_JOB: &str = "sla_check";
-
-/// Whether an engine error is a foreign-key violation (something still
-/// refers to the row being deleted).
-fn is_fk_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
-}
-
-fn in_use(e: sqlx::Error, what: &str) -> StoreError {
-    if is_fk_violation(&e) {
-        StoreError::conflict(None, format!("{what} is still in use"))
-    } else {
-        e.into()
-    }
-}
-
-fn name_taken(e: sqlx::Error, what: &str) -> StoreError {
-    if is_unique_violation(&e) {
-        StoreError::conflict(Some("name"), format!("a {what} with this name exists"))
-    } else {
-        e.into()
-    }
-}
 
 // ------------------------------------------------------ a ticket's SLA as read
 

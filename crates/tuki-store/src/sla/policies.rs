@@ -4,14 +4,13 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use tuki_domain::access::Actor;
-use tuki_domain::sla::*;
+use tuki_domain::sla::SlaKind;
 use tuki_domain::ticket::{Channel, Priority};
 use tuki_domain::values;
 
-use super::*;
-use crate::time::{from_db, to_db};
-use crate::{Result, Store, StoreError};
+use crate::resource::{refers_to, Fields, Resource, Value};
+use crate::time::from_db;
+use crate::{Result, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -120,195 +119,99 @@ fn policy_from_row(r: &AnyRow) -> Result<SlaPolicy> {
     })
 }
 
-struct CleanPolicy {
-    name: String,
-    position: i64,
-    priorities: String,
-    category: Option<String>,
-    warn_percent: i64,
-    active: bool,
-}
+/// SLA policies as an administered resource. A replaced policy applies to
+/// clocks started from then on; tickets keep the policy they were created
+/// with. One that tickets use cannot be deleted: deactivate it instead.
+pub struct Policies;
 
-async fn check_policy(conn: &mut AnyConnection, p: &PolicyInput) -> Result<CleanPolicy> {
-    let name = values::line("name", &p.name, 100)?;
-    for (field, m) in [
-        ("first_response_minutes", p.first_response_minutes),
-        ("next_response_minutes", p.next_response_minutes),
-        ("resolution_minutes", p.resolution_minutes),
-    ] {
-        if m == Some(0) {
+impl Resource for Policies {
+    type Record = SlaPolicy;
+    type Input = PolicyInput;
+    const NOUN: &'static str = "policy";
+    const MANAGED_AS: &'static str = "manage service levels";
+    const TABLE: &'static str = "sla_policies";
+    const COLUMNS: &'static str = POLICY_COLUMNS;
+    const ORDER: &'static str = "position, id";
+    const IN_USE: &'static str = "is still in use: deactivate it instead";
+
+    fn from_row(r: &AnyRow) -> Result<SlaPolicy> {
+        policy_from_row(r)
+    }
+
+    async fn check(
+        conn: &mut AnyConnection,
+        p: &PolicyInput,
+        _replacing: Option<i64>,
+    ) -> Result<Fields> {
+        let name = values::line("name", &p.name, 100)?;
+        let targets = [
+            ("first_response_minutes", p.first_response_minutes),
+            ("next_response_minutes", p.next_response_minutes),
+            ("resolution_minutes", p.resolution_minutes),
+        ];
+        if let Some((field, _)) = targets.iter().find(|(_, m)| *m == Some(0)) {
             return Err(StoreError::invalid(field, "must be at least one minute"));
         }
-    }
-    if p.first_response_minutes.is_none()
-        && p.next_response_minutes.is_none()
-        && p.resolution_minutes.is_none()
-    {
-        return Err(StoreError::invalid(
-            "first_response_minutes",
-            "a policy needs at least one target",
-        ));
-    }
-    let warn_percent = p.warn_percent.unwrap_or(80);
-    if warn_percent > 100 {
-        return Err(StoreError::invalid(
-            "warn_percent",
-            "must be between 0 and 100",
-        ));
-    }
-    let category = p
-        .category
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(|c| values::line("category", c, 100))
-        .transpose()?;
-    let exists = |table: &'static str| format!("SELECT id FROM {table} WHERE id = $1");
-    if sqlx::query(&exists("business_calendars"))
-        .bind(p.calendar_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_none()
-    {
-        return Err(StoreError::invalid("calendar_id", "no such calendar"));
-    }
-    if let Some(org) = p.organisation_id {
-        if sqlx::query(&exists("organisations"))
-            .bind(org)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_none()
-        {
+        if targets.iter().all(|(_, m)| m.is_none()) {
             return Err(StoreError::invalid(
-                "organisation_id",
-                "no such organisation",
+                "first_response_minutes",
+                "a policy needs at least one target",
             ));
         }
-    }
-    let mut priorities: Vec<&str> = Vec::new();
-    for prio in &p.priorities {
-        if !priorities.contains(&prio.as_str()) {
-            priorities.push(prio.as_str());
+        let warn_percent = p.warn_percent.unwrap_or(80);
+        if warn_percent > 100 {
+            return Err(StoreError::invalid(
+                "warn_percent",
+                "must be between 0 and 100",
+            ));
         }
-    }
-    Ok(CleanPolicy {
-        name,
-        position: p.position.unwrap_or(100),
-        priorities: priorities.join(","),
-        category,
-        warn_percent: i64::from(warn_percent),
-        active: p.active.unwrap_or(true),
-    })
-}
-
-impl Store {
-    pub async fn sla_policies(&self, actor: &Actor) -> Result<Vec<SlaPolicy>> {
-        crate::require_admin(actor, "manage service levels")?;
-        sqlx::query(&format!(
-            "SELECT {POLICY_COLUMNS} FROM sla_policies ORDER BY position, id"
-        ))
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(policy_from_row)
-        .collect()
-    }
-
-    pub async fn sla_policy(&self, actor: &Actor, id: i64) -> Result<SlaPolicy> {
-        crate::require_admin(actor, "manage service levels")?;
-        let r = sqlx::query(&format!(
-            "SELECT {POLICY_COLUMNS} FROM sla_policies WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        policy_from_row(&r)
-    }
-
-    pub async fn create_sla_policy(&self, actor: &Actor, input: PolicyInput) -> Result<SlaPolicy> {
-        crate::require_admin(actor, "manage service levels")?;
-        let at = to_db(self.now());
-        let mut tx = self.begin_write().await?;
-        let p = check_policy(&mut tx, &input).await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO sla_policies (name, position, priorities, organisation_id, category, channel, calendar_id, \
-             first_response_minutes, next_response_minutes, resolution_minutes, warn_percent, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+        let category = p
+            .category
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| values::line("category", c, 100))
+            .transpose()?;
+        refers_to(
+            conn,
+            "business_calendars",
+            p.calendar_id,
+            "calendar_id",
+            "calendar",
         )
-        .bind(&p.name)
-        .bind(p.position)
-        .bind(&p.priorities)
-        .bind(input.organisation_id)
-        .bind(p.category.as_deref())
-        .bind(input.channel.map(|c| c.as_str()))
-        .bind(input.calendar_id)
-        .bind(input.first_response_minutes.map(i64::from))
-        .bind(input.next_response_minutes.map(i64::from))
-        .bind(input.resolution_minutes.map(i64::from))
-        .bind(p.warn_percent)
-        .bind(p.active)
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| name_taken(e, "policy"))?
-        .try_get("id")?;
-        tx.commit().await?;
-        self.sla_policy(actor, id).await
-    }
-
-    /// Replaces a policy. Tickets keep the policy they were created with;
-    /// new targets apply to clocks started from now on.
-    pub async fn update_sla_policy(
-        &self,
-        actor: &Actor,
-        id: i64,
-        input: PolicyInput,
-    ) -> Result<SlaPolicy> {
-        crate::require_admin(actor, "manage service levels")?;
-        let at = to_db(self.now());
-        let mut tx = self.begin_write().await?;
-        let p = check_policy(&mut tx, &input).await?;
-        let done = sqlx::query(
-            "UPDATE sla_policies SET name = $1, position = $2, priorities = $3, organisation_id = $4, category = $5, \
-             channel = $6, calendar_id = $7, first_response_minutes = $8, next_response_minutes = $9, \
-             resolution_minutes = $10, warn_percent = $11, active = $12, updated_at = $13 WHERE id = $14",
-        )
-        .bind(&p.name)
-        .bind(p.position)
-        .bind(&p.priorities)
-        .bind(input.organisation_id)
-        .bind(p.category.as_deref())
-        .bind(input.channel.map(|c| c.as_str()))
-        .bind(input.calendar_id)
-        .bind(input.first_response_minutes.map(i64::from))
-        .bind(input.next_response_minutes.map(i64::from))
-        .bind(input.resolution_minutes.map(i64::from))
-        .bind(p.warn_percent)
-        .bind(p.active)
-        .bind(at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| name_taken(e, "policy"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        .await?;
+        if let Some(org) = p.organisation_id {
+            refers_to(
+                conn,
+                "organisations",
+                org,
+                "organisation_id",
+                "organisation",
+            )
+            .await?;
         }
-        tx.commit().await?;
-        self.sla_policy(actor, id).await
-    }
-
-    /// Deletes a policy no ticket uses; deactivate it otherwise.
-    pub async fn delete_sla_policy(&self, actor: &Actor, id: i64) -> Result<()> {
-        crate::require_admin(actor, "manage service levels")?;
-        let done = sqlx::query("DELETE FROM sla_policies WHERE id = $1")
-            .bind(id)
-            .execute(&self.write)
-            .await
-            .map_err(|e| in_use(e, "the policy (deactivate it instead)"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let mut priorities: Vec<&str> = Vec::new();
+        for prio in &p.priorities {
+            if !priorities.contains(&prio.as_str()) {
+                priorities.push(prio.as_str());
+            }
         }
-        Ok(())
+        let minutes = |m: Option<u32>| Value::opt_int(m.map(i64::from));
+        let mut fields = vec![
+            ("name", Value::Text(name)),
+            ("position", Value::Int(p.position.unwrap_or(100))),
+            ("priorities", Value::Text(priorities.join(","))),
+            ("organisation_id", Value::opt_int(p.organisation_id)),
+            ("category", Value::opt_text(category)),
+            (
+                "channel",
+                Value::opt_text(p.channel.map(|c| c.as_str().into())),
+            ),
+            ("calendar_id", Value::Int(p.calendar_id)),
+        ];
+        fields.extend(targets.iter().map(|(f, m)| (*f, minutes(*m))));
+        fields.push(("warn_percent", Value::Int(i64::from(warn_percent))));
+        fields.push(("active", Value::Bool(p.active.unwrap_or(true))));
+        Ok(fields)
     }
 }

@@ -88,7 +88,10 @@ async fn administrators_list_and_add_mailboxes_with_errors_naming_the_field(db: 
         .await
         .unwrap();
 
-    let list = store.mailbox_overview(&desk.admin).await.unwrap();
+    let list = store
+        .list::<tuki_store::mail::Mailboxes>(&desk.admin)
+        .await
+        .unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].mailbox.name, "help");
     assert_eq!(list[0].group_name.as_deref(), Some("Specialists"));
@@ -125,7 +128,7 @@ async fn administrators_list_and_add_mailboxes_with_errors_naming_the_field(db: 
 
     for who in [&desk.tier1, &desk.alice] {
         assert!(matches!(
-            store.mailbox_overview(who).await,
+            store.list::<tuki_store::mail::Mailboxes>(who).await,
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(

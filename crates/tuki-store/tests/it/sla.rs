@@ -18,6 +18,7 @@ use tuki_store::time::Clock;
 use tuki_store::StoreError;
 
 use crate::fixture::Desk;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 /// Runs the store's own due jobs one round at a time, as the runner of
 /// `tuki serve` does.
@@ -84,7 +85,7 @@ async fn desk_at(db: &TestDb, start: Timestamp, first: u32, resolution: u32) -> 
     let desk = Desk::new(store).await;
     let cal = desk
         .store
-        .create_calendar(
+        .create::<Calendars>(
             &desk.admin,
             CalendarInput {
                 name: "Helsinki office".into(),
@@ -94,7 +95,7 @@ async fn desk_at(db: &TestDb, start: Timestamp, first: u32, resolution: u32) -> 
         .await
         .unwrap();
     desk.store
-        .create_sla_policy(&desk.admin, policy(cal.id, first, resolution))
+        .create::<Policies>(&desk.admin, policy(cal.id, first, resolution))
         .await
         .unwrap();
     (desk, clock)
@@ -120,7 +121,7 @@ async fn friday_afternoon_request_is_due_monday_and_breach_escalates(db: TestDb)
         (EscalationAction::TransferNextTier, "Breach goes to tier 2"),
         (EscalationAction::NotifySupervisor, "Tell the supervisor"),
     ] {
-        s.create_escalation_rule(
+        s.create::<EscalationRules>(
             &desk.admin,
             EscalationRuleInput {
                 name: name.into(),
@@ -430,9 +431,9 @@ async fn replies_meet_targets_and_resolution_records_metrics(db: TestDb) {
 async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
     let (desk, _clock) = desk_at(&db, helsinki(2026, 2, 3, 9, 0), 60, 960).await;
     let s = &desk.store;
-    let cal = s.calendars(&desk.admin).await.unwrap()[0].id;
+    let cal = s.list::<Calendars>(&desk.admin).await.unwrap()[0].id;
     let urgent = s
-        .create_sla_policy(
+        .create::<Policies>(
             &desk.admin,
             PolicyInput {
                 name: "Urgent".into(),
@@ -455,12 +456,12 @@ async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
 
     // Input errors name their field.
     let err = s
-        .create_sla_policy(&desk.admin, policy(9999, 10, 10))
+        .create::<Policies>(&desk.admin, policy(9999, 10, 10))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(ref v) if v.field == "calendar_id"));
     let err = s
-        .create_sla_policy(
+        .create::<Policies>(
             &desk.admin,
             PolicyInput {
                 name: "None".into(),
@@ -476,7 +477,7 @@ async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
     let mut bad = office_hours();
     bad.time_zone = "Europe/Turku".into();
     let err = s
-        .create_calendar(
+        .create::<Calendars>(
             &desk.admin,
             CalendarInput {
                 name: "Bad".into(),
@@ -487,7 +488,7 @@ async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(ref v) if v.field == "definition.time_zone"));
     let err = s
-        .create_calendar(
+        .create::<Calendars>(
             &desk.admin,
             CalendarInput {
                 name: "Helsinki office".into(),
@@ -499,12 +500,12 @@ async fn policies_are_chosen_in_order_and_validated(db: TestDb) {
     assert!(matches!(err, StoreError::Conflict { .. }));
     // Only administrators manage service levels.
     assert!(matches!(
-        s.calendars(&desk.tier1).await,
+        s.list::<Calendars>(&desk.tier1).await,
         Err(StoreError::Forbidden(_))
     ));
     // A calendar in use cannot be deleted.
     assert!(matches!(
-        s.delete_calendar(&desk.admin, cal).await,
+        s.delete::<Calendars>(&desk.admin, cal).await,
         Err(StoreError::Conflict { .. })
     ));
 }

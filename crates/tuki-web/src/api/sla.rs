@@ -12,6 +12,7 @@ use tuki_store::sla::{
 use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::extract::{id, ApiJson, Auth};
 use crate::AppState;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 /// Business calendars: time zone, weekly working hours and holidays.
 #[utoipa::path(get, path = "/api/v1/sla/calendars", tag = "service levels", security(("token" = [])),
@@ -20,7 +21,7 @@ pub async fn list_calendars(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> ApiResult<Json<Vec<Calendar>>> {
-    Ok(Json(s.store.calendars(&actor).await?))
+    Ok(Json(s.store.list::<Calendars>(&actor).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/sla/calendars", tag = "service levels", security(("token" = [])), request_body = CalendarInput,
@@ -32,7 +33,7 @@ pub async fn create_calendar(
 ) -> ApiResult<(StatusCode, Json<Calendar>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_calendar(&actor, body).await?),
+        Json(s.store.create::<Calendars>(&actor, body).await?),
     ))
 }
 
@@ -43,7 +44,7 @@ pub async fn get_calendar(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Calendar>> {
-    Ok(Json(s.store.calendar(&actor, id(&raw)?).await?))
+    Ok(Json(s.store.get::<Calendars>(&actor, id(&raw)?).await?))
 }
 
 /// Replaces the whole calendar.
@@ -58,7 +59,9 @@ pub async fn update_calendar(
     ApiJson(body): ApiJson<CalendarInput>,
 ) -> ApiResult<Json<Calendar>> {
     Ok(Json(
-        s.store.update_calendar(&actor, id(&raw)?, body).await?,
+        s.store
+            .replace::<Calendars>(&actor, id(&raw)?, body)
+            .await?,
     ))
 }
 
@@ -71,7 +74,7 @@ pub async fn delete_calendar(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.store.delete_calendar(&actor, id(&raw)?).await?;
+    s.store.delete::<Calendars>(&actor, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -82,7 +85,7 @@ pub async fn list_policies(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> ApiResult<Json<Vec<SlaPolicy>>> {
-    Ok(Json(s.store.sla_policies(&actor).await?))
+    Ok(Json(s.store.list::<Policies>(&actor).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/sla/policies", tag = "service levels", security(("token" = [])), request_body = PolicyInput,
@@ -94,7 +97,7 @@ pub async fn create_policy(
 ) -> ApiResult<(StatusCode, Json<SlaPolicy>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_sla_policy(&actor, body).await?),
+        Json(s.store.create::<Policies>(&actor, body).await?),
     ))
 }
 
@@ -105,7 +108,7 @@ pub async fn get_policy(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<SlaPolicy>> {
-    Ok(Json(s.store.sla_policy(&actor, id(&raw)?).await?))
+    Ok(Json(s.store.get::<Policies>(&actor, id(&raw)?).await?))
 }
 
 /// Replaces the whole policy.
@@ -120,7 +123,7 @@ pub async fn update_policy(
     ApiJson(body): ApiJson<PolicyInput>,
 ) -> ApiResult<Json<SlaPolicy>> {
     Ok(Json(
-        s.store.update_sla_policy(&actor, id(&raw)?, body).await?,
+        s.store.replace::<Policies>(&actor, id(&raw)?, body).await?,
     ))
 }
 
@@ -133,7 +136,7 @@ pub async fn delete_policy(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.store.delete_sla_policy(&actor, id(&raw)?).await?;
+    s.store.delete::<Policies>(&actor, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,7 +147,7 @@ pub async fn list_escalation_rules(
     State(s): State<AppState>,
     Auth(actor): Auth,
 ) -> ApiResult<Json<Vec<EscalationRule>>> {
-    Ok(Json(s.store.escalation_rules(&actor).await?))
+    Ok(Json(s.store.list::<EscalationRules>(&actor).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/sla/escalation-rules", tag = "service levels", security(("token" = [])), request_body = EscalationRuleInput,
@@ -156,7 +159,7 @@ pub async fn create_escalation_rule(
 ) -> ApiResult<(StatusCode, Json<EscalationRule>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.store.create_escalation_rule(&actor, body).await?),
+        Json(s.store.create::<EscalationRules>(&actor, body).await?),
     ))
 }
 
@@ -167,7 +170,9 @@ pub async fn get_escalation_rule(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<EscalationRule>> {
-    Ok(Json(s.store.escalation_rule(&actor, id(&raw)?).await?))
+    Ok(Json(
+        s.store.get::<EscalationRules>(&actor, id(&raw)?).await?,
+    ))
 }
 
 /// Replaces the whole escalation rule.
@@ -183,7 +188,7 @@ pub async fn update_escalation_rule(
 ) -> ApiResult<Json<EscalationRule>> {
     Ok(Json(
         s.store
-            .update_escalation_rule(&actor, id(&raw)?, body)
+            .replace::<EscalationRules>(&actor, id(&raw)?, body)
             .await?,
     ))
 }
@@ -197,7 +202,7 @@ pub async fn delete_escalation_rule(
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.store.delete_escalation_rule(&actor, id(&raw)?).await?;
+    s.store.delete::<EscalationRules>(&actor, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -91,7 +91,7 @@ async fn mailboxes_view(
     admin_only(v)?;
     let store = &state.store;
     let mailboxes = store
-        .mailbox_overview(&v.actor)
+        .list::<tuki_store::mail::Mailboxes>(&v.actor)
         .await
         .map_err(|e| v.err(e))?;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;

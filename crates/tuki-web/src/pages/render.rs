@@ -130,21 +130,15 @@ impl PageError {
         Self::new(StatusCode::BAD_REQUEST, lang, message)
     }
 
+    /// A store error as a page, with the status the API gives it.
     pub fn store(lang: Lang, e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Self::not_found(lang),
-            StoreError::Forbidden(_) => Self::forbidden(lang),
-            e => match user_message(lang, &e) {
-                Some(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, lang, m),
-                None => {
-                    tracing::error!(error = %e, "internal error on a page");
-                    Self::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        lang,
-                        i18n::t(lang, "error.internal"),
-                    )
-                }
-            },
+        let (status, _) = crate::error::status_of(&e);
+        match user_message(lang, &e) {
+            Some(m) => Self::new(status, lang, m),
+            None => {
+                tracing::error!(error = %e, "internal error on a page");
+                Self::new(status, lang, i18n::t(lang, "error.internal"))
+            }
         }
     }
 

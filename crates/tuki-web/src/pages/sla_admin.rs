@@ -28,6 +28,7 @@ use super::auth::{admin_only, Form, Posted, Viewer};
 use super::i18n::{self, Lang};
 use super::render::{render, user_message, PageError, PageResult};
 use crate::AppState;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 const WEEKDAYS: [&str; 7] = [
     "monday",
@@ -300,7 +301,7 @@ async fn calendars_view(
     admin_only(v)?;
     let calendars = state
         .store
-        .calendars(&v.actor)
+        .list::<Calendars>(&v.actor)
         .await
         .map_err(|e| v.err(e))?;
     let editing = match edit {
@@ -338,8 +339,13 @@ async fn save_calendar(state: AppState, v: Viewer, form: Form, id: Option<i64>) 
     let res = async {
         let input = calendar_input(&form)?;
         match id {
-            None => state.store.create_calendar(&v.actor, input).await?,
-            Some(id) => state.store.update_calendar(&v.actor, id, input).await?,
+            None => state.store.create::<Calendars>(&v.actor, input).await?,
+            Some(id) => {
+                state
+                    .store
+                    .replace::<Calendars>(&v.actor, id, input)
+                    .await?
+            }
         };
         Ok("/admin/calendars".to_string())
     }
@@ -371,7 +377,7 @@ pub async fn delete_calendar(
     Posted { viewer: v, .. }: Posted,
 ) -> PageResult {
     admin_only(&v)?;
-    match state.store.delete_calendar(&v.actor, id).await {
+    match state.store.delete::<Calendars>(&v.actor, id).await {
         Ok(()) => Ok(Redirect::to("/admin/calendars").into_response()),
         Err(e) => match message(v.lang, &e) {
             Some(m) => calendars_view(&state, &v, None, None, Some(m)).await,
@@ -454,8 +460,14 @@ async fn policies_view(
 ) -> PageResult {
     admin_only(v)?;
     let store = &state.store;
-    let policies = store.sla_policies(&v.actor).await.map_err(|e| v.err(e))?;
-    let calendars = store.calendars(&v.actor).await.map_err(|e| v.err(e))?;
+    let policies = store
+        .list::<Policies>(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
+    let calendars = store
+        .list::<Calendars>(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
     let orgs = store
         .organisations(&v.actor, None, None, 500)
         .await
@@ -519,8 +531,8 @@ async fn save_policy(state: AppState, v: Viewer, form: Form, id: Option<i64>) ->
     let res = async {
         let input = policy_input(&form)?;
         match id {
-            None => state.store.create_sla_policy(&v.actor, input).await?,
-            Some(id) => state.store.update_sla_policy(&v.actor, id, input).await?,
+            None => state.store.create::<Policies>(&v.actor, input).await?,
+            Some(id) => state.store.replace::<Policies>(&v.actor, id, input).await?,
         };
         Ok("/admin/sla-policies".to_string())
     }
@@ -552,7 +564,7 @@ pub async fn delete_policy(
     Posted { viewer: v, .. }: Posted,
 ) -> PageResult {
     admin_only(&v)?;
-    match state.store.delete_sla_policy(&v.actor, id).await {
+    match state.store.delete::<Policies>(&v.actor, id).await {
         Ok(()) => Ok(Redirect::to("/admin/sla-policies").into_response()),
         Err(e) => match message(v.lang, &e) {
             Some(m) => policies_view(&state, &v, None, None, Some(m)).await,
@@ -584,10 +596,13 @@ async fn rules_view(state: &AppState, v: &Viewer, error: Option<String>) -> Page
     admin_only(v)?;
     let store = &state.store;
     let rules = store
-        .escalation_rules(&v.actor)
+        .list::<EscalationRules>(&v.actor)
         .await
         .map_err(|e| v.err(e))?;
-    let policies = store.sla_policies(&v.actor).await.map_err(|e| v.err(e))?;
+    let policies = store
+        .list::<Policies>(&v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
     let mut staff = Vec::new();
     for role in [Role::Agent, Role::Admin] {
@@ -642,7 +657,7 @@ pub async fn create_escalation(
     let res = async {
         state
             .store
-            .create_escalation_rule(&v.actor, rule_input(&form)?)
+            .create::<EscalationRules>(&v.actor, rule_input(&form)?)
             .await?;
         Ok("/admin/escalations".to_string())
     }
@@ -659,7 +674,7 @@ pub async fn delete_escalation(
     Posted { viewer: v, .. }: Posted,
 ) -> PageResult {
     admin_only(&v)?;
-    match state.store.delete_escalation_rule(&v.actor, id).await {
+    match state.store.delete::<EscalationRules>(&v.actor, id).await {
         Ok(()) => Ok(Redirect::to("/admin/escalations").into_response()),
         Err(e) => match message(v.lang, &e) {
             Some(m) => rules_view(&state, &v, Some(m)).await,
