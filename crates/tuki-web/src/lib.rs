@@ -75,17 +75,29 @@ async fn openapi_json(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The routes of the API, listed once in [`api::routes`], with `/health`:
+/// the top-level router, the API's router (relative to `/api/v1`) and the
+/// OpenAPI document they make.
+pub(crate) fn router_parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi as _;
+    let top = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(health));
+    let api = api::routes();
+    let doc = top.clone().nest("/api/v1", api.clone()).into_openapi();
+    (top.split_for_parts().0, api.split_for_parts().0, doc)
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = api::routes()
+    let (top, api, _) = router_parts();
+    // Inside the API, an unknown path or method gets the API's JSON error.
+    let api = api
         .route("/openapi.json", get(openapi_json))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
-    Router::new()
-        .route("/health", get(health))
-        .nest("/api/v1", api)
+    top.nest("/api/v1", api)
         .merge(pages::routes())
         .fallback(pages::not_found)
-        // 1 MiB is plenty for JSON; attachments will have their own route.
+        // 1 MiB is plenty for JSON; attachments have their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }

@@ -17,7 +17,7 @@ use crate::extract::{id, ApiJson, ApiQuery, Auth};
 use crate::AppState;
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/me", tag = "directory", security(("token" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 pub async fn me(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<User>> {
     let me = actor.user_id.ok_or(crate::error::AppError::NotFound)?;
@@ -42,7 +42,7 @@ pub struct OrganisationList {
     pub next_cursor: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations", tag = "directory", security(("token" = [])), params(OrganisationQuery),
+#[utoipa::path(get, path = "/organisations", tag = "directory", security(("token" = [])), params(OrganisationQuery),
     responses((status = 200, body = OrganisationList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_organisations(
     State(s): State<AppState>,
@@ -60,7 +60,7 @@ pub async fn list_organisations(
     Ok(Json(OrganisationList { items, next_cursor }))
 }
 
-#[utoipa::path(post, path = "/api/v1/organisations", tag = "directory", security(("token" = [])), request_body = NewOrganisation,
+#[utoipa::path(post, path = "/organisations", tag = "directory", security(("token" = [])), request_body = NewOrganisation,
     responses((status = 201, body = Organisation), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_organisation(
     State(s): State<AppState>,
@@ -73,7 +73,7 @@ pub async fn create_organisation(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/organisations/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Organisation), (status = 404, body = ErrorBody)))]
 pub async fn get_organisation(
     State(s): State<AppState>,
@@ -83,7 +83,7 @@ pub async fn get_organisation(
     Ok(Json(s.store.organisation(&actor, id(&raw)?).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/organisations/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(patch, path = "/organisations/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), request_body = OrganisationPatch,
     responses((status = 200, body = Organisation), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_organisation(
@@ -119,7 +119,7 @@ pub struct UserList {
     pub next_cursor: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "directory", security(("token" = [])), params(UserQuery),
+#[utoipa::path(get, path = "/users", tag = "directory", security(("token" = [])), params(UserQuery),
     responses((status = 200, body = UserList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_users(
     State(s): State<AppState>,
@@ -148,7 +148,7 @@ pub async fn list_users(
     Ok(Json(UserList { items, next_cursor }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "directory", security(("token" = [])), request_body = NewUser,
+#[utoipa::path(post, path = "/users", tag = "directory", security(("token" = [])), request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_user(
     State(s): State<AppState>,
@@ -161,7 +161,7 @@ pub async fn create_user(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/users/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     State(s): State<AppState>,
@@ -171,7 +171,7 @@ pub async fn get_user(
     Ok(Json(s.store.user(&actor, id(&raw)?).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(patch, path = "/users/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), request_body = UserPatch,
     responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_user(
@@ -183,7 +183,7 @@ pub async fn update_user(
     Ok(Json(s.store.update_user(&actor, id(&raw)?, patch).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/groups", tag = "directory", security(("token" = [])),
     responses((status = 200, body = Vec<Group>), (status = 403, body = ErrorBody)))]
 pub async fn list_groups(
     State(s): State<AppState>,
@@ -192,7 +192,7 @@ pub async fn list_groups(
     Ok(Json(s.store.groups(&actor).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/groups", tag = "directory", security(("token" = [])), request_body = NewGroup,
+#[utoipa::path(post, path = "/groups", tag = "directory", security(("token" = [])), request_body = NewGroup,
     responses((status = 201, body = Group), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_group(
     State(s): State<AppState>,
@@ -205,7 +205,7 @@ pub async fn create_group(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/groups/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
 pub async fn get_group(
     State(s): State<AppState>,
@@ -215,7 +215,7 @@ pub async fn get_group(
     Ok(Json(s.store.group(&actor, id(&raw)?).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(patch, path = "/groups/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), request_body = GroupPatch,
     responses((status = 200, body = Group), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_group(
@@ -228,7 +228,7 @@ pub async fn update_group(
 }
 
 /// Adds a staff user to a group.
-#[utoipa::path(put, path = "/api/v1/groups/{id}/members/{user_id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(put, path = "/groups/{id}/members/{user_id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path), ("user_id" = i64, Path)),
     responses((status = 200, body = Group), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_member(
@@ -240,7 +240,7 @@ pub async fn add_member(
     Ok(Json(s.store.add_group_member(&actor, id(&g)?, user).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{user_id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(delete, path = "/groups/{id}/members/{user_id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path), ("user_id" = i64, Path)),
     responses((status = 200, body = Group), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_member(

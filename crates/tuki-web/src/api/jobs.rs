@@ -24,7 +24,7 @@ pub struct JobQuery {
 }
 
 /// Jobs, newest first. Administrators only.
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "system", security(("token" = [])), params(JobQuery),
+#[utoipa::path(get, path = "/jobs", tag = "system", security(("token" = [])), params(JobQuery),
     responses((status = 200, body = Vec<Job>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn list_jobs(

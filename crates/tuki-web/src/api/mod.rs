@@ -2,18 +2,26 @@
 //! action. Each handler authenticates with [`Auth`](crate::extract::Auth),
 //! parses input with the extractors of [`crate::extract`] and leaves access
 //! rules to the store, which checks them on every read and write.
+//!
+//! The routes are listed once, in [`routes`]: each handler's annotation
+//! gives its path, method and operation for the OpenAPI document, and the
+//! administered resources ([`resource`]) bring theirs, so the router and the
+//! document cannot disagree.
 
 pub mod directory;
 pub mod jobs;
 pub mod outbox;
 pub mod phone;
+pub mod resource;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
 pub mod tokens;
 
-use axum::routing::{get, post, put};
-use axum::Router;
+use tuki_store::mail::Mailboxes;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
@@ -29,91 +37,50 @@ pub(crate) fn limit(raw: Option<i64>) -> Result<i64, crate::error::AppError> {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+/// Every route of the API with its operation, relative to `/api/v1`.
+pub fn routes() -> OpenApiRouter<AppState> {
     use directory::*;
     use ticket_actions::*;
     use tickets::*;
-    Router::new()
-        .route("/me", get(me))
-        .route(
-            "/tokens",
-            get(tokens::list_tokens).post(tokens::create_token),
-        )
-        .route("/tokens/{id}", axum::routing::delete(tokens::revoke_token))
-        .route(
-            "/organisations",
-            get(list_organisations).post(create_organisation),
-        )
-        .route(
-            "/organisations/{id}",
-            get(get_organisation).patch(update_organisation),
-        )
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/{id}", get(get_user).patch(update_user))
-        .route("/groups", get(list_groups).post(create_group))
-        .route("/groups/{id}", get(get_group).patch(update_group))
-        .route(
-            "/groups/{id}/members/{user_id}",
-            put(add_member).delete(remove_member),
-        )
-        .route("/tickets", get(list_tickets).post(create_ticket))
-        .route("/tickets/by-number/{number}", get(get_ticket_by_number))
-        .route("/tickets/{id}", get(get_ticket).patch(update_ticket))
-        .route(
-            "/tickets/{id}/articles",
-            get(list_articles).post(add_article),
-        )
-        .route("/tickets/{id}/transfer", post(transfer))
-        .route("/tickets/{id}/merge", post(merge))
-        .route("/tickets/{id}/links", get(list_links).post(add_link))
-        .route(
-            "/tickets/{id}/links/{link_id}",
-            axum::routing::delete(remove_link),
-        )
-        .route(
-            "/tickets/{id}/followers/{user_id}",
-            put(follow).delete(unfollow),
-        )
-        .route("/tickets/{id}/history", get(history))
-        .route("/tickets/{id}/sla", get(sla::ticket_sla))
-        .route("/tickets/{id}/metrics", get(sla::ticket_metrics))
-        .route(
-            "/sla/calendars",
-            get(sla::list_calendars).post(sla::create_calendar),
-        )
-        .route(
-            "/sla/calendars/{id}",
-            get(sla::get_calendar)
-                .put(sla::update_calendar)
-                .delete(sla::delete_calendar),
-        )
-        .route(
-            "/sla/policies",
-            get(sla::list_policies).post(sla::create_policy),
-        )
-        .route(
-            "/sla/policies/{id}",
-            get(sla::get_policy)
-                .put(sla::update_policy)
-                .delete(sla::delete_policy),
-        )
-        .route(
-            "/sla/escalation-rules",
-            get(sla::list_escalation_rules).post(sla::create_escalation_rule),
-        )
-        .route(
-            "/sla/escalation-rules/{id}",
-            get(sla::get_escalation_rule)
-                .put(sla::update_escalation_rule)
-                .delete(sla::delete_escalation_rule),
-        )
-        .route("/jobs", get(jobs::list_jobs))
-        .route("/cti/events", post(phone::cti_event))
-        .route("/calls", get(phone::list_calls))
-        .route("/calls/lookup", get(phone::lookup))
-        .route("/calls/{id}", get(phone::get_call))
-        .route("/calls/{id}/ticket", post(phone::call_ticket))
-        .route("/me/notification-preferences", get(outbox::list_prefs))
-        .route("/me/notification-preferences/{kind}", put(outbox::set_pref))
-        .route("/outbox", get(outbox::list_outbox))
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(list_organisations, create_organisation))
+        .routes(routes!(get_organisation, update_organisation))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(get_group, update_group))
+        .routes(routes!(add_member, remove_member))
+        .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(get_ticket_by_number))
+        .routes(routes!(get_ticket, update_ticket))
+        .routes(routes!(list_articles, add_article))
+        .routes(routes!(transfer))
+        .routes(routes!(merge))
+        .routes(routes!(list_links, add_link))
+        .routes(routes!(remove_link))
+        .routes(routes!(follow, unfollow))
+        .routes(routes!(history))
+        .routes(routes!(sla::ticket_sla))
+        .routes(routes!(sla::ticket_metrics))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(phone::cti_event))
+        .routes(routes!(phone::list_calls))
+        .routes(routes!(phone::lookup))
+        .routes(routes!(phone::get_call))
+        .routes(routes!(phone::call_ticket))
+        .routes(routes!(outbox::list_prefs))
+        .routes(routes!(outbox::set_pref))
+        .routes(routes!(outbox::list_outbox));
+    for r in resource::routes::<Calendars>()
+        .into_iter()
+        .chain(resource::routes::<Policies>())
+        .chain(resource::routes::<EscalationRules>())
+        .chain(resource::routes::<Mailboxes>())
+    {
+        router = router.routes(r);
+    }
+    router
 }

@@ -20,7 +20,7 @@ use tuki_domain::access::Actor;
 /// A call event from the telephone system (the shape of Zammad's generic
 /// CTI API): `newCall` starts a call in the log, `answer` records who took
 /// it, `hangup` ends it with its cause. Returns the call as logged.
-#[utoipa::path(post, path = "/api/v1/cti/events", tag = "phone", security(("token" = [])), request_body = CtiEvent,
+#[utoipa::path(post, path = "/cti/events", tag = "phone", security(("token" = [])), request_body = CtiEvent,
     responses((status = 200, body = Call), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn cti_event(
@@ -79,7 +79,7 @@ pub struct LookupQuery {
 }
 
 /// Who is calling: the customer with this number and their open requests.
-#[utoipa::path(get, path = "/api/v1/calls/lookup", tag = "phone", security(("token" = [])), params(LookupQuery),
+#[utoipa::path(get, path = "/calls/lookup", tag = "phone", security(("token" = [])), params(LookupQuery),
     responses((status = 200, body = CallerLookup), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn lookup(
@@ -103,7 +103,7 @@ pub struct CallsQuery {
 }
 
 /// The call log, newest first. Staff only.
-#[utoipa::path(get, path = "/api/v1/calls", tag = "phone", security(("token" = [])), params(CallsQuery),
+#[utoipa::path(get, path = "/calls", tag = "phone", security(("token" = [])), params(CallsQuery),
     responses((status = 200, body = Vec<Call>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_calls(
     State(s): State<AppState>,
@@ -114,7 +114,7 @@ pub async fn list_calls(
     Ok(Json(s.store.calls(&actor, limit).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "phone", security(("token" = [])), params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/calls/{id}", tag = "phone", security(("token" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Call), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_call(
     State(s): State<AppState>,
@@ -134,7 +134,7 @@ pub struct CallTicketResult {
 /// Registers a request from this call: the caller (or `requester_id`) is
 /// the requester, the channel is phone, and the call is linked to it. The
 /// body may be `{}`.
-#[utoipa::path(post, path = "/api/v1/calls/{id}/ticket", tag = "phone", security(("token" = [])), params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/calls/{id}/ticket", tag = "phone", security(("token" = [])), params(("id" = i64, Path)),
     request_body = CallTicket,
     responses((status = 201, body = CallTicketResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -15,7 +15,7 @@ use crate::AppState;
 
 /// Moves the ticket to another group (and tier) with a reason; the caller
 /// keeps following it.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/transfer", tag = "tickets", security(("token" = [])),
+#[utoipa::path(post, path = "/tickets/{id}/transfer", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), request_body = Transfer,
     responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -31,7 +31,7 @@ pub async fn transfer(
 }
 
 /// Merges this ticket into another; answers with the surviving ticket.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/merge", tag = "tickets", security(("token" = [])),
+#[utoipa::path(post, path = "/tickets/{id}/merge", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), request_body = Merge,
     responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -48,7 +48,7 @@ pub async fn merge(
     Ok(Json(t))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/links", tag = "tickets", security(("token" = [])),
+#[utoipa::path(get, path = "/tickets/{id}/links", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Vec<Link>), (status = 404, body = ErrorBody)))]
 pub async fn list_links(
     State(s): State<AppState>,
@@ -59,7 +59,7 @@ pub async fn list_links(
 }
 
 /// Links this ticket to another; answers with all its links.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/links", tag = "tickets", security(("token" = [])),
+#[utoipa::path(post, path = "/tickets/{id}/links", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), request_body = NewLink,
     responses((status = 201, body = Vec<Link>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -75,7 +75,7 @@ pub async fn add_link(
     Ok((StatusCode::CREATED, Json(links)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tickets/{id}/links/{link_id}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(delete, path = "/tickets/{id}/links/{link_id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path), ("link_id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_link(
@@ -88,7 +88,7 @@ pub async fn remove_link(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/tickets/{id}/followers/{user_id}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(put, path = "/tickets/{id}/followers/{user_id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path), ("user_id" = i64, Path)),
     responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn follow(
@@ -102,7 +102,7 @@ pub async fn follow(
     Ok(Json(t))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tickets/{id}/followers/{user_id}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(delete, path = "/tickets/{id}/followers/{user_id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path), ("user_id" = i64, Path)),
     responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unfollow(
@@ -116,7 +116,7 @@ pub async fn unfollow(
 }
 
 /// Every change of the ticket, oldest first. Staff only.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/history", tag = "tickets", security(("token" = [])),
+#[utoipa::path(get, path = "/tickets/{id}/history", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<HistoryEvent>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn history(

@@ -63,7 +63,7 @@ fn list_of<T>(
     .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("token" = [])), params(TicketQuery),
+#[utoipa::path(get, path = "/tickets", tag = "tickets", security(("token" = [])), params(TicketQuery),
     responses((status = 200, body = TicketPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_tickets(
     State(s): State<AppState>,
@@ -96,7 +96,7 @@ pub async fn list_tickets(
 }
 
 /// Registers a request with its first article.
-#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("token" = [])), request_body = NewTicket,
+#[utoipa::path(post, path = "/tickets", tag = "tickets", security(("token" = [])), request_body = NewTicket,
     responses((status = 201, body = Ticket), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_ticket(
     State(s): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn create_ticket(
     Ok((StatusCode::CREATED, Json(t)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)))]
 pub async fn get_ticket(
     State(s): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn get_ticket(
     Ok(Json(s.store.ticket(&actor, id(&raw)?).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/tickets/by-number/{number}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(get, path = "/tickets/by-number/{number}", tag = "tickets", security(("token" = [])),
     params(("number" = i64, Path)), responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)))]
 pub async fn get_ticket_by_number(
     State(s): State<AppState>,
@@ -130,7 +130,7 @@ pub async fn get_ticket_by_number(
 }
 
 /// Changes subject, state, priority, category, owner or tags.
-#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", security(("token" = [])),
+#[utoipa::path(patch, path = "/tickets/{id}", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), request_body = TicketPatch,
     responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "the state machine forbids this transition"),
@@ -147,7 +147,7 @@ pub async fn update_ticket(
 }
 
 /// The ticket's articles, oldest first; customers see only public ones.
-#[utoipa::path(get, path = "/api/v1/tickets/{id}/articles", tag = "tickets", security(("token" = [])),
+#[utoipa::path(get, path = "/tickets/{id}/articles", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = Vec<Article>), (status = 404, body = ErrorBody)))]
 pub async fn list_articles(
     State(s): State<AppState>,
@@ -158,7 +158,7 @@ pub async fn list_articles(
 }
 
 /// Adds a public reply, an internal note or a phone note.
-#[utoipa::path(post, path = "/api/v1/tickets/{id}/articles", tag = "tickets", security(("token" = [])),
+#[utoipa::path(post, path = "/tickets/{id}/articles", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)), request_body = NewArticle,
     responses((status = 201, body = Article), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_article(

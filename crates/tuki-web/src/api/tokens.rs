@@ -27,7 +27,7 @@ pub struct CreatedToken {
 }
 
 /// The caller's tokens, newest first (never the tokens themselves).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "directory", security(("token" = [])),
+#[utoipa::path(get, path = "/tokens", tag = "directory", security(("token" = [])),
     responses((status = 200, body = Vec<TokenInfo>), (status = 401, body = ErrorBody)))]
 pub async fn list_tokens(
     State(s): State<AppState>,
@@ -37,7 +37,7 @@ pub async fn list_tokens(
 }
 
 /// Creates a token for the caller.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "directory", security(("token" = [])), request_body = NewTokenRequest,
+#[utoipa::path(post, path = "/tokens", tag = "directory", security(("token" = [])), request_body = NewTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(s): State<AppState>,
@@ -58,7 +58,7 @@ pub async fn create_token(
 }
 
 /// Revokes one of the caller's tokens; it stops working at once.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "directory", security(("token" = [])),
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(s): State<AppState>,
