@@ -38,6 +38,12 @@ pub enum ImapSecurity {
 }
 
 impl ImapSecurity {
+    pub const ALL: [ImapSecurity; 3] = [
+        ImapSecurity::Tls,
+        ImapSecurity::Starttls,
+        ImapSecurity::Plain,
+    ];
+
     pub fn parse(field: &str, s: &str) -> Result<ImapSecurity> {
         match s {
             "tls" => Ok(ImapSecurity::Tls),
@@ -207,8 +213,11 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        Ok(imap_from_row(&r)?.map(|imap| ImapMailbox {
-            mailbox: mailbox_from_row(&r).expect("mailbox columns"),
+        let Some(imap) = imap_from_row(&r)? else {
+            return Ok(None);
+        };
+        Ok(Some(ImapMailbox {
+            mailbox: mailbox_from_row(&r)?,
             imap,
         }))
     }

@@ -16,14 +16,19 @@ use crate::{Result, Store, StoreError};
 
 // ------------------------------------------------------------------ mailboxes
 
-/// Where a mailbox's mail comes from, without the login details.
+/// Where a mailbox's mail comes from, without the password.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImapSummary {
     pub host: String,
     pub port: u16,
     pub security: ImapSecurity,
+    pub user: String,
     pub folder: String,
+    /// Imported mail is moved here; deleted when absent.
+    pub move_to: Option<String>,
+    /// Seconds between polls when the server offers no IDLE.
+    pub poll_seconds: u64,
 }
 
 /// A mailbox as administrators see it: where its mail goes and comes from,
@@ -247,13 +252,16 @@ const OVERVIEW_COLUMNS: &str = "id, name, address, group_id, last_fetch_at, last
      (SELECT g.name FROM support_groups g WHERE g.id = mailboxes.group_id) AS group_name";
 
 /// What the overview shows of a mailbox's IMAP settings: the settings as
-/// the poller reads them, without the login.
+/// the poller reads them, without the password.
 fn imap_summary(r: &AnyRow) -> Result<Option<ImapSummary>> {
     Ok(super::imap::imap_from_row(r)?.map(|s| ImapSummary {
         host: s.host,
         port: s.port,
         security: s.security,
+        user: s.user,
         folder: s.folder,
+        move_to: s.move_to,
+        poll_seconds: s.poll_seconds,
     }))
 }
 

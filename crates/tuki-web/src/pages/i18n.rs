@@ -143,9 +143,15 @@ mod tests {
                 let pat = format!("t({quote}");
                 let mut rest: &str = src;
                 while let Some(i) = rest.find(&pat) {
+                    // `t(` itself, not the end of `form.input(`.
+                    let call =
+                        !rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
                     rest = &rest[i + pat.len()..];
                     let end = rest.find(quote).unwrap_or(0);
                     let key = &rest[..end];
+                    if !call {
+                        continue;
+                    }
                     // Keys built at run time ("state." ~ x) end with a dot.
                     if !key.ends_with('.') && !EN.contains_key(key) {
                         missing.push(format!("{name}: {key}"));

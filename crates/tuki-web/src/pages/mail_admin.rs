@@ -1,5 +1,5 @@
-//! Administration of the email channels: mailboxes (with their IMAP server
-//! and health; adding one), quarantined mail (the raw source, retry,
+//! Administration of the email channels: mailboxes (an [`AdminPage`]: their
+//! group, IMAP server and health, and the addresses that bounced), quarantined mail (the raw source, retry,
 //! discard) and the outbox (what waits, fails or was sent; "send now").
 //!
 //! Administrators only: every handler refuses anyone else with a 403 page,
@@ -14,15 +14,19 @@ use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{context, Value};
+use tuki_store::mail::imap::ImapSecurity;
 use tuki_store::mail::IngestOutcome;
-use tuki_store::mail::{NewMailbox, QuarantineEntry, RetryResult};
+use tuki_store::mail::{
+    ImapInput, MailboxInput, MailboxOverview, Mailboxes, QuarantineEntry, RetryResult,
+};
 use tuki_store::outbox::OutboxEntry;
 use tuki_store::StoreError;
 
-use super::auth::{admin_only, Posted, Viewer};
+use super::auth::{admin_only, Form, Posted, Viewer};
 use super::console::size;
 use super::i18n::{self, Lang};
 use super::render::{render, user_message, when, PageError, PageResult};
+use super::resource::{bounded, number, with_notice, AdminPage, Done};
 use crate::AppState;
 
 /// How much of a raw message the detail page shows; the download has all.
@@ -44,19 +48,11 @@ fn with_status(mut r: Response, failed: bool) -> Response {
     r
 }
 
-/// A store error on a form: a mistake the administrator can fix becomes a
-/// message (keyed by the form field it names, or `""` for the whole form);
-/// anything else is an error page.
-fn form_error(v: &Viewer, e: StoreError, fields: &[&str]) -> Result<(String, String), PageError> {
-    let field = match &e {
-        StoreError::Invalid(x) => Some(x.field.clone()),
-        StoreError::Conflict { field, .. } => field.clone(),
-        _ => None,
-    }
-    .filter(|f| fields.contains(&f.as_str()))
-    .unwrap_or_default();
+/// A store error on an action: a mistake the administrator can fix becomes
+/// a message on the page; anything else is an error page.
+fn form_error(v: &Viewer, e: StoreError) -> Result<String, PageError> {
     match user_message(v.lang, &e) {
-        Some(m) => Ok((field, m)),
+        Some(m) => Ok(m),
         None => Err(v.err(e)),
     }
 }
@@ -72,61 +68,130 @@ fn short(text: &str) -> String {
 
 // ------------------------------------------------------------------ mailboxes
 
-/// What the add-mailbox form held, to show it again with its errors.
-#[derive(Default)]
-struct MailboxForm {
-    name: String,
-    address: String,
-    group_id: Option<i64>,
-    /// Messages by form field; `""` is for the form as a whole.
-    errors: BTreeMap<String, String>,
-}
+impl AdminPage for Mailboxes {
+    const PATH: &'static str = "/admin/mailboxes";
+    const TEMPLATE: &'static str = "admin_mailboxes.html";
+    const SECTION: &'static str = "mailboxes";
+    const TITLE: &'static str = "mail.mailboxes";
+    const NEW: &'static str = "mail.new_mailbox";
+    const EDIT: &'static str = "mail.edit_mailbox";
+    const LIST_ID: &'static str = "mailboxes";
+    const FORM_ID: &'static str = "mailbox-form";
 
-async fn mailboxes_view(
-    state: &AppState,
-    v: &Viewer,
-    form: MailboxForm,
-    done: Option<Value>,
-) -> PageResult {
-    admin_only(v)?;
-    let store = &state.store;
-    let mailboxes = store
-        .list::<tuki_store::mail::Mailboxes>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
-    let intake = groups.iter().find(|g| g.is_intake).map(|g| g.name.clone());
-    let side = super::console::sidebar(state, v, &groups)
-        .await
-        .map_err(|e| v.err(e))?;
-    let bounced = store
-        .bounced_addresses(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let failed = !form.errors.is_empty();
-    let now = store.now();
-    let r = render(
-        "admin_mailboxes.html",
-        v.ctx(context! {
-            queues => side,
-            section => "mailboxes",
-            mailboxes => mailboxes.iter().map(|m| context! {
-                id => m.mailbox.id,
-                name => &m.mailbox.name,
-                address => &m.mailbox.address,
+    fn id(m: &MailboxOverview) -> i64 {
+        m.mailbox.id
+    }
+
+    fn name(m: &MailboxOverview) -> &str {
+        &m.mailbox.name
+    }
+
+    fn rows(_: Lang, mailboxes: &[MailboxOverview], more: &Value) -> Value {
+        // The `tuki serve` process whose poller holds a mailbox, and
+        // whether its lease ran out (it stopped; another takes over).
+        let now = more
+            .get_attr("now")
+            .ok()
+            .and_then(|n| i64::try_from(n).ok())
+            .unwrap_or(i64::MAX);
+        mailboxes.iter().map(|m| {
+            let b = &m.mailbox;
+            context! {
+                id => b.id,
+                name => &b.name,
+                address => &b.address,
                 group => &m.group_name,
                 imap => m.imap.as_ref().map(|i| context! {
                     host => &i.host, port => i.port, security => i.security.as_str(), folder => &i.folder,
                 }),
-                last_fetch => m.mailbox.last_fetch_at.map(when),
-                last_error => &m.mailbox.last_error,
-                last_error_at => m.mailbox.last_error_at.map(when),
-                failing_since => m.mailbox.failing_since.map(when),
-                // The `tuki serve` process whose poller holds the mailbox.
-                poller => m.mailbox.poller_node.as_ref().zip(m.mailbox.poller_lease_until).map(|(node, until)| context! {
-                    node => node, until => when(until), expired => until < now,
+                last_fetch => b.last_fetch_at.map(when),
+                last_error => &b.last_error,
+                last_error_at => b.last_error_at.map(when),
+                failing_since => b.failing_since.map(when),
+                poller => b.poller_node.as_ref().zip(b.poller_lease_until).map(|(node, until)| context! {
+                    node => node, until => when(until), expired => until.as_second() < now,
                 }),
-            }).collect::<Vec<_>>(),
+            }
+        }).collect()
+    }
+
+    fn fields(m: Option<&MailboxOverview>) -> Value {
+        let Some(m) = m else {
+            return context! { imap_security => "tls" };
+        };
+        let imap = m.imap.as_ref();
+        context! {
+            name => &m.mailbox.name,
+            address => &m.mailbox.address,
+            group_id => m.mailbox.group_id,
+            imap_host => imap.map(|i| i.host.as_str()),
+            imap_port => imap.map(|i| i.port),
+            imap_security => imap.map_or("tls", |i| i.security.as_str()),
+            imap_user => imap.map(|i| i.user.as_str()),
+            has_password => imap.is_some(),
+            imap_folder => imap.map(|i| i.folder.as_str()),
+            imap_move_to => imap.and_then(|i| i.move_to.as_deref()),
+            imap_poll_seconds => imap.map(|i| i.poll_seconds),
+        }
+    }
+
+    fn sent(f: &Form) -> Value {
+        let fields = [
+            "name",
+            "address",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_user",
+            "imap_folder",
+            "imap_move_to",
+            "imap_poll_seconds",
+        ];
+        let mut sent: BTreeMap<&str, Value> = fields
+            .iter()
+            .map(|k| (*k, Value::from(f.text(k))))
+            .collect();
+        sent.insert("group_id", Value::from(f.int("group_id")));
+        Value::from(sent)
+    }
+
+    /// A mailbox without an IMAP server is fed by a mail server's pipe; a
+    /// password left empty keeps the stored one.
+    fn input(f: &Form) -> Result<MailboxInput, StoreError> {
+        let group_id = number(f, "group_id")?;
+        let imap = match f.opt("imap_host") {
+            None => None,
+            Some(host) => Some(ImapInput {
+                host: host.to_string(),
+                port: bounded(f, "imap_port")?,
+                security: f
+                    .opt("imap_security")
+                    .map(|s| ImapSecurity::parse("imap_security", s))
+                    .transpose()?,
+                user: f.text("imap_user"),
+                password: f.opt("imap_password").map(str::to_string),
+                folder: f.opt("imap_folder").map(str::to_string),
+                move_to: f.opt("imap_move_to").map(str::to_string),
+                poll_seconds: bounded(f, "imap_poll_seconds")?,
+            }),
+        };
+        Ok(MailboxInput {
+            name: f.text("name"),
+            address: f.text("address"),
+            group_id,
+            imap,
+        })
+    }
+
+    async fn more(state: &AppState, v: &Viewer) -> Result<Value, StoreError> {
+        let store = &state.store;
+        let groups = store.groups(&v.actor).await?;
+        let bounced = store.bounced_addresses(&v.actor).await?;
+        Ok(context! {
+            now => store.now().as_second(),
+            intake => groups.iter().find(|g| g.is_intake).map(|g| g.name.clone()),
+            groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
+            securities => ImapSecurity::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             bounced => bounced.iter().map(|b| context! {
                 address => &b.address,
                 status => &b.status,
@@ -134,20 +199,19 @@ async fn mailboxes_view(
                 ticket => b.last_ticket_number,
                 at => when(b.last_at),
             }).collect::<Vec<_>>(),
-            intake => intake,
-            groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
-            form => context! { name => &form.name, address => &form.address, group_id => form.group_id },
-            errors => &form.errors,
-            error => form.errors.get(""),
-            done => done,
-        }),
-    );
-    Ok(with_status(r, failed))
-}
+        })
+    }
 
-/// `/admin/mailboxes`: every mailbox with its group, server and health.
-pub async fn mailboxes(State(state): State<AppState>, v: Viewer) -> PageResult {
-    mailboxes_view(&state, &v, MailboxForm::default(), None).await
+    fn done(lang: Lang, m: &MailboxOverview, done: Done) -> String {
+        match done {
+            Done::Created => i18n::tf(
+                lang,
+                "mail.mailbox_added",
+                &[("name", &m.mailbox.name), ("address", &m.mailbox.address)],
+            ),
+            _ => i18n::tf(lang, done.key(), &[("name", &m.mailbox.name)]),
+        }
+    }
 }
 
 /// Lets mail go to a bounced address again.
@@ -157,74 +221,18 @@ pub async fn clear_bounce(
 ) -> PageResult {
     admin_only(&v)?;
     let address = form.text("address");
-    let done = match state.store.clear_address_flag(&v.actor, &address).await {
-        Ok(flag) => notice(
+    let (text, ok) = match state.store.clear_address_flag(&v.actor, &address).await {
+        Ok(flag) => (
             i18n::tf(v.lang, "mail.bounce_cleared", &[("address", &flag.address)]),
-            None,
             true,
         ),
-        Err(StoreError::NotFound) => notice(
+        Err(StoreError::NotFound) => (
             i18n::tf(v.lang, "mail.bounce_not_flagged", &[("address", &address)]),
-            None,
             false,
         ),
         Err(e) => return Err(v.err(e)),
     };
-    mailboxes_view(&state, &v, MailboxForm::default(), Some(done)).await
-}
-
-/// Adds a mailbox; a mistake is shown next to its field.
-pub async fn create_mailbox(
-    State(state): State<AppState>,
-    Posted { viewer: v, form }: Posted,
-) -> PageResult {
-    admin_only(&v)?;
-    let mut typed = MailboxForm {
-        name: form.text("name"),
-        address: form.text("address"),
-        group_id: form.int("group_id"),
-        errors: BTreeMap::new(),
-    };
-    if form.opt("group_id").is_some() && typed.group_id.is_none() {
-        typed.errors.insert(
-            "group_id".into(),
-            i18n::tf(
-                v.lang,
-                "error.field",
-                &[
-                    ("field", &i18n::t(v.lang, "field.group_id")),
-                    ("message", &i18n::t(v.lang, "error.choose")),
-                ],
-            ),
-        );
-        return mailboxes_view(&state, &v, typed, None).await;
-    }
-    let new = NewMailbox {
-        name: typed.name.clone(),
-        address: typed.address.clone(),
-        group_id: typed.group_id,
-    };
-    match state.store.add_mailbox(&v.actor, new).await {
-        Ok(m) => {
-            let text = i18n::tf(
-                v.lang,
-                "mail.mailbox_added",
-                &[("name", &m.name), ("address", &m.address)],
-            );
-            mailboxes_view(
-                &state,
-                &v,
-                MailboxForm::default(),
-                Some(notice(text, None, true)),
-            )
-            .await
-        }
-        Err(e) => {
-            let (field, message) = form_error(&v, e, &["name", "address", "group_id"])?;
-            typed.errors.insert(field, message);
-            mailboxes_view(&state, &v, typed, None).await
-        }
-    }
+    with_notice::<Mailboxes>(&state, &v, text, ok).await
 }
 
 // ------------------------------------------------------------------ quarantine
@@ -411,7 +419,7 @@ pub async fn retry(
         }
         Err(StoreError::NotFound) => (None, Some(i18n::t(v.lang, "mail.released_already"))),
         Err(e) => {
-            let (_, m) = form_error(&v, e, &[])?;
+            let m = form_error(&v, e)?;
             (None, Some(m))
         }
     };
@@ -456,7 +464,7 @@ pub async fn discard(
         }
         Err(StoreError::NotFound) => Err(PageError::not_found(v.lang).back("/admin/quarantine")),
         Err(e) => {
-            let (_, m) = form_error(&v, e, &[])?;
+            let m = form_error(&v, e)?;
             if from_message {
                 message_view(&state, &v, id, None, Some(m)).await
             } else {
@@ -545,7 +553,7 @@ pub async fn send_now(
         }
         Err(StoreError::NotFound) => Err(PageError::not_found(v.lang).back("/admin/outbox")),
         Err(e) => {
-            let (_, m) = form_error(&v, e, &[])?;
+            let m = form_error(&v, e)?;
             outbox_view(&state, &v, None, Some(m)).await
         }
     }

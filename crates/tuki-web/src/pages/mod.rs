@@ -28,6 +28,7 @@ pub mod live;
 pub mod mail_admin;
 pub mod portal;
 pub mod render;
+pub mod resource;
 pub mod settings;
 pub mod setup;
 pub mod sla_admin;
@@ -97,6 +98,9 @@ impl Default for Web {
 
 /// Largest attachment accepted (per file).
 pub const FILE_MAX: usize = 10 * 1024 * 1024;
+use tuki_store::mail::Mailboxes;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
+
 /// Largest form body with attachments.
 pub const UPLOAD_BODY_MAX: usize = 32 * 1024 * 1024;
 
@@ -156,42 +160,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/groups/{id}", post(admin::update_group))
         .route("/admin/groups/{id}/members", post(admin::group_members))
-        .route(
-            "/admin/calendars",
-            get(sla_admin::calendars).post(sla_admin::create_calendar),
-        )
-        .route(
-            "/admin/calendars/{id}",
-            get(sla_admin::calendar).post(sla_admin::update_calendar),
-        )
-        .route(
-            "/admin/calendars/{id}/delete",
-            post(sla_admin::delete_calendar),
-        )
-        .route(
-            "/admin/sla-policies",
-            get(sla_admin::policies).post(sla_admin::create_policy),
-        )
-        .route(
-            "/admin/sla-policies/{id}",
-            get(sla_admin::policy).post(sla_admin::update_policy),
-        )
-        .route(
-            "/admin/sla-policies/{id}/delete",
-            post(sla_admin::delete_policy),
-        )
-        .route(
-            "/admin/escalations",
-            get(sla_admin::escalations).post(sla_admin::create_escalation),
-        )
-        .route(
-            "/admin/escalations/{id}/delete",
-            post(sla_admin::delete_escalation),
-        )
-        .route(
-            "/admin/mailboxes",
-            get(mail_admin::mailboxes).post(mail_admin::create_mailbox),
-        )
         .route("/admin/bounces/clear", post(mail_admin::clear_bounce))
         .route("/admin/quarantine", get(mail_admin::quarantine))
         .route("/admin/quarantine/{id}", get(mail_admin::message))
@@ -213,6 +181,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/portal/tickets/{number}/state", post(portal::state))
         .route("/portal/tickets/{number}/rate", post(portal::rate))
+        .merge(resource::routes::<Calendars>())
+        .merge(resource::routes::<Policies>())
+        .merge(resource::routes::<EscalationRules>())
+        .merge(resource::routes::<Mailboxes>())
 }
 
 /// Any address no route knows. Browsers (which ask for `text/html`) get

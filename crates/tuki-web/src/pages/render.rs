@@ -36,6 +36,8 @@ templates!(
     "admin_orgs.html",
     "admin_org.html",
     "admin_groups.html",
+    "admin_form.html",
+    "admin_resource.html",
     "admin_calendars.html",
     "admin_sla_policies.html",
     "admin_escalations.html",

@@ -1,17 +1,14 @@
-//! Administration of service levels: business calendars (time zone, weekly
-//! working intervals, holidays, or around the clock), SLA policies
-//! (conditions, targets, order, warning share) and escalation rules.
-//! Administrators only; the store checks the role again on every write and
-//! validates what the forms send exactly as it validates the API's JSON.
+//! Administration of service levels as pages: business calendars (time
+//! zone, weekly working intervals, holidays, or around the clock), SLA
+//! policies (conditions, targets, order, warning share) and escalation
+//! rules, each an [`AdminPage`] served by the handlers of
+//! [`super::resource`].
 //!
 //! The forms are plain HTML: a weekday's hours are written as
 //! `08:00-11:30, 12:00-16:00`, holidays one per line as `2026-12-24` (one
 //! date) or `12-24` (every year), and Finland's public holidays are one
 //! checkbox.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use minijinja::Value;
 use tuki_domain::directory::Role;
@@ -21,14 +18,16 @@ use tuki_domain::sla::{
 };
 use tuki_domain::ticket::{Channel, Priority};
 use tuki_store::directory::UserFilter;
-use tuki_store::sla::{Calendar, CalendarInput, EscalationRuleInput, PolicyInput, SlaPolicy};
+use tuki_store::sla::{
+    Calendar, CalendarInput, Calendars, EscalationRule, EscalationRuleInput, EscalationRules,
+    Policies, PolicyInput, SlaPolicy,
+};
 use tuki_store::StoreError;
 
-use super::auth::{admin_only, Form, Posted, Viewer};
+use super::auth::{Form, Viewer};
 use super::i18n::{self, Lang};
-use super::render::{render, user_message, PageError, PageResult};
+use super::resource::{bounded, number, shown, AdminPage};
 use crate::AppState;
-use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 const WEEKDAYS: [&str; 7] = [
     "monday",
@@ -40,76 +39,8 @@ const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
-fn with_status(mut r: Response, error: &Option<String>) -> Response {
-    if error.is_some() {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
-}
-
-/// A message naming the form field for a mistake the administrator can fix.
-/// The store names calendar fields the way the definition spells them
-/// (`definition.hours.monday[1].end`); the label is that of the form field
-/// holding it (the weekday, the holidays box).
-fn message(lang: Lang, e: &StoreError) -> Option<String> {
-    if let StoreError::Invalid(v) = e {
-        let field = v.field.strip_prefix("definition.").unwrap_or(&v.field);
-        let head = field.split(['[', '.']).next().unwrap_or(field);
-        let day = field
-            .strip_prefix("hours.")
-            .map(|d| d.split(['[', '.']).next().unwrap_or(d));
-        let cat = i18n::catalogue(lang);
-        let label = match day {
-            Some(d) if WEEKDAYS.contains(&d) => i18n::t(lang, &format!("sla.day.{d}")),
-            _ => [field, head]
-                .iter()
-                .map(|f| format!("field.{f}"))
-                .find(|k| cat.contains_key(k))
-                .map(|k| i18n::t(lang, &k))
-                .unwrap_or_else(|| field.to_string()),
-        };
-        return Some(i18n::tf(
-            lang,
-            "error.field",
-            &[("field", &label), ("message", &v.message)],
-        ));
-    }
-    user_message(lang, e)
-}
-
-/// Where a save leads: to `Ok(path)` (a redirect), or for a mistake the
-/// administrator can fix, back to the form with the message (a 422 page).
-enum Saved {
-    Done(PageResult),
-    Again(String),
-}
-
-fn saved(v: &Viewer, res: Result<String, StoreError>) -> Saved {
-    match res {
-        Ok(to) => Saved::Done(Ok(Redirect::to(&to).into_response())),
-        Err(e) => match message(v.lang, &e) {
-            Some(m) => Saved::Again(m),
-            None => Saved::Done(Err(v.err(e))),
-        },
-    }
-}
-
-/// A whole number from a form field: absent when empty, an error naming the
-/// field when it is not a number.
-fn number(form: &Form, field: &str) -> Result<Option<i64>, StoreError> {
-    match form.opt(field) {
-        None => Ok(None),
-        Some(raw) => raw
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| StoreError::invalid(field, "must be a whole number")),
-    }
-}
-
-fn minutes(form: &Form, field: &str) -> Result<Option<u32>, StoreError> {
-    number(form, field)?
-        .map(|m| u32::try_from(m).map_err(|_| StoreError::invalid(field, "must not be negative")))
-        .transpose()
+fn id_name(id: i64, name: &str) -> Value {
+    context! { id => id, name => name }
 }
 
 // ------------------------------------------------------------------ calendars
@@ -201,18 +132,8 @@ fn calendar_input(form: &Form) -> Result<CalendarInput, StoreError> {
     })
 }
 
-/// What the calendar form shows: a stored calendar, or the sent form again.
-fn calendar_fields(c: Option<&Calendar>, form: Option<&Form>) -> Value {
-    if let Some(f) = form {
-        return context! {
-            name => f.text("name"),
-            time_zone => f.text("time_zone"),
-            always_open => f.get("always_open").is_some(),
-            hours => WEEKDAYS.iter().map(|d| context! { day => d, value => f.text(&format!("hours_{d}")) }).collect::<Vec<_>>(),
-            finnish_holidays => f.get("finnish_holidays").is_some(),
-            holidays => f.text("holidays"),
-        };
-    }
+/// What the calendar form shows of a stored calendar, or of a new one.
+fn calendar_fields(c: Option<&Calendar>) -> Value {
     let default_week = WeeklyHours::weekdays(&[WorkingInterval::new("08:00", "16:00")]);
     let (name, def) = match c {
         Some(c) => (c.name.clone(), c.definition.clone()),
@@ -291,101 +212,69 @@ fn calendar_summary(lang: Lang, c: &Calendar) -> Value {
     }
 }
 
-async fn calendars_view(
-    state: &AppState,
-    v: &Viewer,
-    edit: Option<i64>,
-    form: Option<&Form>,
-    error: Option<String>,
-) -> PageResult {
-    admin_only(v)?;
-    let calendars = state
-        .store
-        .list::<Calendars>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let editing = match edit {
-        Some(id) => Some(
-            calendars
-                .iter()
-                .find(|c| c.id == id)
-                .ok_or_else(|| PageError::not_found(v.lang))?,
-        ),
-        None => None,
-    };
-    let r = render(
-        "admin_calendars.html",
-        v.ctx(context! {
-            section => "calendars",
-            calendars => calendars.iter().map(|c| calendar_summary(v.lang, c)).collect::<Vec<_>>(),
-            edit_id => edit,
-            c => calendar_fields(editing, form),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
-}
+impl AdminPage for Calendars {
+    const PATH: &'static str = "/admin/calendars";
+    const TEMPLATE: &'static str = "admin_calendars.html";
+    const SECTION: &'static str = "calendars";
+    const TITLE: &'static str = "admin.calendars";
+    const NEW: &'static str = "sla.new_calendar";
+    const EDIT: &'static str = "sla.edit_calendar";
+    const LIST_ID: &'static str = "calendars";
+    const FORM_ID: &'static str = "calendar-form";
 
-pub async fn calendars(State(state): State<AppState>, v: Viewer) -> PageResult {
-    calendars_view(&state, &v, None, None, None).await
-}
-
-pub async fn calendar(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
-    calendars_view(&state, &v, Some(id), None, None).await
-}
-
-async fn save_calendar(state: AppState, v: Viewer, form: Form, id: Option<i64>) -> PageResult {
-    admin_only(&v)?;
-    let res = async {
-        let input = calendar_input(&form)?;
-        match id {
-            None => state.store.create::<Calendars>(&v.actor, input).await?,
-            Some(id) => {
-                state
-                    .store
-                    .replace::<Calendars>(&v.actor, id, input)
-                    .await?
-            }
-        };
-        Ok("/admin/calendars".to_string())
+    fn id(c: &Calendar) -> i64 {
+        c.id
     }
-    .await;
-    match saved(&v, res) {
-        Saved::Done(r) => r,
-        Saved::Again(m) => calendars_view(&state, &v, id, Some(&form), Some(m)).await,
+
+    fn name(c: &Calendar) -> &str {
+        &c.name
     }
-}
 
-pub async fn create_calendar(
-    State(state): State<AppState>,
-    Posted { viewer, form }: Posted,
-) -> PageResult {
-    save_calendar(state, viewer, form, None).await
-}
+    fn rows(lang: Lang, calendars: &[Calendar], _: &Value) -> Value {
+        calendars
+            .iter()
+            .map(|c| calendar_summary(lang, c))
+            .collect()
+    }
 
-pub async fn update_calendar(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { viewer, form }: Posted,
-) -> PageResult {
-    save_calendar(state, viewer, form, Some(id)).await
-}
+    fn fields(c: Option<&Calendar>) -> Value {
+        calendar_fields(c)
+    }
 
-pub async fn delete_calendar(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { viewer: v, .. }: Posted,
-) -> PageResult {
-    admin_only(&v)?;
-    match state.store.delete::<Calendars>(&v.actor, id).await {
-        Ok(()) => Ok(Redirect::to("/admin/calendars").into_response()),
-        Err(e) => match message(v.lang, &e) {
-            Some(m) => calendars_view(&state, &v, None, None, Some(m)).await,
-            None => Err(v.err(e)),
-        },
+    fn sent(f: &Form) -> Value {
+        context! {
+            name => f.text("name"),
+            time_zone => f.text("time_zone"),
+            always_open => f.get("always_open").is_some(),
+            hours => WEEKDAYS.iter().map(|d| context! { day => d, value => f.text(&format!("hours_{d}")) }).collect::<Vec<_>>(),
+            finnish_holidays => f.get("finnish_holidays").is_some(),
+            holidays => f.text("holidays"),
+        }
+    }
+
+    fn input(form: &Form) -> Result<CalendarInput, StoreError> {
+        calendar_input(form)
+    }
+
+    /// The store names calendar fields the way the definition spells them
+    /// (`definition.hours.monday[1].end`); the form field is the weekday's
+    /// box, `hours_monday`.
+    fn form_field(field: &str) -> String {
+        let field = field.strip_prefix("definition.").unwrap_or(field);
+        let head = field.split(['[', '.']).next().unwrap_or(field);
+        match field.strip_prefix("hours.") {
+            Some(day) => format!("hours_{}", day.split(['[', '.']).next().unwrap_or(day)),
+            None => head.to_string(),
+        }
+    }
+
+    fn label(lang: Lang, field: &str) -> String {
+        match field.strip_prefix("hours_") {
+            Some(day) if WEEKDAYS.contains(&day) => i18n::t(lang, &format!("sla.day.{day}")),
+            _ => i18n::t(lang, &format!("field.{field}")),
+        }
     }
 }
-
 // ------------------------------------------------------------------- policies
 
 fn policy_input(form: &Form) -> Result<PolicyInput, StoreError> {
@@ -405,9 +294,9 @@ fn policy_input(form: &Form) -> Result<PolicyInput, StoreError> {
             .transpose()?,
         calendar_id: number(form, "calendar_id")?
             .ok_or_else(|| StoreError::invalid("calendar_id", "choose a calendar"))?,
-        first_response_minutes: minutes(form, "first_response_minutes")?,
-        next_response_minutes: minutes(form, "next_response_minutes")?,
-        resolution_minutes: minutes(form, "resolution_minutes")?,
+        first_response_minutes: bounded(form, "first_response_minutes")?,
+        next_response_minutes: bounded(form, "next_response_minutes")?,
+        resolution_minutes: bounded(form, "resolution_minutes")?,
         warn_percent: number(form, "warn_percent")?
             .map(|w| {
                 u8::try_from(w)
@@ -418,9 +307,60 @@ fn policy_input(form: &Form) -> Result<PolicyInput, StoreError> {
     })
 }
 
-fn policy_fields(p: Option<&SlaPolicy>, form: Option<&Form>) -> Value {
-    if let Some(f) = form {
-        return context! {
+impl AdminPage for Policies {
+    const PATH: &'static str = "/admin/sla-policies";
+    const TEMPLATE: &'static str = "admin_sla_policies.html";
+    const SECTION: &'static str = "sla_policies";
+    const TITLE: &'static str = "admin.sla_policies";
+    const NEW: &'static str = "sla.new_policy";
+    const EDIT: &'static str = "sla.edit_policy";
+    const LIST_ID: &'static str = "policies";
+    const FORM_ID: &'static str = "policy-form";
+
+    fn id(p: &SlaPolicy) -> i64 {
+        p.id
+    }
+
+    fn name(p: &SlaPolicy) -> &str {
+        &p.name
+    }
+
+    fn rows(_: Lang, policies: &[SlaPolicy], more: &Value) -> Value {
+        let name_of = |list: &str, id: i64| named(more, list, id);
+        policies.iter().map(|p| context! {
+            id => p.id, name => &p.name, position => p.position, active => p.active,
+            priorities => p.priorities.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+            organisation => p.organisation_id.map(|o| name_of("organisations", o)),
+            category => &p.category,
+            channel => p.channel.map(|c| c.as_str()),
+            calendar => name_of("calendars", p.calendar_id),
+            first_response => p.first_response_minutes, next_response => p.next_response_minutes,
+            resolution => p.resolution_minutes, warn_percent => p.warn_percent,
+        }).collect()
+    }
+
+    fn fields(p: Option<&SlaPolicy>) -> Value {
+        match p {
+            Some(p) => context! {
+                name => &p.name, position => p.position.to_string(),
+                priorities => p.priorities.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+                organisation_id => p.organisation_id, category => p.category.clone().unwrap_or_default(),
+                channel => p.channel.map(|c| c.as_str()).unwrap_or(""), calendar_id => p.calendar_id,
+                first_response_minutes => shown(p.first_response_minutes),
+                next_response_minutes => shown(p.next_response_minutes),
+                resolution_minutes => shown(p.resolution_minutes),
+                warn_percent => p.warn_percent.to_string(), active => p.active,
+            },
+            None => context! {
+                name => "", position => "100", priorities => Vec::<String>::new(), category => "",
+                channel => "", first_response_minutes => "", next_response_minutes => "",
+                resolution_minutes => "", warn_percent => "80", active => true,
+            },
+        }
+    }
+
+    fn sent(f: &Form) -> Value {
+        context! {
             name => f.text("name"), position => f.text("position"),
             priorities => f.all("priorities"), organisation_id => f.int("organisation_id"),
             category => f.text("category"), channel => f.text("channel"),
@@ -429,150 +369,33 @@ fn policy_fields(p: Option<&SlaPolicy>, form: Option<&Form>) -> Value {
             next_response_minutes => f.text("next_response_minutes"),
             resolution_minutes => f.text("resolution_minutes"),
             warn_percent => f.text("warn_percent"), active => f.get("active").is_some(),
-        };
+        }
     }
-    let text = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
-    match p {
-        Some(p) => context! {
-            name => &p.name, position => p.position.to_string(),
-            priorities => p.priorities.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
-            organisation_id => p.organisation_id, category => p.category.clone().unwrap_or_default(),
-            channel => p.channel.map(|c| c.as_str()).unwrap_or(""), calendar_id => p.calendar_id,
-            first_response_minutes => text(p.first_response_minutes),
-            next_response_minutes => text(p.next_response_minutes),
-            resolution_minutes => text(p.resolution_minutes),
-            warn_percent => p.warn_percent.to_string(), active => p.active,
-        },
-        None => context! {
-            name => "", position => "100", priorities => Vec::<String>::new(), category => "",
-            channel => "", first_response_minutes => "", next_response_minutes => "",
-            resolution_minutes => "", warn_percent => "80", active => true,
-        },
-    }
-}
 
-async fn policies_view(
-    state: &AppState,
-    v: &Viewer,
-    edit: Option<i64>,
-    form: Option<&Form>,
-    error: Option<String>,
-) -> PageResult {
-    admin_only(v)?;
-    let store = &state.store;
-    let policies = store
-        .list::<Policies>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let calendars = store
-        .list::<Calendars>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let orgs = store
-        .organisations(&v.actor, None, None, 500)
-        .await
-        .map_err(|e| v.err(e))?;
-    let editing = match edit {
-        Some(id) => Some(
-            policies
-                .iter()
-                .find(|p| p.id == id)
-                .ok_or_else(|| PageError::not_found(v.lang))?,
-        ),
-        None => None,
-    };
-    let cal_name = |id: i64| {
-        calendars
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name.clone())
-            .unwrap_or_default()
-    };
-    let org_name = |id: i64| {
-        orgs.iter()
-            .find(|o| o.id == id)
-            .map(|o| o.name.clone())
-            .unwrap_or_default()
-    };
-    let r = render(
-        "admin_sla_policies.html",
-        v.ctx(context! {
-            section => "sla_policies",
-            policies => policies.iter().map(|p| context! {
-                id => p.id, name => &p.name, position => p.position, active => p.active,
-                priorities => p.priorities.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
-                organisation => p.organisation_id.map(org_name), category => &p.category,
-                channel => p.channel.map(|c| c.as_str()), calendar => cal_name(p.calendar_id),
-                first_response => p.first_response_minutes, next_response => p.next_response_minutes,
-                resolution => p.resolution_minutes, warn_percent => p.warn_percent,
-            }).collect::<Vec<_>>(),
-            calendars => calendars.iter().map(|c| context! { id => c.id, name => &c.name }).collect::<Vec<_>>(),
-            organisations => orgs.iter().map(|o| context! { id => o.id, name => &o.name }).collect::<Vec<_>>(),
-            all_priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+    fn input(form: &Form) -> Result<PolicyInput, StoreError> {
+        policy_input(form)
+    }
+
+    async fn more(state: &AppState, v: &Viewer) -> Result<Value, StoreError> {
+        let store = &state.store;
+        let calendars = store.list::<Calendars>(&v.actor).await?;
+        let orgs = store.organisations(&v.actor, None, None, 500).await?;
+        Ok(context! {
+            calendars => calendars.iter().map(|c| id_name(c.id, &c.name)).collect::<Vec<_>>(),
+            organisations => orgs.iter().map(|o| id_name(o.id, &o.name)).collect::<Vec<_>>(),
+            priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             channels => Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            edit_id => edit,
-            p => policy_fields(editing, form),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
-}
-
-pub async fn policies(State(state): State<AppState>, v: Viewer) -> PageResult {
-    policies_view(&state, &v, None, None, None).await
-}
-
-pub async fn policy(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
-    policies_view(&state, &v, Some(id), None, None).await
-}
-
-async fn save_policy(state: AppState, v: Viewer, form: Form, id: Option<i64>) -> PageResult {
-    admin_only(&v)?;
-    let res = async {
-        let input = policy_input(&form)?;
-        match id {
-            None => state.store.create::<Policies>(&v.actor, input).await?,
-            Some(id) => state.store.replace::<Policies>(&v.actor, id, input).await?,
-        };
-        Ok("/admin/sla-policies".to_string())
-    }
-    .await;
-    match saved(&v, res) {
-        Saved::Done(r) => r,
-        Saved::Again(m) => policies_view(&state, &v, id, Some(&form), Some(m)).await,
+        })
     }
 }
 
-pub async fn create_policy(
-    State(state): State<AppState>,
-    Posted { viewer, form }: Posted,
-) -> PageResult {
-    save_policy(state, viewer, form, None).await
+/// The name of `id` in one of the page's lists of choices.
+fn named(more: &Value, list: &str, id: i64) -> Option<String> {
+    more.get_attr(list).ok()?.try_iter().ok()?.find_map(|x| {
+        let this = x.get_attr("id").ok()?;
+        (i64::try_from(this).ok()? == id).then(|| x.get_attr("name").ok().map(|n| n.to_string()))?
+    })
 }
-
-pub async fn update_policy(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { viewer, form }: Posted,
-) -> PageResult {
-    save_policy(state, viewer, form, Some(id)).await
-}
-
-pub async fn delete_policy(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { viewer: v, .. }: Posted,
-) -> PageResult {
-    admin_only(&v)?;
-    match state.store.delete::<Policies>(&v.actor, id).await {
-        Ok(()) => Ok(Redirect::to("/admin/sla-policies").into_response()),
-        Err(e) => match message(v.lang, &e) {
-            Some(m) => policies_view(&state, &v, None, None, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
-}
-
 // ---------------------------------------------------------- escalation rules
 
 fn rule_input(form: &Form) -> Result<EscalationRuleInput, StoreError> {
@@ -592,99 +415,93 @@ fn rule_input(form: &Form) -> Result<EscalationRuleInput, StoreError> {
     })
 }
 
-async fn rules_view(state: &AppState, v: &Viewer, error: Option<String>) -> PageResult {
-    admin_only(v)?;
-    let store = &state.store;
-    let rules = store
-        .list::<EscalationRules>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let policies = store
-        .list::<Policies>(&v.actor)
-        .await
-        .map_err(|e| v.err(e))?;
-    let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
-    let mut staff = Vec::new();
-    for role in [Role::Agent, Role::Admin] {
-        staff.extend(
-            store
-                .users(
-                    &v.actor,
-                    &UserFilter {
-                        role: Some(role),
-                        limit: 500,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| v.err(e))?,
-        );
+impl AdminPage for EscalationRules {
+    const PATH: &'static str = "/admin/escalations";
+    const TEMPLATE: &'static str = "admin_escalations.html";
+    const SECTION: &'static str = "escalations";
+    const TITLE: &'static str = "admin.escalations";
+    const NEW: &'static str = "sla.new_rule";
+    const EDIT: &'static str = "sla.edit_rule";
+    const LIST_ID: &'static str = "escalations";
+    const FORM_ID: &'static str = "escalation-form";
+
+    fn id(r: &EscalationRule) -> i64 {
+        r.id
     }
-    let policy_name = |id: i64| policies.iter().find(|p| p.id == id).map(|p| p.name.clone());
-    let group_name = |id: i64| groups.iter().find(|g| g.id == id).map(|g| g.name.clone());
-    let user_name = |id: i64| staff.iter().find(|u| u.id == id).map(|u| u.name.clone());
-    let r = render(
-        "admin_escalations.html",
-        v.ctx(context! {
-            section => "escalations",
-            rules => rules.iter().map(|r| context! {
-                id => r.id, name => &r.name, position => r.position, active => r.active,
-                policy => r.policy_id.and_then(policy_name), sla_kind => r.sla_kind.map(|k| k.as_str()),
-                fires_on => r.fires_on.as_str(), action => r.action.as_str(),
-                user => r.user_id.and_then(user_name), group => r.group_id.and_then(group_name),
-            }).collect::<Vec<_>>(),
-            policies => policies.iter().map(|p| context! { id => p.id, name => &p.name }).collect::<Vec<_>>(),
+
+    fn name(r: &EscalationRule) -> &str {
+        &r.name
+    }
+
+    fn rows(_: Lang, rules: &[EscalationRule], more: &Value) -> Value {
+        rules
+            .iter()
+            .map(|r| {
+                context! {
+                    id => r.id, name => &r.name, position => r.position, active => r.active,
+                    policy => r.policy_id.and_then(|p| named(more, "policies", p)),
+                    sla_kind => r.sla_kind.map(|k| k.as_str()),
+                    fires_on => r.fires_on.as_str(), action => r.action.as_str(),
+                    user => r.user_id.and_then(|u| named(more, "staff", u)),
+                    group => r.group_id.and_then(|g| named(more, "groups", g)),
+                }
+            })
+            .collect()
+    }
+
+    fn fields(r: Option<&EscalationRule>) -> Value {
+        match r {
+            Some(r) => context! {
+                name => &r.name, position => r.position.to_string(), policy_id => r.policy_id,
+                sla_kind => r.sla_kind.map(|k| k.as_str()), fires_on => r.fires_on.as_str(),
+                action => r.action.as_str(), user_id => r.user_id, group_id => r.group_id,
+                active => r.active,
+            },
+            None => context! { name => "", position => "100", active => true },
+        }
+    }
+
+    fn sent(f: &Form) -> Value {
+        context! {
+            name => f.text("name"), position => f.text("position"),
+            policy_id => f.int("policy_id"), sla_kind => f.text("sla_kind"),
+            fires_on => f.text("fires_on"), action => f.text("action"),
+            user_id => f.int("user_id"), group_id => f.int("group_id"),
+            active => f.get("active").is_some(),
+        }
+    }
+
+    fn input(form: &Form) -> Result<EscalationRuleInput, StoreError> {
+        rule_input(form)
+    }
+
+    async fn more(state: &AppState, v: &Viewer) -> Result<Value, StoreError> {
+        let store = &state.store;
+        let policies = store.list::<Policies>(&v.actor).await?;
+        let groups = store.groups(&v.actor).await?;
+        let mut staff = Vec::new();
+        for role in [Role::Agent, Role::Admin] {
+            let filter = UserFilter {
+                role: Some(role),
+                limit: 500,
+                ..Default::default()
+            };
+            staff.extend(store.users(&v.actor, &filter).await?);
+        }
+        Ok(context! {
+            policies => policies.iter().map(|p| id_name(p.id, &p.name)).collect::<Vec<_>>(),
             groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
-            staff => staff.iter().map(|u| context! { id => u.id, name => &u.name }).collect::<Vec<_>>(),
+            staff => staff.iter().map(|u| id_name(u.id, &u.name)).collect::<Vec<_>>(),
             kinds => SlaKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             triggers => EscalationTrigger::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             actions => EscalationAction::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
-}
-
-pub async fn escalations(State(state): State<AppState>, v: Viewer) -> PageResult {
-    rules_view(&state, &v, None).await
-}
-
-pub async fn create_escalation(
-    State(state): State<AppState>,
-    Posted { viewer: v, form }: Posted,
-) -> PageResult {
-    admin_only(&v)?;
-    let res = async {
-        state
-            .store
-            .create::<EscalationRules>(&v.actor, rule_input(&form)?)
-            .await?;
-        Ok("/admin/escalations".to_string())
-    }
-    .await;
-    match saved(&v, res) {
-        Saved::Done(r) => r,
-        Saved::Again(m) => rules_view(&state, &v, Some(m)).await,
-    }
-}
-
-pub async fn delete_escalation(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { viewer: v, .. }: Posted,
-) -> PageResult {
-    admin_only(&v)?;
-    match state.store.delete::<EscalationRules>(&v.actor, id).await {
-        Ok(()) => Ok(Redirect::to("/admin/escalations").into_response()),
-        Err(e) => match message(v.lang, &e) {
-            Some(m) => rules_view(&state, &v, Some(m)).await,
-            None => Err(v.err(e)),
-        },
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::resource::field_message;
     use super::*;
 
     #[test]
@@ -717,13 +534,16 @@ mod tests {
     fn messages_name_the_form_field() {
         let e = StoreError::invalid("definition.hours.monday[1].end", "must be after the start");
         assert_eq!(
-            message(Lang::En, &e).unwrap(),
-            "Monday: must be after the start"
+            field_message::<Calendars>(Lang::En, &e).unwrap(),
+            (
+                "hours_monday".into(),
+                "Monday: must be after the start".into()
+            )
         );
         let e = StoreError::invalid("definition.time_zone", "unknown time zone");
         assert_eq!(
-            message(Lang::En, &e).unwrap(),
-            "Time zone: unknown time zone"
+            field_message::<Calendars>(Lang::En, &e).unwrap(),
+            ("time_zone".into(), "Time zone: unknown time zone".into())
         );
     }
 }

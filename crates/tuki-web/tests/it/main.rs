@@ -2,6 +2,7 @@
 //! PostgreSQL (each test function runs on both engines).
 
 mod access;
+mod admin_resources;
 mod errors;
 mod live;
 mod mail_admin;
