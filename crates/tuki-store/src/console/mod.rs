@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use sqlx::Row;
-use tuki_domain::access::Actor;
+use tuki_domain::access::{can_view_ticket, Actor, TicketFacts};
 use tuki_domain::directory::Role;
 use tuki_domain::ticket::TicketState;
 
@@ -207,13 +207,30 @@ fn is_pending(s: TicketState) -> bool {
 
 impl QueueCounts {
     /// The counts of `actor` (staff) from the shared table and the active
-    /// tickets the actor follows (one row each, `n` = 1). Agrees with
-    /// [`Store::queue_count`]; a store test checks that on both engines.
+    /// tickets the actor follows (one row each, `n` = 1). Which rows count is
+    /// the domain's `can_view_ticket`, the rule single reads use; a store
+    /// test checks that counts, queues, lists and single reads agree on both
+    /// engines.
     pub fn of(actor: &Actor, all: &ActiveCounts, followed: &[CountRow]) -> QueueCounts {
         let me = actor.user_id;
-        let sees_all = actor.is_admin();
         let mut c = QueueCounts::default();
-        let add = |r: &CountRow, c: &mut QueueCounts| {
+        // A row seen without following it is counted from the shared table;
+        // a followed row only when following is what makes it visible.
+        let sees = |r: &CountRow, followed: bool| {
+            let facts = TicketFacts {
+                // Staff visibility does not depend on the requester.
+                requester_id: -1,
+                organisation_id: None,
+                group_id: r.group_id,
+                owner_id: r.owner_id,
+                followed_by_actor: followed,
+            };
+            can_view_ticket(actor, &facts)
+        };
+        let mut add = |r: &CountRow| {
+            if let Some(g) = r.group_id {
+                *c.groups.entry(g).or_default() += r.n;
+            }
             if r.owner_id.is_none() {
                 c.unassigned += r.n;
             }
@@ -222,29 +239,19 @@ impl QueueCounts {
             }
             c.open += r.n;
         };
-        for r in &all.rows {
-            if me.is_some() && r.owner_id == me {
-                c.mine += r.n;
-            }
-            let in_group = r.group_id.is_some_and(|g| actor.in_group(g));
-            if let Some(g) = r.group_id {
-                if sees_all || in_group {
-                    *c.groups.entry(g).or_default() += r.n;
-                }
-            }
-            if sees_all || in_group || (me.is_some() && r.owner_id == me) {
-                add(r, &mut c);
-            }
+        for r in all.rows.iter().filter(|r| sees(r, false)) {
+            add(r);
         }
-        for r in followed {
-            c.following += r.n;
-            let counted = sees_all
-                || r.group_id.is_some_and(|g| actor.in_group(g))
-                || (me.is_some() && r.owner_id == me);
-            if !counted {
-                add(r, &mut c);
-            }
+        for r in followed.iter().filter(|r| !sees(r, false) && sees(r, true)) {
+            add(r);
         }
+        c.mine = all
+            .rows
+            .iter()
+            .filter(|r| me.is_some() && r.owner_id == me)
+            .map(|r| r.n)
+            .sum();
+        c.following = followed.iter().map(|r| r.n).sum();
         c
     }
 
