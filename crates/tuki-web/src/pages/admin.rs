@@ -4,8 +4,8 @@
 //! pages keep the console's queue sidebar, so the queues stay one click away.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
 use serde::Deserialize;
 use tuki_domain::directory::{GroupForm, Language, OrgKind, Role};
@@ -16,7 +16,7 @@ use tuki_store::StoreError;
 
 use super::auth::{admin_only, Posted, Viewer};
 use super::console::base_url;
-use super::render::{render, user_message, PageError, PageResult};
+use super::render::{render, with_status, Mistake, PageError, PageResult};
 use crate::AppState;
 
 /// The console's queue sidebar, for the admin pages too.
@@ -36,13 +36,6 @@ fn domains(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn with_status(mut r: Response, error: &Option<String>) -> Response {
-    if error.is_some() {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
-}
-
 pub async fn index(v: Viewer) -> PageResult {
     admin_only(&v)?;
     Ok(Redirect::to("/admin/users").into_response())
@@ -57,7 +50,7 @@ async fn users_view(
     state: &AppState,
     v: &Viewer,
     q: &str,
-    error: Option<String>,
+    error: Option<Mistake>,
     invite_link: Option<(String, String)>,
 ) -> PageResult {
     admin_only(v)?;
@@ -137,7 +130,7 @@ pub async fn create_user(
     .await;
     match res {
         Ok(link) => users_view(&state, &v, "", None, Some(link)).await,
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => users_view(&state, &v, "", Some(m), None).await,
             None => Err(v.err(e)),
         },
@@ -148,7 +141,7 @@ async fn user_view(
     state: &AppState,
     v: &Viewer,
     id: i64,
-    error: Option<String>,
+    error: Option<Mistake>,
     invite_link: Option<String>,
 ) -> PageResult {
     admin_only(v)?;
@@ -217,7 +210,7 @@ pub async fn update_user(
     .await;
     match res {
         Ok(()) => Ok(Redirect::to(&format!("/admin/users/{id}")).into_response()),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => user_view(&state, &v, id, Some(m), None).await,
             None => Err(v.err(e)),
         },
@@ -241,7 +234,7 @@ pub async fn invite(
     user_view(&state, &v, id, None, Some(link)).await
 }
 
-async fn orgs_view(state: &AppState, v: &Viewer, error: Option<String>) -> PageResult {
+async fn orgs_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> PageResult {
     admin_only(v)?;
     let orgs = state
         .store
@@ -294,14 +287,14 @@ pub async fn create_organisation(
     .await;
     match res {
         Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => orgs_view(&state, &v, Some(m)).await,
             None => Err(v.err(e)),
         },
     }
 }
 
-async fn org_view(state: &AppState, v: &Viewer, id: i64, error: Option<String>) -> PageResult {
+async fn org_view(state: &AppState, v: &Viewer, id: i64, error: Option<Mistake>) -> PageResult {
     admin_only(v)?;
     let o = state
         .store
@@ -357,14 +350,14 @@ pub async fn update_organisation(
     match res {
         Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
         Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => org_view(&state, &v, id, Some(m)).await,
             None => Err(v.err(e)),
         },
     }
 }
 
-async fn groups_view(state: &AppState, v: &Viewer, error: Option<String>) -> PageResult {
+async fn groups_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> PageResult {
     admin_only(v)?;
     let store = &state.store;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
@@ -441,7 +434,7 @@ pub async fn create_group(
     .await;
     match res {
         Ok(()) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => groups_view(&state, &v, Some(m)).await,
             None => Err(v.err(e)),
         },
@@ -455,7 +448,12 @@ pub async fn group_members(
 ) -> PageResult {
     admin_only(&v)?;
     let Some(user) = form.int("user_id") else {
-        return groups_view(&state, &v, Some(super::i18n::t(v.lang, "error.choose"))).await;
+        return groups_view(
+            &state,
+            &v,
+            Some(Mistake::invalid(super::i18n::t(v.lang, "error.choose"))),
+        )
+        .await;
     };
     let res = if form.get("remove").is_some() {
         state.store.remove_group_member(&v.actor, id, user).await
@@ -464,7 +462,7 @@ pub async fn group_members(
     };
     match res {
         Ok(_) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => groups_view(&state, &v, Some(m)).await,
             None => Err(v.err(e)),
         },
@@ -499,7 +497,7 @@ pub async fn update_group(
     match res {
         Ok(()) => Ok(Redirect::to("/admin/groups").into_response()),
         Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => groups_view(&state, &v, Some(m)).await,
             None => Err(v.err(e)),
         },

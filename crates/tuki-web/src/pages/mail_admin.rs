@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use minijinja::{context, Value};
 use tuki_store::mail::imap::ImapSecurity;
 use tuki_store::mail::IngestOutcome;
@@ -25,7 +24,7 @@ use tuki_store::StoreError;
 use super::auth::{admin_only, Form, Posted, Viewer};
 use super::console::size;
 use super::i18n::{self, Lang};
-use super::render::{render, user_message, when, PageError, PageResult};
+use super::render::{render, when, with_status, Mistake, PageError, PageResult};
 use super::resource::{bounded, number, with_notice, AdminPage, Done};
 use crate::AppState;
 
@@ -41,17 +40,10 @@ fn notice(text: String, ticket: Option<i64>, ok: bool) -> Value {
     context! { text => text, ticket => ticket, ok => ok }
 }
 
-fn with_status(mut r: Response, failed: bool) -> Response {
-    if failed {
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    r
-}
-
 /// A store error on an action: a mistake the administrator can fix becomes
 /// a message on the page; anything else is an error page.
-fn form_error(v: &Viewer, e: StoreError) -> Result<String, PageError> {
-    match user_message(v.lang, &e) {
+fn form_error(v: &Viewer, e: StoreError) -> Result<Mistake, PageError> {
+    match Mistake::of(v.lang, &e) {
         Some(m) => Ok(m),
         None => Err(v.err(e)),
     }
@@ -258,7 +250,7 @@ async fn quarantine_view(
     state: &AppState,
     v: &Viewer,
     done: Option<Value>,
-    error: Option<String>,
+    error: Option<Mistake>,
 ) -> PageResult {
     admin_only(v)?;
     let (entries, total) = state
@@ -267,7 +259,6 @@ async fn quarantine_view(
         .await
         .map_err(|e| v.err(e))?;
     let side = super::admin::queues(state, v).await?;
-    let failed = error.is_some();
     let r = render(
         "admin_quarantine.html",
         v.ctx(context! {
@@ -276,10 +267,10 @@ async fn quarantine_view(
             messages => entries.iter().map(quarantine_row).collect::<Vec<_>>(),
             total => total,
             done => done,
-            error => error,
+            error => &error,
         }),
     );
-    Ok(with_status(r, failed))
+    Ok(with_status(r, &error))
 }
 
 /// `/admin/quarantine`: mail that could not be read and is not released.
@@ -308,7 +299,7 @@ async fn message_view(
     v: &Viewer,
     id: i64,
     done: Option<Value>,
-    error: Option<String>,
+    error: Option<Mistake>,
 ) -> PageResult {
     admin_only(v)?;
     let q = state
@@ -317,7 +308,6 @@ async fn message_view(
         .await
         .map_err(|e| v.err(e).back("/admin/quarantine"))?;
     let side = super::admin::queues(state, v).await?;
-    let failed = error.is_some();
     let r = render(
         "admin_quarantine_message.html",
         v.ctx(context! {
@@ -328,10 +318,10 @@ async fn message_view(
             cut => q.raw.len() > RAW_SHOWN,
             shown => size(RAW_SHOWN as i64),
             done => done,
-            error => error,
+            error => &error,
         }),
     );
-    Ok(with_status(r, failed))
+    Ok(with_status(r, &error))
 }
 
 /// `/admin/quarantine/{id}`: one message, its error and its source.
@@ -417,7 +407,10 @@ pub async fn retry(
             let (text, ok) = retry_notice(v.lang, id, &r);
             (Some(notice(text, r.ticket_number, ok)), None)
         }
-        Err(StoreError::NotFound) => (None, Some(i18n::t(v.lang, "mail.released_already"))),
+        Err(StoreError::NotFound) => (
+            None,
+            Some(Mistake::invalid(i18n::t(v.lang, "mail.released_already"))),
+        ),
         Err(e) => {
             let m = form_error(&v, e)?;
             (None, Some(m))
@@ -500,7 +493,7 @@ async fn outbox_view(
     state: &AppState,
     v: &Viewer,
     done: Option<Value>,
-    error: Option<String>,
+    error: Option<Mistake>,
 ) -> PageResult {
     admin_only(v)?;
     let o = state
@@ -509,7 +502,6 @@ async fn outbox_view(
         .await
         .map_err(|e| v.err(e))?;
     let side = super::admin::queues(state, v).await?;
-    let failed = error.is_some();
     let r = render(
         "admin_outbox.html",
         v.ctx(context! {
@@ -522,10 +514,10 @@ async fn outbox_view(
             failing_total => o.failing_total,
             no_smtp => !state.web.sends_mail,
             done => done,
-            error => error,
+            error => &error,
         }),
     );
-    Ok(with_status(r, failed))
+    Ok(with_status(r, &error))
 }
 
 /// `/admin/outbox`: outgoing mail that waits, keeps failing or went lately.

@@ -3,7 +3,6 @@
 //! rating the help after resolution.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
 use tuki_domain::ticket::{Channel, TicketState};
@@ -14,7 +13,7 @@ use tuki_store::StoreError;
 use super::auth::{Posted, Viewer};
 use super::console::{size, FileView};
 use super::i18n;
-use super::render::{render, user_message, when, PageError, PageResult};
+use super::render::{render, when, with_status, Mistake, PageError, PageResult};
 use crate::AppState;
 
 /// Categories a customer can choose from (labels in the catalogues).
@@ -53,18 +52,12 @@ pub async fn list(State(state): State<AppState>, v: Viewer) -> PageResult {
     Ok(render("portal_list.html", v.ctx(context! { rows => rows })))
 }
 
-fn new_form(v: &Viewer, values: Value, error: Option<String>) -> axum::response::Response {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let mut r = render(
+fn new_form(v: &Viewer, values: Value, error: Option<Mistake>) -> axum::response::Response {
+    let r = render(
         "portal_new.html",
-        v.ctx(context! { categories => CATEGORIES, f => values, error => error }),
+        v.ctx(context! { categories => CATEGORIES, f => values, error => &error }),
     );
-    *r.status_mut() = status;
-    r
+    with_status(r, &error)
 }
 
 pub async fn new_page(v: Viewer) -> PageResult {
@@ -114,7 +107,7 @@ pub async fn create(
             state.web.live.publish(t.id, t.number);
             Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response())
         }
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => Ok(new_form(
                 &v,
                 context! { subject => form.text("subject"), body => form.text("body"), category => category },
@@ -129,7 +122,7 @@ async fn ticket_view(
     state: &AppState,
     v: &Viewer,
     number: i64,
-    error: Option<String>,
+    error: Option<Mistake>,
 ) -> PageResult {
     if let Some(r) = customers_only(v) {
         return Ok(r);
@@ -172,12 +165,7 @@ async fn ticket_view(
             }
         })
         .collect();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let mut r = render(
+    let r = render(
         "portal_ticket.html",
         v.ctx(context! {
             tk => context! {
@@ -187,11 +175,10 @@ async fn ticket_view(
             },
             entries => entries,
             rating => rating.map(|r| context! { score => r.score, comment => r.comment }),
-            error => error,
+            error => &error,
         }),
     );
-    *r.status_mut() = status;
-    Ok(r)
+    Ok(with_status(r, &error))
 }
 
 pub async fn ticket(
@@ -217,7 +204,7 @@ async fn after(
             Ok(Redirect::to(&format!("/portal/tickets/{number}")).into_response())
         }
         Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
-        Err(e) => match user_message(v.lang, &e) {
+        Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => ticket_view(state, v, number, Some(m)).await,
             None => Err(v.err(e)),
         },

@@ -150,6 +150,49 @@ impl PageError {
     }
 }
 
+/// A mistake the person can fix, shown on the page it was made on with the
+/// status the API gives the same error ([`crate::error::status_of`]): 422
+/// for invalid input, 409 for a clash with what is stored. In templates it
+/// is its message.
+#[derive(Debug, Clone)]
+pub struct Mistake {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl Mistake {
+    /// The mistake a store error is, or `None` for errors the person cannot
+    /// fix (they become error pages).
+    pub fn of(lang: Lang, e: &StoreError) -> Option<Mistake> {
+        Some(Mistake {
+            status: crate::error::status_of(e).0,
+            message: user_message(lang, e)?,
+        })
+    }
+
+    /// Input the page itself finds invalid.
+    pub fn invalid(message: String) -> Mistake {
+        Mistake {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message,
+        }
+    }
+}
+
+impl serde::Serialize for Mistake {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
+}
+
+/// A page's response with the status of the mistake it shows, if any.
+pub fn with_status(mut r: Response, error: &Option<Mistake>) -> Response {
+    if let Some(m) = error {
+        *r.status_mut() = m.status;
+    }
+    r
+}
+
 /// A message for a mistake the person can fix (invalid input, a clash with
 /// the ticket's state), or `None` for internal errors.
 pub fn user_message(lang: Lang, e: &StoreError) -> Option<String> {

@@ -16,7 +16,7 @@ use tuki_store::{Store, StoreError};
 
 use super::auth::{self, csrf_refused, read_form, set_cookie};
 use super::i18n::{self, Lang};
-use super::render::{render, user_message, PageError, PageResult};
+use super::render::{render, with_status, Mistake, PageError, PageResult};
 use crate::AppState;
 
 /// On a first start (no administrator), makes a setup link and prints it
@@ -66,16 +66,14 @@ fn form(
     lang: Lang,
     token: &str,
     values: Value,
-    error: Option<String>,
+    error: Option<Mistake>,
 ) -> Response {
     let (pre, fresh) = auth::pre_token(headers);
-    let mut res = render(
+    let res = render(
         "setup.html",
         context! { lang => lang.code(), csrf => &pre, token => token, f => values, error => &error },
     );
-    if error.is_some() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
+    let mut res = with_status(res, &error);
     if fresh {
         res.headers_mut().append(
             header::SET_COOKIE,
@@ -130,7 +128,14 @@ pub async fn submit(
     };
     if posted.text("password") != posted.text("password2") {
         let msg = i18n::t(lang, "invite.mismatch");
-        return Ok(form(&state, &headers, lang, &token, values, Some(msg)));
+        return Ok(form(
+            &state,
+            &headers,
+            lang,
+            &token,
+            values,
+            Some(Mistake::invalid(msg)),
+        ));
     }
     let store = &state.store;
     let admin = FirstAdmin {
@@ -143,7 +148,7 @@ pub async fn submit(
         Ok(Some(id)) => id,
         Ok(None) => return Err(invalid(lang)),
         Err(e @ (StoreError::Invalid(_) | StoreError::Conflict { .. })) => {
-            let msg = user_message(lang, &e);
+            let msg = Mistake::of(lang, &e);
             return Ok(form(&state, &headers, lang, &token, values, msg));
         }
         Err(e) => return Err(PageError::store(lang, e)),

@@ -439,12 +439,13 @@ async fn an_administrator_reads_retries_and_discards_quarantined_mail(db: TestDb
         .unwrap();
     assert_eq!(q.raw, big);
     assert_eq!(q.entry.released_by, d.admin_actor.user_id);
-    // Twice is refused; an unknown message is a 404.
+    // Twice is refused as a clash (409, as over the API); an unknown
+    // message is a 404.
     let (s, _) = d
         .admin
         .post(&format!("/admin/quarantine/{second}/discard"), &[], true)
         .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(
         d.admin
             .post("/admin/quarantine/999999/discard", &[], true)
@@ -533,12 +534,13 @@ async fn the_outbox_page_lists_mail_and_sends_failing_mail_now(db: TestDb) {
         .find(|m| m.id == failing)
         .unwrap();
     assert!(row.next_attempt_at <= store.now());
-    // Sent mail is not sent again; an unknown one is a 404.
+    // Sent mail is not sent again (a clash: 409, as over the API); an
+    // unknown one is a 404.
     let (s, body) = d
         .admin
         .post(&format!("/admin/outbox/{sent}/send"), &[], true)
         .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s, StatusCode::CONFLICT);
     assert!(body.contains("was sent already"));
     assert_eq!(
         d.admin.post("/admin/outbox/999999/send", &[], true).await.0,
