@@ -111,43 +111,10 @@ pub(crate) fn classify(msg: &Message<'_>, from: &Mailbox) -> Classification {
     let subject = msg.subject().unwrap_or("").to_lowercase();
     let local = from.address.split('@').next().unwrap_or("");
 
-    let is_report = msg.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-            && ct
-                .attribute("report-type")
-                .is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
-    });
     let daemon_sender = ["mailer-daemon", "postmaster", "mail-daemon"]
         .iter()
         .any(|d| local.eq_ignore_ascii_case(d));
-    let failed_header = header(msg, "X-Failed-Recipients");
-    let mut bounce = None;
-    if is_report {
-        reasons.push("Content-Type: multipart/report; report-type=delivery-status".into());
-        bounce = Some(read_report(msg));
-    } else if failed_header.is_some()
-        || daemon_sender && BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s))
-    {
-        reasons.push(if failed_header.is_some() {
-            "X-Failed-Recipients".into()
-        } else {
-            format!("bounce from {}", from.address)
-        });
-        let mut b = read_report(msg);
-        if let Some(list) = failed_header {
-            for a in list.split(',') {
-                let a = a.trim().trim_matches(['<', '>']).to_lowercase();
-                if a.contains('@') && !b.failed_recipients.contains(&a) {
-                    b.failed_recipients.push(a);
-                }
-            }
-            b.permanent = true;
-        }
-        bounce = Some(b);
-    }
+    let bounce = bounce(msg, from, &subject, daemon_sender, &mut reasons);
     if bounce.is_some() {
         kind = RobotKind::Bounce;
     }
@@ -228,6 +195,52 @@ pub(crate) fn classify(msg: &Message<'_>, from: &Mailbox) -> Classification {
         reasons,
         bounce,
     }
+}
+
+/// A delivery report: a `multipart/report` of delivery status, or a
+/// daemon's failure notice or `X-Failed-Recipients` without one.
+fn bounce(
+    msg: &Message<'_>,
+    from: &Mailbox,
+    subject: &str,
+    daemon_sender: bool,
+    reasons: &mut Vec<String>,
+) -> Option<Bounce> {
+    let is_report = msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .attribute("report-type")
+                .is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
+    });
+    let failed_header = header(msg, "X-Failed-Recipients");
+    let mut bounce = None;
+    if is_report {
+        reasons.push("Content-Type: multipart/report; report-type=delivery-status".into());
+        bounce = Some(read_report(msg));
+    } else if failed_header.is_some()
+        || daemon_sender && BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s))
+    {
+        reasons.push(if failed_header.is_some() {
+            "X-Failed-Recipients".into()
+        } else {
+            format!("bounce from {}", from.address)
+        });
+        let mut b = read_report(msg);
+        if let Some(list) = failed_header {
+            for a in list.split(',') {
+                let a = a.trim().trim_matches(['<', '>']).to_lowercase();
+                if a.contains('@') && !b.failed_recipients.contains(&a) {
+                    b.failed_recipients.push(a);
+                }
+            }
+            b.permanent = true;
+        }
+        bounce = Some(b);
+    }
+    bounce
 }
 
 /// Reads the machine-readable parts of a bounce: the per-recipient fields

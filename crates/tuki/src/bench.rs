@@ -142,17 +142,74 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
         seeded.agent_ids.len(),
         store.engine()
     );
-    let admin_token = store.create_token(seeded.admin_id, "bench").await?.token;
-    // An agent of the first group, for queue lists as an agent sees them.
-    let agent_token = store
-        .create_token(seeded.agent_ids[0], "bench")
-        .await?
-        .token;
-    let group = seeded.group_ids[0];
-    let customers = seeded.customer_ids.clone();
+    let target = Target {
+        admin_token: store.create_token(seeded.admin_id, "bench").await?.token,
+        // An agent of the first group, for queue lists as an agent sees them.
+        agent_token: store
+            .create_token(seeded.agent_ids[0], "bench")
+            .await?
+            .token,
+        group: seeded.group_ids[0],
+        customers: seeded.customer_ids.clone(),
+        max_id: existing.max(1),
+        n: args.requests,
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
+        base: String::new(),
+    };
     store.close().await;
 
-    // The server under test: a child process, so its memory is its own.
+    let (mut child, pid, port) = start_server(&url).await?;
+    let target = Target {
+        base: format!("http://127.0.0.1:{port}/api/v1"),
+        ..target
+    };
+    let only: Option<Vec<String>> = args
+        .only
+        .as_ref()
+        .map(|o| o.split(',').map(|s| s.trim().to_string()).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
+    let mut results = Vec::new();
+    if wanted("create") {
+        results.extend(target.create().await?);
+    }
+    if wanted("fetch") {
+        results.extend(target.fetch().await?);
+    }
+    for (name, label, sort) in [
+        ("queue", "queue: 50 active, newest first", "-created"),
+        (
+            "queue-priority",
+            "queue: 50 active, by priority",
+            "-priority",
+        ),
+    ] {
+        if wanted(name) {
+            results.extend(target.queue(label, sort).await?);
+        }
+    }
+
+    println!("\nscenario                           conc   requests   throughput        latency");
+    for r in &results {
+        r.print();
+    }
+    let rss = peak_rss_kib(pid);
+    child.start_kill()?;
+    let _ = child.wait().await;
+    match rss {
+        Some(kib) => println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("server peak RSS: unknown (no /proc)"),
+    }
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    Ok(())
+}
+
+/// The server under test: a child process, so its memory is its own.
+/// Gives the child, its process id and its port once it listens.
+async fn start_server(url: &str) -> anyhow::Result<(tokio::process::Child, u32, u16)> {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr()?.port()
@@ -160,7 +217,7 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("TUKI_DATABASE_URL", &url)
+        .env("TUKI_DATABASE_URL", url)
         .env("TUKI_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -179,65 +236,76 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     })
     .await
     .context("server did not start in 60 s")??;
+    Ok((child, pid, port))
+}
 
-    let base = format!("http://127.0.0.1:{port}/api/v1");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
-    let only: Option<Vec<String>> = args
-        .only
-        .as_ref()
-        .map(|o| o.split(',').map(|s| s.trim().to_string()).collect());
-    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
-    let n = args.requests;
-    let mut results = Vec::new();
+/// The running server and what the scenarios ask it for.
+struct Target {
+    client: reqwest::Client,
+    base: String,
+    admin_token: String,
+    agent_token: String,
+    group: i64,
+    customers: Vec<i64>,
+    /// The highest ticket id of the dataset, for reads spread over it.
+    max_id: i64,
+    /// Requests per scenario.
+    n: usize,
+}
 
-    // Creation: each request commits a ticket, its first article and its
-    // history before it answers.
-    for (name, conc) in [("create", 1usize), ("create", 8)] {
-        if !wanted(name) {
-            continue;
-        }
-        let (c, b, t, cs) = (
-            client.clone(),
-            base.clone(),
-            admin_token.clone(),
-            customers.clone(),
-        );
-        let count = if conc == 1 { n / 4 } else { n };
-        results.push(
-            measure("create ticket", conc, count, move |i| {
-                let (c, b, t) = (c.clone(), b.clone(), t.clone());
-                let requester = cs[i % cs.len()];
-                async move {
-                    let res = c
-                        .post(format!("{b}/tickets"))
-                        .bearer_auth(&t)
-                        .json(&json!({
-                            "subject": format!("Benchmark request {i}: washing machine leaks"),
-                            "body": "Water on the floor after every programme. Serial number 12345-ABC.",
-                            "requester_id": requester,
-                            "channel": "phone",
-                            "priority": "high",
-                        }))
-                        .send()
-                        .await?;
-                    if res.status() != 201 {
-                        bail!("create answered {}", res.status());
+impl Target {
+    /// Creation: each request commits a ticket, its first article and its
+    /// history before it answers.
+    async fn create(&self) -> anyhow::Result<Vec<Stats>> {
+        let mut results = Vec::new();
+        for conc in [1usize, 8] {
+            let (c, b, t, cs) = (
+                self.client.clone(),
+                self.base.clone(),
+                self.admin_token.clone(),
+                self.customers.clone(),
+            );
+            let count = if conc == 1 { self.n / 4 } else { self.n };
+            results.push(
+                measure("create ticket", conc, count, move |i| {
+                    let (c, b, t) = (c.clone(), b.clone(), t.clone());
+                    let requester = cs[i % cs.len()];
+                    async move {
+                        let res = c
+                            .post(format!("{b}/tickets"))
+                            .bearer_auth(&t)
+                            .json(&json!({
+                                "subject": format!("Benchmark request {i}: washing machine leaks"),
+                                "body": "Water on the floor after every programme. Serial number 12345-ABC.",
+                                "requester_id": requester,
+                                "channel": "phone",
+                                "priority": "high",
+                            }))
+                            .send()
+                            .await?;
+                        if res.status() != 201 {
+                            bail!("create answered {}", res.status());
+                        }
+                        Ok(())
                     }
-                    Ok(())
-                }
-            })
-            .await?,
-        );
+                })
+                .await?,
+            );
+        }
+        Ok(results)
     }
 
-    let max_id = existing.max(1);
-    if wanted("fetch") {
+    async fn fetch(&self) -> anyhow::Result<Vec<Stats>> {
+        let mut results = Vec::new();
+        let max_id = self.max_id;
         for conc in [1usize, 8] {
-            let (c, b, t) = (client.clone(), base.clone(), admin_token.clone());
+            let (c, b, t) = (
+                self.client.clone(),
+                self.base.clone(),
+                self.admin_token.clone(),
+            );
             results.push(
-                measure("fetch ticket by id", conc, n, move |i| {
+                measure("fetch ticket by id", conc, self.n, move |i| {
                     let (c, b, t) = (c.clone(), b.clone(), t.clone());
                     // Spread over the whole table, not just the hot end.
                     let id = 1 + (i as i64 * 7_919) % max_id;
@@ -257,24 +325,20 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
                 .await?,
             );
         }
+        Ok(results)
     }
 
-    for (name, label, sort) in [
-        ("queue", "queue: 50 active, newest first", "-created"),
-        (
-            "queue-priority",
-            "queue: 50 active, by priority",
-            "-priority",
-        ),
-    ] {
-        if !wanted(name) {
-            continue;
-        }
+    /// A group's queue as its agent reads it.
+    async fn queue(&self, label: &'static str, sort: &str) -> anyhow::Result<Vec<Stats>> {
+        let mut results = Vec::new();
         for conc in [1usize, 8] {
-            let (c, b, t) = (client.clone(), base.clone(), agent_token.clone());
-            let url = format!("{b}/tickets?group_id={group}&active=true&sort={sort}&limit=50");
+            let (c, t) = (self.client.clone(), self.agent_token.clone());
+            let url = format!(
+                "{}/tickets?group_id={}&active=true&sort={sort}&limit=50",
+                self.base, self.group
+            );
             results.push(
-                measure(label, conc, n, move |_| {
+                measure(label, conc, self.n, move |_| {
                     let (c, t, url) = (c.clone(), t.clone(), url.clone());
                     async move {
                         let res = c.get(&url).bearer_auth(&t).send().await?;
@@ -291,23 +355,8 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
                 .await?,
             );
         }
+        Ok(results)
     }
-
-    println!("\nscenario                           conc   requests   throughput        latency");
-    for r in &results {
-        r.print();
-    }
-    let rss = peak_rss_kib(pid);
-    child.start_kill()?;
-    let _ = child.wait().await;
-    match rss {
-        Some(kib) => println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("server peak RSS: unknown (no /proc)"),
-    }
-    if args.keep.is_none() {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    Ok(())
 }
 
 /// Seeds the directory and tickets unless the database already holds them.

@@ -146,142 +146,166 @@ pub struct IngestArgs {
 
 pub async fn run(command: MailCommand, db: DbArgs) -> anyhow::Result<()> {
     match command {
-        MailCommand::Ingest(args) => match &args.maildir {
-            None => {
-                let code = ingest_stdin(&args, &db).await;
-                std::process::exit(code);
-            }
-            Some(dir) => {
-                let store = db.open().await?;
-                let mailbox = find_mailbox(&store, args.mailbox.as_deref()).await?;
-                let opts = IngestOptions {
-                    data_dir: Some(db.data_dir.clone()),
-                };
-                let report =
-                    ingest_maildir(&store, dir, mailbox.as_ref(), &opts, MAX_BATCH, !args.quiet)
-                        .await?;
-                store.close().await;
-                report.print();
-            }
-        },
+        MailCommand::Ingest(args) => ingest(&args, &db).await,
         MailCommand::AddMailbox {
             name,
             address,
             group_id,
             imap,
-        } => {
-            let settings = imap.settings(&address)?;
-            let store = db.open().await?;
-            let m = store.create_mailbox(&name, &address, group_id).await?;
-            if let Some(s) = &settings {
-                store.set_mailbox_imap(m.id, Some(s)).await?;
-            }
-            store.close().await;
-            eprintln!("mailbox {} <{}> added, id {}", m.name, m.address, m.id);
-            if let Some(s) = settings {
-                eprintln!(
-                    "`tuki serve` polls {}@{}:{} ({}), folder {}",
-                    s.user,
-                    s.host,
-                    s.port,
-                    s.security.as_str(),
-                    s.folder
-                );
-            }
-        }
-        MailCommand::Mailboxes => {
-            let store = db.open().await?;
-            let imap: std::collections::HashMap<i64, ImapSettings> = store
-                .imap_mailboxes()
-                .await?
-                .into_iter()
-                .map(|m| (m.mailbox.id, m.imap))
-                .collect();
-            for m in store.mailboxes().await? {
-                let polled = match (&m.poller_node, m.poller_lease_until) {
-                    (Some(node), Some(until)) if until > store.now() => {
-                        format!("\tpolled by {node} until {until}")
-                    }
-                    _ => String::new(),
-                };
-                println!(
-                    "{}\t{}\tgroup {}\t{}\tlast fetch {}\tlast error {}{}{polled}",
-                    m.name,
-                    m.address,
-                    m.group_id.map_or("intake".into(), |g| g.to_string()),
-                    imap.get(&m.id).map_or("pipe only".into(), |s| format!(
-                        "imap {}://{}:{}/{}",
-                        s.security.as_str(),
-                        s.host,
-                        s.port,
-                        s.folder
-                    )),
-                    m.last_fetch_at.map_or("never".into(), |t| t.to_string()),
-                    m.last_error.as_deref().unwrap_or("none"),
-                    m.failing_since
-                        .map_or(String::new(), |t| format!(" (failing since {t})")),
-                );
-            }
-            store.close().await;
-        }
-        MailCommand::Bounces { clear } => {
-            let store = db.open().await?;
-            let admin = tuki_domain::access::Actor::system();
-            match clear {
-                Some(address) => {
-                    let flag = store
-                        .clear_address_flag(&admin, &address)
-                        .await
-                        .with_context(|| format!("{address} is not blocked"))?;
-                    println!("mail goes to {} again", flag.address);
-                }
-                None => {
-                    for b in store.bounced_addresses(&admin).await? {
-                        println!(
-                            "{}\tstatus {}\t{} bounces\tlast {}{}",
-                            b.address,
-                            b.status.as_deref().unwrap_or("?"),
-                            b.bounces,
-                            b.last_at,
-                            b.last_ticket_number
-                                .map_or(String::new(), |n| format!("\trequest #{n}")),
-                        );
-                    }
-                }
-            }
-            store.close().await;
-        }
-        MailCommand::Quarantine { retry } => {
-            let store = db.open().await?;
-            match retry {
-                Some(id) => {
-                    let out = store
-                        .retry_quarantined(
-                            id,
-                            &IngestOptions {
-                                data_dir: Some(db.data_dir.clone()),
-                            },
-                        )
-                        .await?;
-                    println!("{}", serde_json::to_string(&out)?);
-                }
-                None => {
-                    for q in store.quarantined_mail().await? {
-                        println!(
-                            "{}\t{}\t{} bytes\t{} attempts\t{}",
-                            q.id, q.created_at, q.size, q.attempts, q.error
-                        );
-                    }
-                }
-            }
-            store.close().await;
-        }
+        } => add_mailbox(&name, &address, group_id, &imap, &db).await,
+        MailCommand::Mailboxes => list_mailboxes(&db).await,
+        MailCommand::Bounces { clear } => bounces(clear, &db).await,
+        MailCommand::Quarantine { retry } => quarantine(retry, &db).await,
         MailCommand::Bench {
             messages,
             maildir,
             batch,
-        } => bench(messages, maildir, batch, db).await?,
+        } => bench(messages, maildir, batch, db).await,
     }
+}
+
+/// `tuki mail ingest`: one message from standard input (the exit code says
+/// what a mail server should do with it), or a whole Maildir.
+async fn ingest(args: &IngestArgs, db: &DbArgs) -> anyhow::Result<()> {
+    match &args.maildir {
+        None => {
+            let code = ingest_stdin(args, db).await;
+            std::process::exit(code);
+        }
+        Some(dir) => {
+            let store = db.open().await?;
+            let mailbox = find_mailbox(&store, args.mailbox.as_deref()).await?;
+            let opts = IngestOptions {
+                data_dir: Some(db.data_dir.clone()),
+            };
+            let report =
+                ingest_maildir(&store, dir, mailbox.as_ref(), &opts, MAX_BATCH, !args.quiet)
+                    .await?;
+            store.close().await;
+            report.print();
+        }
+    }
+    Ok(())
+}
+
+async fn add_mailbox(
+    name: &str,
+    address: &str,
+    group_id: Option<i64>,
+    imap: &ImapArgs,
+    db: &DbArgs,
+) -> anyhow::Result<()> {
+    let settings = imap.settings(address)?;
+    let store = db.open().await?;
+    let m = store.create_mailbox(name, address, group_id).await?;
+    if let Some(s) = &settings {
+        store.set_mailbox_imap(m.id, Some(s)).await?;
+    }
+    store.close().await;
+    eprintln!("mailbox {} <{}> added, id {}", m.name, m.address, m.id);
+    if let Some(s) = settings {
+        eprintln!(
+            "`tuki serve` polls {}@{}:{} ({}), folder {}",
+            s.user,
+            s.host,
+            s.port,
+            s.security.as_str(),
+            s.folder
+        );
+    }
+    Ok(())
+}
+
+async fn list_mailboxes(db: &DbArgs) -> anyhow::Result<()> {
+    let store = db.open().await?;
+    let imap: std::collections::HashMap<i64, ImapSettings> = store
+        .imap_mailboxes()
+        .await?
+        .into_iter()
+        .map(|m| (m.mailbox.id, m.imap))
+        .collect();
+    for m in store.mailboxes().await? {
+        let polled = match (&m.poller_node, m.poller_lease_until) {
+            (Some(node), Some(until)) if until > store.now() => {
+                format!("\tpolled by {node} until {until}")
+            }
+            _ => String::new(),
+        };
+        println!(
+            "{}\t{}\tgroup {}\t{}\tlast fetch {}\tlast error {}{}{polled}",
+            m.name,
+            m.address,
+            m.group_id.map_or("intake".into(), |g| g.to_string()),
+            imap.get(&m.id).map_or("pipe only".into(), |s| format!(
+                "imap {}://{}:{}/{}",
+                s.security.as_str(),
+                s.host,
+                s.port,
+                s.folder
+            )),
+            m.last_fetch_at.map_or("never".into(), |t| t.to_string()),
+            m.last_error.as_deref().unwrap_or("none"),
+            m.failing_since
+                .map_or(String::new(), |t| format!(" (failing since {t})")),
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn bounces(clear: Option<String>, db: &DbArgs) -> anyhow::Result<()> {
+    let store = db.open().await?;
+    let admin = tuki_domain::access::Actor::system();
+    match clear {
+        Some(address) => {
+            let flag = store
+                .clear_address_flag(&admin, &address)
+                .await
+                .with_context(|| format!("{address} is not blocked"))?;
+            println!("mail goes to {} again", flag.address);
+        }
+        None => {
+            for b in store.bounced_addresses(&admin).await? {
+                println!(
+                    "{}\tstatus {}\t{} bounces\tlast {}{}",
+                    b.address,
+                    b.status.as_deref().unwrap_or("?"),
+                    b.bounces,
+                    b.last_at,
+                    b.last_ticket_number
+                        .map_or(String::new(), |n| format!("\trequest #{n}")),
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn quarantine(retry: Option<i64>, db: &DbArgs) -> anyhow::Result<()> {
+    let store = db.open().await?;
+    match retry {
+        Some(id) => {
+            let out = store
+                .retry_quarantined(
+                    id,
+                    &IngestOptions {
+                        data_dir: Some(db.data_dir.clone()),
+                    },
+                )
+                .await?;
+            println!("{}", serde_json::to_string(&out)?);
+        }
+        None => {
+            for q in store.quarantined_mail().await? {
+                println!(
+                    "{}\t{}\t{} bytes\t{} attempts\t{}",
+                    q.id, q.created_at, q.size, q.attempts, q.error
+                );
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

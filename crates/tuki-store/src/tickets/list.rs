@@ -130,71 +130,7 @@ impl Store {
         let limit = f.limit.clamp(1, 200);
         let mut sql = Sql::new(&format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE 1=1"));
         visibility(actor, f.group_id, &mut sql);
-        if !f.states.is_empty() {
-            sql.push(" AND t.state IN (");
-            for (i, s) in f.states.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Value::Text(s.as_str().into()));
-            }
-            sql.push(")");
-        }
-        if let Some(a) = f.active {
-            sql.push(" AND t.active = ").bind(Value::Bool(a));
-        }
-        if let Some(g) = f.group_id {
-            sql.push(" AND t.group_id = ").bind(Value::Int(g));
-        }
-        if let Some(o) = f.owner_id {
-            sql.push(" AND t.owner_id = ").bind(Value::Int(o));
-        }
-        if f.unassigned {
-            sql.push(" AND t.owner_id IS NULL");
-        }
-        if let Some(r) = f.requester_id {
-            sql.push(" AND t.requester_id = ").bind(Value::Int(r));
-        }
-        if let Some(o) = f.organisation_id {
-            sql.push(" AND t.organisation_id = ").bind(Value::Int(o));
-        }
-        if !f.priorities.is_empty() {
-            let ranks: Vec<i64> = f.priorities.iter().map(|p| p.rank()).collect();
-            sql.push(" AND t.priority IN ").bind_list(&ranks);
-        }
-        if let Some(tag) = &f.tag {
-            let tag = values::tag("tag", tag)?;
-            sql.push(
-                " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ",
-            )
-            .bind(Value::Text(tag))
-            .push(")");
-        }
-        if let Some(text) = f.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            values::clean_text("q", text, 200)?;
-            sql.push(" AND t.subject_folded LIKE ")
-                .bind(Value::Text(format!(
-                    "%{}%",
-                    crate::directory::like_escape(&values::fold(text))
-                )))
-                .push(" ESCAPE '\\'");
-        }
-        if f.at_risk {
-            sql.push(" AND t.active = ")
-                .bind(Value::Bool(true))
-                .push(" AND t.sla_due_at < ")
-                .bind(Value::Int(i64::MAX));
-        }
-        if !f.sla_states.is_empty() {
-            sql.push(" AND t.sla_state IN (");
-            for (i, s) in f.sla_states.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Value::Text(s.as_str().into()));
-            }
-            sql.push(")");
-        }
+        conditions(f, &mut sql)?;
         let (key, desc) = f.sort.key();
         let cmp = if desc { "<" } else { ">" };
         if let Some(cursor) = &f.cursor {
@@ -277,6 +213,76 @@ fn decode_cursor(cursor: &str) -> Result<(Option<i64>, i64)> {
         )),
         None => Ok((None, raw.parse().map_err(|_| bad())?)),
     }
+}
+
+/// The filter's conditions on a ticket query (visibility apart).
+fn conditions(f: &TicketFilter, sql: &mut Sql) -> Result<()> {
+    if !f.states.is_empty() {
+        sql.push(" AND t.state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Text(s.as_str().into()));
+        }
+        sql.push(")");
+    }
+    if let Some(a) = f.active {
+        sql.push(" AND t.active = ").bind(Value::Bool(a));
+    }
+    if let Some(g) = f.group_id {
+        sql.push(" AND t.group_id = ").bind(Value::Int(g));
+    }
+    if let Some(o) = f.owner_id {
+        sql.push(" AND t.owner_id = ").bind(Value::Int(o));
+    }
+    if f.unassigned {
+        sql.push(" AND t.owner_id IS NULL");
+    }
+    if let Some(r) = f.requester_id {
+        sql.push(" AND t.requester_id = ").bind(Value::Int(r));
+    }
+    if let Some(o) = f.organisation_id {
+        sql.push(" AND t.organisation_id = ").bind(Value::Int(o));
+    }
+    if !f.priorities.is_empty() {
+        let ranks: Vec<i64> = f.priorities.iter().map(|p| p.rank()).collect();
+        sql.push(" AND t.priority IN ").bind_list(&ranks);
+    }
+    if let Some(tag) = &f.tag {
+        let tag = values::tag("tag", tag)?;
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = ",
+        )
+        .bind(Value::Text(tag))
+        .push(")");
+    }
+    if let Some(text) = f.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        values::clean_text("q", text, 200)?;
+        sql.push(" AND t.subject_folded LIKE ")
+            .bind(Value::Text(format!(
+                "%{}%",
+                crate::directory::like_escape(&values::fold(text))
+            )))
+            .push(" ESCAPE '\\'");
+    }
+    if f.at_risk {
+        sql.push(" AND t.active = ")
+            .bind(Value::Bool(true))
+            .push(" AND t.sla_due_at < ")
+            .bind(Value::Int(i64::MAX));
+    }
+    if !f.sla_states.is_empty() {
+        sql.push(" AND t.sla_state IN (");
+        for (i, s) in f.sla_states.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Text(s.as_str().into()));
+        }
+        sql.push(")");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

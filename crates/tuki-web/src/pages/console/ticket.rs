@@ -13,12 +13,12 @@ use tuki_store::attachments::Attachment;
 use tuki_store::directory::Group;
 use tuki_store::tickets::articles::Article;
 use tuki_store::tickets::history::HistoryEvent;
-use tuki_store::tickets::{Ticket, TicketFilter};
+use tuki_store::tickets::{Ticket, TicketFilter, TicketPage};
 
 use super::{sidebar, size, staff_only};
 use crate::pages::auth::Viewer;
 use crate::pages::i18n::{self, Lang};
-use crate::pages::render::{render, when, with_status, Mistake, PageResult};
+use crate::pages::render::{render, when, with_status, Mistake, PageError, PageResult};
 use crate::AppState;
 
 /// An email's sanitised HTML as the document of a sandboxed frame: its
@@ -97,26 +97,7 @@ pub(super) async fn ticket_view(
     let links = store.links(a, t.id).await.map_err(|e| v.err(e))?;
     let groups = store.groups(a).await.map_err(|e| v.err(e))?;
     let requester = store.user(a, t.requester_id).await.map_err(|e| v.err(e))?;
-    let others = store
-        .tickets(
-            a,
-            &TicketFilter {
-                requester_id: Some(t.requester_id),
-                active: Some(true),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| v.err(e))?;
-    let org = match t.organisation_id {
-        Some(o) => store
-            .organisation_names(&[o])
-            .await
-            .map_err(|e| v.err(e))?
-            .remove(&o),
-        None => None,
-    };
+    let (others, org) = requester_context(state, v, &t).await?;
     let names = store
         .user_names(&people(&t, &articles, &history))
         .await
@@ -128,20 +109,6 @@ pub(super) async fn ticket_view(
     };
     let timeline = timeline(v.lang, &articles, &history, &files, &uname, &groups);
     let group = t.group_id.and_then(|g| groups.iter().find(|x| x.id == g));
-    let owners: Vec<Value> = group
-        .map(|g| {
-            g.members
-                .iter()
-                .filter(|m| m.role != Role::Customer)
-                .map(|m| context! { id => m.id, name => &m.name })
-                .collect()
-        })
-        .unwrap_or_default();
-    let states: Vec<&str> = TicketState::ALL
-        .iter()
-        .filter(|s| t.state.can_become(**s))
-        .map(|s| s.as_str())
-        .collect();
     let others: Vec<Value> = others
         .items
         .iter()
@@ -153,6 +120,7 @@ pub(super) async fn ticket_view(
         queues => side,
         queue => "",
         tk => context! {
+            // The ticket as the page shows it.
             id => t.id,
             number => t.number,
             subject => &t.subject,
@@ -186,8 +154,11 @@ pub(super) async fn ticket_view(
             state => l.ticket_state.as_str(),
         }).collect::<Vec<_>>(),
         others => others,
-        owners => owners,
-        states => states,
+        // Who the ticket can be given to: its group's staff.
+        owners => group.map(|g| g.members.iter().filter(|m| m.role != Role::Customer)
+            .map(|m| context! { id => m.id, name => &m.name }).collect::<Vec<_>>()),
+        states => TicketState::ALL.iter().filter(|s| t.state.can_become(**s))
+            .map(|s| s.as_str()).collect::<Vec<_>>(),
         priorities => Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
         groups => groups.iter().filter(|g| Some(g.id) != t.group_id)
             .map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
@@ -195,6 +166,36 @@ pub(super) async fn ticket_view(
         invite_link => invite_link,
     });
     Ok(with_status(render("ticket.html", ctx), &error))
+}
+
+/// The requester's other active tickets and their organisation's name.
+async fn requester_context(
+    state: &AppState,
+    v: &Viewer,
+    t: &Ticket,
+) -> Result<(TicketPage, Option<String>), PageError> {
+    let (store, a) = (&state.store, &v.actor);
+    let others = store
+        .tickets(
+            a,
+            &TicketFilter {
+                requester_id: Some(t.requester_id),
+                active: Some(true),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| v.err(e))?;
+    let org = match t.organisation_id {
+        Some(o) => store
+            .organisation_names(&[o])
+            .await
+            .map_err(|e| v.err(e))?
+            .remove(&o),
+        None => None,
+    };
+    Ok((others, org))
 }
 
 /// Everyone the ticket page names: authors, those who changed it, its
