@@ -17,7 +17,8 @@ use super::{
 };
 use crate::ValidationError;
 
-const WEEKDAYS: [&str; 7] = [
+/// The weekdays' names as calendars spell them, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
@@ -80,8 +81,22 @@ impl WeeklyHours {
         }
     }
 
-    /// Monday first, as ISO 8601 and Finnish calendars count.
-    fn days(&self) -> [&[WorkingInterval]; 7] {
+    /// The intervals of the `i`-th weekday, Monday first (0 to 6).
+    pub fn day_mut(&mut self, i: usize) -> &mut Vec<WorkingInterval> {
+        match i {
+            0 => &mut self.monday,
+            1 => &mut self.tuesday,
+            2 => &mut self.wednesday,
+            3 => &mut self.thursday,
+            4 => &mut self.friday,
+            5 => &mut self.saturday,
+            _ => &mut self.sunday,
+        }
+    }
+
+    /// Monday first, as ISO 8601 and Finnish calendars count (the names
+    /// are [`WEEKDAYS`]).
+    pub fn days(&self) -> [&[WorkingInterval]; 7] {
         [
             &self.monday,
             &self.tuesday,

@@ -50,6 +50,7 @@ mod tests;
 
 pub use calendar::{
     BusinessCalendar, CalendarDefinition, HolidayRule, OpeningHours, WeeklyHours, WorkingInterval,
+    WEEKDAYS,
 };
 pub use clock::{
     add_business_minutes, business_minutes_between, business_time_between, evaluate, Pause,

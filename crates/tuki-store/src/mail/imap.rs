@@ -1,7 +1,7 @@
 //! IMAP settings of mailboxes and the health bookkeeping of their poller.
 //!
 //! The poller itself (network, IDLE, deleting after commit) lives in the
-//! `tuki` binary (`crates/tuki/src/imap.rs`); this module stores what it
+//! worker crate (`crates/tuki-worker/src/imap.rs`); this module stores what it
 //! needs: where to log in, where to put imported mail, and when the
 //! administrators were told that a mailbox keeps failing.
 //!

@@ -14,7 +14,7 @@ use minijinja::Value;
 use tuki_domain::directory::Role;
 use tuki_domain::sla::{
     CalendarDefinition, EscalationAction, EscalationTrigger, HolidayRule, OpeningHours, SlaKind,
-    WeeklyHours, WorkingInterval,
+    WeeklyHours, WorkingInterval, WEEKDAYS,
 };
 use tuki_domain::ticket::{Channel, Priority};
 use tuki_store::directory::UserFilter;
@@ -28,16 +28,6 @@ use super::auth::{Form, Viewer};
 use super::i18n::{self, Lang};
 use super::resource::{bounded, number, shown, AdminPage};
 use crate::AppState;
-
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 fn id_name(id: i64, name: &str) -> Value {
     context! { id => id, name => name }
@@ -103,17 +93,8 @@ fn calendar_input(form: &Form) -> Result<CalendarInput, StoreError> {
         OpeningHours::AlwaysOpen
     } else {
         let mut week = WeeklyHours::default();
-        for day in WEEKDAYS {
-            let intervals = parse_intervals(day, &form.text(&format!("hours_{day}")))?;
-            *match day {
-                "monday" => &mut week.monday,
-                "tuesday" => &mut week.tuesday,
-                "wednesday" => &mut week.wednesday,
-                "thursday" => &mut week.thursday,
-                "friday" => &mut week.friday,
-                "saturday" => &mut week.saturday,
-                _ => &mut week.sunday,
-            } = intervals;
+        for (i, day) in WEEKDAYS.iter().enumerate() {
+            *week.day_mut(i) = parse_intervals(day, &form.text(&format!("hours_{day}")))?;
         }
         OpeningHours::Weekly(week)
     };
@@ -150,20 +131,11 @@ fn calendar_fields(c: Option<&Calendar>) -> Value {
         OpeningHours::Weekly(w) => w.clone(),
         OpeningHours::AlwaysOpen => default_week,
     };
-    let days = [
-        &week.monday,
-        &week.tuesday,
-        &week.wednesday,
-        &week.thursday,
-        &week.friday,
-        &week.saturday,
-        &week.sunday,
-    ];
     context! {
         name => name,
         time_zone => def.time_zone,
         always_open => matches!(def.hours, OpeningHours::AlwaysOpen),
-        hours => WEEKDAYS.iter().zip(days).map(|(d, i)| context! { day => d, value => format_intervals(i) }).collect::<Vec<_>>(),
+        hours => WEEKDAYS.iter().zip(week.days()).map(|(d, i)| context! { day => d, value => format_intervals(i) }).collect::<Vec<_>>(),
         finnish_holidays => def.holidays.contains(&HolidayRule::FinnishPublic),
         holidays => def.holidays.iter().filter_map(|h| match h {
             HolidayRule::Date { date } => Some(date.to_string()),
@@ -178,15 +150,7 @@ fn calendar_summary(lang: Lang, c: &Calendar) -> Value {
         OpeningHours::AlwaysOpen => i18n::t(lang, "sla.always_open"),
         OpeningHours::Weekly(w) => WEEKDAYS
             .iter()
-            .zip([
-                &w.monday,
-                &w.tuesday,
-                &w.wednesday,
-                &w.thursday,
-                &w.friday,
-                &w.saturday,
-                &w.sunday,
-            ])
+            .zip(w.days())
             .filter(|(_, i)| !i.is_empty())
             .map(|(d, i)| {
                 format!(
