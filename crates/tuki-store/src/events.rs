@@ -20,6 +20,8 @@ use jiff::Timestamp;
 use sqlx::AnyConnection;
 use tuki_domain::ticket::TicketEvent;
 
+use crate::feed::Announced;
+use crate::jobs::{enqueue_all, NewJob};
 use crate::tickets::history::{self, Change};
 use crate::tickets::Ticket;
 use crate::Result;
@@ -69,21 +71,72 @@ pub(crate) async fn dispatch(
     t: &mut Ticket,
     change: TicketChange,
 ) -> Result<()> {
-    follow(conn, t, change).await?;
-    crate::feed::announce(conn, &[&*t]).await
+    let mut later = Later::default();
+    dispatch_later(conn, t, change, &mut later).await?;
+    later.write(conn).await
+}
+
+/// [`dispatch`] for one of many changes of a transaction (a batch of mail):
+/// what can wait for the end of the transaction, the change-feed rows and
+/// the jobs, is left in `later`, which the caller writes before it commits
+/// (one statement each instead of two per change).
+pub(crate) async fn dispatch_later(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    change: TicketChange,
+    later: &mut Later,
+) -> Result<()> {
+    later.at(change.at);
+    follow(conn, t, change, later).await?;
+    later.signals.push(Announced::of(t));
+    Ok(())
 }
 
 /// The capabilities, in the order they hear a change; their follow-ups go
 /// round again.
-async fn follow(conn: &mut AnyConnection, t: &mut Ticket, change: TicketChange) -> Result<()> {
+async fn follow(
+    conn: &mut AnyConnection,
+    t: &mut Ticket,
+    change: TicketChange,
+    later: &mut Later,
+) -> Result<()> {
     let mut queue = VecDeque::from([change]);
     while let Some(c) = queue.pop_front() {
         history::record_all(conn, t.id, c.actor_id, c.at, &c.changes).await?;
         let follow_ups = crate::sla::on_ticket_change(conn, t, &c).await?;
-        crate::outbox::on_ticket_change(conn, t, &c).await?;
+        crate::outbox::on_ticket_change(conn, t, &c, later).await?;
         queue.extend(follow_ups);
     }
     Ok(())
+}
+
+/// What the dispatches of a transaction leave to its end: change-feed rows
+/// and jobs, each written in one statement by [`Later::write`].
+#[derive(Default)]
+pub(crate) struct Later {
+    signals: Vec<Announced>,
+    jobs: Vec<NewJob<'static>>,
+    at: Option<Timestamp>,
+}
+
+impl Later {
+    /// A job to enqueue with the rest.
+    pub fn job(&mut self, job: NewJob<'static>) {
+        self.jobs.push(job);
+    }
+
+    /// The latest instant of the changes, when the jobs are enqueued.
+    fn at(&mut self, at: Timestamp) {
+        self.at = Some(self.at.map_or(at, |a| a.max(at)));
+    }
+
+    /// Writes what was left, in the caller's transaction.
+    pub async fn write(self, conn: &mut AnyConnection) -> Result<()> {
+        if let Some(at) = self.at {
+            enqueue_all(conn, &self.jobs, at).await?;
+        }
+        crate::feed::announce(conn, &self.signals).await
+    }
 }
 
 /// A ticket just written, for [`dispatch_created`].
@@ -107,14 +160,16 @@ pub(crate) async fn dispatch_created(
     }
     history::record_created(conn, created).await?;
     crate::outbox::on_created(conn, created).await?;
+    let mut later = Later::default();
     if crate::sla::any_active_policy(conn).await? {
         for c in created.iter_mut() {
+            later.at(c.at);
             let follow_ups = crate::sla::on_created(conn, c.ticket, c.actor_id, c.at).await?;
             for f in follow_ups {
-                follow(conn, c.ticket, f).await?;
+                follow(conn, c.ticket, f, &mut later).await?;
             }
         }
     }
-    let tickets: Vec<&Ticket> = created.iter().map(|c| &*c.ticket).collect();
-    crate::feed::announce(conn, &tickets).await
+    later.signals = created.iter().map(|c| Announced::of(c.ticket)).collect();
+    later.write(conn).await
 }

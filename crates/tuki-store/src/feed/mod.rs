@@ -44,13 +44,13 @@ pub struct Signal {
 
 /// Announces changed tickets to every server, in the change's transaction
 /// (one statement for all of them).
-pub(crate) async fn announce(conn: &mut AnyConnection, tickets: &[&Ticket]) -> Result<()> {
-    if tickets.is_empty() {
+pub(crate) async fn announce(conn: &mut AnyConnection, signals: &[Announced]) -> Result<()> {
+    if signals.is_empty() {
         return Ok(());
     }
     let mut sql =
         Sql::new("INSERT INTO live_signals (kind, ticket_id, number, group_id, agent_id) VALUES ");
-    for (i, t) in tickets.iter().enumerate() {
+    for (i, t) in signals.iter().enumerate() {
         sql.push(if i == 0 {
             "('ticket', "
         } else {
@@ -65,6 +65,27 @@ pub(crate) async fn announce(conn: &mut AnyConnection, tickets: &[&Ticket]) -> R
     }
     sql.query().execute(&mut *conn).await?;
     Ok(())
+}
+
+/// What the feed says of a changed ticket: which one, and whose consoles
+/// care (its group's and its owner's).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Announced {
+    id: i64,
+    number: i64,
+    group_id: Option<i64>,
+    owner_id: Option<i64>,
+}
+
+impl Announced {
+    pub fn of(t: &Ticket) -> Announced {
+        Announced {
+            id: t.id,
+            number: t.number,
+            group_id: t.group_id,
+            owner_id: t.owner_id,
+        }
+    }
 }
 
 /// A call to announce: ringing (for its agent and group) or ended.

@@ -10,7 +10,7 @@ use tuki_domain::values::Email;
 use tuki_mail::InboundMessage;
 
 use super::*;
-use crate::events::dispatch;
+use crate::events::{dispatch_later, Later};
 use crate::tickets::articles::article_added;
 use crate::tickets::{load, save, BODY_MAX};
 use crate::time::to_db;
@@ -236,6 +236,7 @@ pub(crate) async fn add_mail_article(
     kind: ArticleKind,
     (body, body_html): (&str, Option<&str>),
     at: Timestamp,
+    later: &mut Later,
 ) -> Result<i64> {
     let mut t = load(tx, ticket_id).await?;
     let internal = kind.internal(None)?;
@@ -264,6 +265,6 @@ pub(crate) async fn add_mail_article(
         at,
     );
     save(tx, &t).await?;
-    dispatch(tx, &mut t, change).await?;
+    dispatch_later(tx, &mut t, change, later).await?;
     Ok(id)
 }

@@ -9,7 +9,7 @@ use tuki_domain::ticket::{TicketEvent, TicketState};
 
 use super::people::pending_inbound;
 use super::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
-use crate::events::{Created, TicketChange};
+use crate::events::{Created, Later, TicketChange};
 use crate::jobs::{enqueue_all, enqueue_on, NewJob};
 use crate::sql::{Sql, Value};
 use crate::tickets::Ticket;
@@ -34,6 +34,7 @@ pub(crate) async fn on_ticket_change(
     conn: &mut AnyConnection,
     t: &Ticket,
     change: &TicketChange,
+    later: &mut Later,
 ) -> Result<()> {
     if t.merged_into_id.is_some() {
         return Ok(());
@@ -75,7 +76,7 @@ pub(crate) async fn on_ticket_change(
         .fetch_one(&mut *conn)
         .await?
         .try_get("id")?;
-        enqueue_on(conn, expand_job(id, change.at), change.at).await?;
+        later.job(expand_job(id, change.at));
     }
     Ok(())
 }

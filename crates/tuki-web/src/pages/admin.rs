@@ -36,6 +36,46 @@ fn domains(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// Agents and administrators: who can own tickets, be a group's member or
+/// be told by an escalation rule.
+pub(super) async fn staff(
+    store: &tuki_store::Store,
+    actor: &tuki_domain::access::Actor,
+) -> Result<Vec<tuki_store::directory::User>, StoreError> {
+    let mut staff = Vec::new();
+    for role in [Role::Agent, Role::Admin] {
+        let filter = UserFilter {
+            role: Some(role),
+            limit: 500,
+            ..Default::default()
+        };
+        staff.extend(store.users(actor, &filter).await?);
+    }
+    Ok(staff)
+}
+
+/// After an administration form: on success to `to`; an unknown id is a
+/// 404 page; a mistake the administrator can fix is shown on the page
+/// `again` draws, with its status; anything else is an error page.
+async fn after<Fut>(
+    v: &Viewer,
+    res: Result<(), StoreError>,
+    to: &str,
+    again: impl FnOnce(Mistake) -> Fut,
+) -> PageResult
+where
+    Fut: std::future::Future<Output = PageResult>,
+{
+    match res {
+        Ok(()) => Ok(Redirect::to(to).into_response()),
+        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
+        Err(e) => match Mistake::of(v.lang, &e) {
+            Some(m) => again(m).await,
+            None => Err(v.err(e)),
+        },
+    }
+}
+
 pub async fn index(v: Viewer) -> PageResult {
     admin_only(&v)?;
     Ok(Redirect::to("/admin/users").into_response())
@@ -208,13 +248,10 @@ pub async fn update_user(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => Ok(Redirect::to(&format!("/admin/users/{id}")).into_response()),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => user_view(&state, &v, id, Some(m), None).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res, &format!("/admin/users/{id}"), |m| {
+        user_view(&state, &v, id, Some(m), None)
+    })
+    .await
 }
 
 /// A new invitation link; the old password stops working once it is used.
@@ -285,13 +322,10 @@ pub async fn create_organisation(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => orgs_view(&state, &v, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res, "/admin/organisations", |m| {
+        orgs_view(&state, &v, Some(m))
+    })
+    .await
 }
 
 async fn org_view(state: &AppState, v: &Viewer, id: i64, error: Option<Mistake>) -> PageResult {
@@ -347,36 +381,17 @@ pub async fn update_organisation(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => Ok(Redirect::to("/admin/organisations").into_response()),
-        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => org_view(&state, &v, id, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res, "/admin/organisations", |m| {
+        org_view(&state, &v, id, Some(m))
+    })
+    .await
 }
 
 async fn groups_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> PageResult {
     admin_only(v)?;
     let store = &state.store;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
-    let mut staff = Vec::new();
-    for role in [Role::Agent, Role::Admin] {
-        staff.extend(
-            store
-                .users(
-                    &v.actor,
-                    &UserFilter {
-                        role: Some(role),
-                        limit: 500,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| v.err(e))?,
-        );
-    }
+    let staff = staff(store, &v.actor).await.map_err(|e| v.err(e))?;
     let side = super::console::sidebar(state, v, &groups)
         .await
         .map_err(|e| v.err(e))?;
@@ -432,13 +447,10 @@ pub async fn create_group(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => groups_view(&state, &v, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res, "/admin/groups", |m| {
+        groups_view(&state, &v, Some(m))
+    })
+    .await
 }
 
 pub async fn group_members(
@@ -460,13 +472,10 @@ pub async fn group_members(
     } else {
         state.store.add_group_member(&v.actor, id, user).await
     };
-    match res {
-        Ok(_) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => groups_view(&state, &v, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res.map(|_| ()), "/admin/groups", |m| {
+        groups_view(&state, &v, Some(m))
+    })
+    .await
 }
 
 /// Renames a group, moves it to another tier or form, or makes it the
@@ -494,12 +503,8 @@ pub async fn update_group(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => Ok(Redirect::to("/admin/groups").into_response()),
-        Err(StoreError::NotFound) => Err(PageError::not_found(v.lang)),
-        Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => groups_view(&state, &v, Some(m)).await,
-            None => Err(v.err(e)),
-        },
-    }
+    after(&v, res, "/admin/groups", |m| {
+        groups_view(&state, &v, Some(m))
+    })
+    .await
 }

@@ -11,13 +11,11 @@
 
 use minijinja::context;
 use minijinja::Value;
-use tuki_domain::directory::Role;
 use tuki_domain::sla::{
     CalendarDefinition, EscalationAction, EscalationTrigger, HolidayRule, OpeningHours, SlaKind,
     WeeklyHours, WorkingInterval, WEEKDAYS,
 };
 use tuki_domain::ticket::{Channel, Priority};
-use tuki_store::directory::UserFilter;
 use tuki_store::sla::{
     Calendar, CalendarInput, Calendars, EscalationRule, EscalationRuleInput, EscalationRules,
     Policies, PolicyInput, SlaPolicy,
@@ -443,15 +441,7 @@ impl AdminPage for EscalationRules {
         let store = &state.store;
         let policies = store.list::<Policies>(&v.actor).await?;
         let groups = store.groups(&v.actor).await?;
-        let mut staff = Vec::new();
-        for role in [Role::Agent, Role::Admin] {
-            let filter = UserFilter {
-                role: Some(role),
-                limit: 500,
-                ..Default::default()
-            };
-            staff.extend(store.users(&v.actor, &filter).await?);
-        }
+        let staff = super::admin::staff(store, &v.actor).await?;
         Ok(context! {
             policies => policies.iter().map(|p| id_name(p.id, &p.name)).collect::<Vec<_>>(),
             groups => groups.iter().map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),

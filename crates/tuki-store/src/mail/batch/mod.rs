@@ -36,6 +36,7 @@ use sqlx::{AnyConnection, Row};
 use tuki_domain::values::Email;
 use tuki_mail::{InboundMessage, ThreadKeys};
 
+use crate::events::Later;
 use crate::mail::{IngestOptions, IngestOutcome, Mailbox};
 use crate::sql::{Sql, Value};
 use crate::tickets::{insert_tickets, Draft};
@@ -178,10 +179,15 @@ impl Store {
             fresh
         });
         if !incoming.is_empty() {
-            let placeable = self.screen(&mut tx, &mut incoming, at).await?;
+            // The feed rows and jobs of the batch's changes, written once.
+            let mut later = Later::default();
+            let placeable = self.screen(&mut tx, &mut incoming, at, &mut later).await?;
             let mut placing = threading::Placing::new(self, mailbox, opts, at);
-            placing.place(&mut tx, &mut incoming, &placeable).await?;
+            placing
+                .place(&mut tx, &mut incoming, &placeable, &mut later)
+                .await?;
             let (new_tickets, files) = placing.finish(&mut tx).await?;
+            later.write(&mut tx).await?;
             let raw_ids = write::raw_sources(&mut tx, &incoming, at).await?;
             write::outcomes(&mut tx, &incoming, &raw_ids, &new_tickets).await?;
             write::files(&mut tx, &files, &new_tickets, at).await?;
@@ -234,6 +240,7 @@ impl Store {
         tx: &mut AnyConnection,
         incoming: &mut [Incoming<'_>],
         at: jiff::Timestamp,
+        later: &mut Later,
     ) -> Result<Vec<usize>> {
         // Mail from one of Tuki's own addresses is Tuki talking to itself.
         let own: HashSet<String> = sqlx::query("SELECT address FROM mailboxes")
@@ -264,7 +271,7 @@ impl Store {
             if own.contains(m.sender.as_str()) {
                 m.placed = Some(Placed::Done(IngestOutcome::Loop));
             } else if m.msg.classification.bounce.is_some() {
-                let placed = threading::place_bounce(tx, m.msg, &m.keys, at).await?;
+                let placed = threading::place_bounce(tx, m.msg, &m.keys, at, later).await?;
                 m.placed = Some(placed);
             } else {
                 let n = recent.entry(m.sender.as_str().to_string()).or_insert(0);

@@ -16,6 +16,7 @@ use super::{
     unique, Incoming, MailFile, NewTickets, Placed, REFERENCES_CONSIDERED, ROWS_PER_STATEMENT,
 };
 use crate::attachments::{clean_file_name, write_blob};
+use crate::events::Later;
 use crate::mail::{
     add_mail_article, flag_address, mail_body, ticket_by_number, tickets_by_message_ids,
     truncate_chars, IngestOptions, IngestOutcome, Mailbox,
@@ -65,12 +66,14 @@ impl<'s> Placing<'s> {
         }
     }
 
-    /// Places the messages at `placeable`, in arrival order.
+    /// Places the messages at `placeable`, in arrival order; what their
+    /// changes leave for the end of the transaction goes to `later`.
     pub(super) async fn place(
         &mut self,
         tx: &mut AnyConnection,
         incoming: &mut [Incoming<'_>],
         placeable: &[usize],
+        later: &mut Later,
     ) -> Result<()> {
         let users = senders_as_users(
             tx,
@@ -83,7 +86,7 @@ impl<'s> Placing<'s> {
         self.candidates(tx, incoming, placeable, &users).await?;
         for &i in placeable {
             let user = users[incoming[i].sender.as_str()];
-            let placed = self.place_one(tx, &incoming[i], user).await?;
+            let placed = self.place_one(tx, &incoming[i], user, later).await?;
             incoming[i].placed = Some(placed);
         }
         Ok(())
@@ -151,6 +154,7 @@ impl<'s> Placing<'s> {
         tx: &mut AnyConnection,
         m: &Incoming<'_>,
         (user_id, role): (i64, Role),
+        later: &mut Later,
     ) -> Result<Placed> {
         let found: Vec<(String, i64)> = m
             .keys
@@ -197,6 +201,7 @@ impl<'s> Placing<'s> {
                     kind,
                     (&body, m.msg.html.as_deref()),
                     self.at,
+                    later,
                 )
                 .await?;
                 keep_files(
@@ -267,6 +272,7 @@ pub(super) async fn place_bounce(
     msg: &InboundMessage,
     keys: &ThreadKeys,
     at: Timestamp,
+    later: &mut Later,
 ) -> Result<Placed> {
     let b = msg
         .classification
@@ -312,7 +318,7 @@ pub(super) async fn place_bounce(
                     .unwrap_or_default(),
                 msg.display_text
             );
-            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), at).await?)
+            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), at, later).await?)
         }
         None => None,
     };

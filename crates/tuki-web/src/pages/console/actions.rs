@@ -18,11 +18,12 @@ use crate::pages::i18n;
 use crate::pages::render::{Mistake, PageError, PageResult};
 use crate::AppState;
 
-/// Runs a change on a ticket: on success back to the ticket page (and a
-/// live event), on a mistake the page again with the message.
+/// Runs a change on a ticket (given the state, the viewer and the ticket):
+/// on success back to the ticket page (and a live event), on a mistake the
+/// page again with the message.
 async fn act<F, Fut>(state: &AppState, v: &Viewer, number: i64, f: F) -> PageResult
 where
-    F: FnOnce(Ticket) -> Fut,
+    F: FnOnce(AppState, Viewer, Ticket) -> Fut,
     Fut: std::future::Future<Output = Result<Option<String>, StoreError>>,
 {
     staff_only(v)?;
@@ -32,7 +33,7 @@ where
         .await
         .map_err(|e| v.err(e))?;
     let id = t.id;
-    match f(t).await {
+    match f(state.clone(), v.clone(), t).await {
         Ok(None) => {
             state.web.live.publish(id, number);
             Ok(Redirect::to(&format!("/agent/tickets/{number}")).into_response())
@@ -59,9 +60,7 @@ pub async fn add_article(
     staff_only(&v)?;
     // Written first, listed on the article in its transaction.
     let files = crate::pages::files::save_uploads(&state, &v, form.files).await?;
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         st.store
             .add_article_with_files(
                 &vv.actor,
@@ -86,9 +85,7 @@ pub async fn update(
 ) -> PageResult {
     let lang = v.lang;
     let bad = |f: &str| StoreError::invalid(f, i18n::t(lang, "error.choose"));
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         let mut patch = TicketPatch::default();
         if let Some(s) = form.opt("state") {
             patch.state = Some(TicketState::parse("state", s).map_err(|_| bad("state"))?);
@@ -129,9 +126,7 @@ pub async fn transfer(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         let group_id = form
             .int("group_id")
             .ok_or_else(|| StoreError::invalid("group_id", i18n::t(vv.lang, "error.choose")))?;
@@ -172,9 +167,7 @@ pub async fn merge(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         let into = other_ticket(&st, &vv, form.int("into")).await?;
         st.store
             .merge(
@@ -196,9 +189,7 @@ pub async fn link(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         let target = other_ticket(&st, &vv, form.int("target")).await?;
         let kind = LinkKind::parse("kind", form.opt("kind").unwrap_or("related"))?;
         st.store
@@ -221,9 +212,7 @@ pub async fn follow(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         if form.get("follow") == Some("0") {
             st.store.unfollow(&vv.actor, t.id, vv.id()).await?;
         } else {
@@ -255,9 +244,7 @@ pub async fn invite(
     Path(number): Path<i64>,
     Posted { viewer: v, .. }: Posted,
 ) -> PageResult {
-    let st = state.clone();
-    let vv = v.clone();
-    act(&state, &v, number, |t| async move {
+    act(&state, &v, number, |st, vv, t| async move {
         let token = st
             .store
             .create_invitation(&vv.actor, t.requester_id)
