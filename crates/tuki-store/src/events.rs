@@ -26,6 +26,16 @@ use crate::tickets::history::{self, Change};
 use crate::tickets::Ticket;
 use crate::Result;
 
+/// The message that brought a change in by mail: mail about the change
+/// threads under it, and a robot's message (`may_answer` false) is never
+/// answered. Carried with the change rather than looked up, so each message
+/// of a batch answers for itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inbound {
+    pub message_id: String,
+    pub may_answer: bool,
+}
+
 /// One change of one ticket: who made it and when, the history rows it
 /// leaves and the events it means.
 #[derive(Debug, Clone)]
@@ -35,6 +45,8 @@ pub(crate) struct TicketChange {
     pub at: Timestamp,
     pub changes: Vec<Change>,
     pub events: Vec<TicketEvent>,
+    /// The message it came in by, when it came by mail.
+    pub inbound: Option<Inbound>,
 }
 
 impl TicketChange {
@@ -44,6 +56,7 @@ impl TicketChange {
             at,
             changes: Vec::new(),
             events: Vec::new(),
+            inbound: None,
         }
     }
 
@@ -146,6 +159,8 @@ pub(crate) struct Created<'a> {
     /// Its first article.
     pub article_id: i64,
     pub at: Timestamp,
+    /// The message it came in by, when it came by mail.
+    pub inbound: Option<Inbound>,
 }
 
 /// [`dispatch`] for tickets created together (one or a whole batch): the

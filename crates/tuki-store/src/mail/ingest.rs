@@ -10,7 +10,7 @@ use tuki_domain::values::Email;
 use tuki_mail::InboundMessage;
 
 use super::*;
-use crate::events::{dispatch_later, Later};
+use crate::events::{dispatch_later, Inbound, Later};
 use crate::tickets::articles::article_added;
 use crate::tickets::{load, save, BODY_MAX};
 use crate::time::to_db;
@@ -235,7 +235,7 @@ pub(crate) async fn add_mail_article(
     author: Option<(i64, Role)>,
     kind: ArticleKind,
     (body, body_html): (&str, Option<&str>),
-    at: Timestamp,
+    (at, inbound): (Timestamp, Option<Inbound>),
     later: &mut Later,
 ) -> Result<i64> {
     let mut t = load(tx, ticket_id).await?;
@@ -255,7 +255,7 @@ pub(crate) async fn add_mail_article(
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
-    let change = article_added(
+    let mut change = article_added(
         &mut t,
         id,
         author.map(|a| a.1),
@@ -264,6 +264,7 @@ pub(crate) async fn add_mail_article(
         internal,
         at,
     );
+    change.inbound = inbound;
     save(tx, &t).await?;
     dispatch_later(tx, &mut t, change, later).await?;
     Ok(id)

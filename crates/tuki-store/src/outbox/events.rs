@@ -7,7 +7,6 @@ use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::ticket::{TicketEvent, TicketState};
 
-use super::people::pending_inbound;
 use super::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
 use crate::events::{Created, Later, TicketChange};
 use crate::jobs::{enqueue_all, enqueue_on, NewJob};
@@ -56,11 +55,11 @@ pub(crate) async fn on_ticket_change(
         };
         let inbound = match kind {
             "assigned" => None,
-            _ => pending_inbound(conn).await?,
+            _ => change.inbound.as_ref(),
         };
         // Never answer a robot: mail caused by an automatic message sends
         // nothing to its sender.
-        let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
+        let may_answer = inbound.is_none_or(|i| i.may_answer);
         let id: i64 = sqlx::query(
             "INSERT INTO mail_events (ticket_id, kind, actor_id, user_id, article_id, inbound_message_id, \
              may_answer, at) VALUES ($1, $2, $3, $4, (SELECT MAX(id) FROM articles WHERE ticket_id = $1), \
@@ -70,7 +69,7 @@ pub(crate) async fn on_ticket_change(
         .bind(kind)
         .bind(change.actor_id)
         .bind(user)
-        .bind(inbound.map(|(id, _)| id))
+        .bind(inbound.map(|i| i.message_id.as_str()))
         .bind(may_answer)
         .bind(to_db(change.at))
         .fetch_one(&mut *conn)
@@ -86,8 +85,6 @@ pub(crate) async fn on_ticket_change(
 /// transaction, its message is what the acknowledgement answers (or, from a
 /// robot, what it must not answer).
 pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]) -> Result<()> {
-    let inbound = pending_inbound(conn).await?;
-    let may_answer = inbound.as_ref().is_none_or(|(_, ok)| *ok);
     let at = created[0].at;
     let mut sql = Sql::new(
         "INSERT INTO mail_events (ticket_id, kind, actor_id, article_id, inbound_message_id, may_answer, at) VALUES ",
@@ -99,9 +96,9 @@ pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]
             .push(", ")
             .bind(Value::Int(c.article_id))
             .push(", ")
-            .bind_opt_text(inbound.as_ref().map(|(id, _)| id.as_str()));
+            .bind_opt_text(c.inbound.as_ref().map(|i| i.message_id.as_str()));
         sql.push(", ");
-        sql.bind(Value::Bool(may_answer))
+        sql.bind(Value::Bool(c.inbound.as_ref().is_none_or(|i| i.may_answer)))
             .push(", ")
             .bind(Value::Int(to_db(at)))
             .push(")");

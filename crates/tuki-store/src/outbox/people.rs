@@ -127,26 +127,6 @@ pub(super) async fn thread_of(
     Ok((in_reply_to, refs))
 }
 
-/// The inbound message being ingested in this transaction, if the event
-/// comes from mail: its Message-ID and whether it may be answered
-/// automatically. Its row is `pending` only inside the ingesting
-/// transaction, so no other message can be seen here.
-pub(super) async fn pending_inbound(conn: &mut AnyConnection) -> Result<Option<(String, bool)>> {
-    let row = sqlx::query(
-        "SELECT message_id, auto_answer_allowed FROM mail_messages \
-         WHERE direction = 'in' AND outcome = 'pending' LIMIT 1",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok((
-            r.try_get("message_id")?,
-            get_bool(&r, "auto_answer_allowed")?,
-        ))
-    })
-    .transpose()
-}
-
 impl crate::Store {
     /// The language code of mail to `user_id` (`en` when unknown).
     pub async fn mail_language(&self, user_id: Option<i64>) -> Result<&'static str> {

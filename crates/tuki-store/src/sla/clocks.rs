@@ -5,13 +5,12 @@
 use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::sla::{
-    select_policy, step, ClockMove, ClockRules, PolicyCandidate, PolicyConditions, PolicyFacts,
-    SlaClock, SlaKind, SlaState, SlaStep, StoredClock,
+    select_policy, step, ClockMove, ClockRules, PolicyCandidate, PolicyFacts, SlaClock, SlaKind,
+    SlaState, SlaStep, StoredClock,
 };
-use tuki_domain::ticket::Channel;
 
 use super::calendars::{parse_definition, to_json};
-use super::policies::{minutes, parse_priorities};
+use super::policies::minutes;
 use super::SLA_CHECK_JOB;
 use crate::events::TicketChange;
 use crate::jobs::{enqueue_on, NewJob};
@@ -65,15 +64,7 @@ pub(super) async fn choose_policy(conn: &mut AnyConnection, t: &Ticket) -> Resul
         candidates.push(PolicyCandidate {
             id: r.try_get("id")?,
             position: r.try_get("position")?,
-            conditions: PolicyConditions {
-                priorities: parse_priorities(&r.try_get::<String, _>("priorities")?)?,
-                organisation_id: r.try_get("organisation_id")?,
-                category: r.try_get("category")?,
-                channel: r
-                    .try_get::<Option<String>, _>("channel")?
-                    .map(|c| Channel::parse("channel", &c))
-                    .transpose()?,
-            },
+            conditions: super::policies::conditions_from_row(r)?,
         });
     }
     Ok(select_policy(

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use tuki_domain::sla::SlaKind;
+use tuki_domain::sla::{PolicyConditions, SlaKind};
 use tuki_domain::ticket::{Channel, Priority};
 use tuki_domain::values;
 
@@ -96,11 +96,9 @@ pub(super) fn parse_priorities(raw: &str) -> Result<Vec<Priority>> {
         .collect()
 }
 
-fn policy_from_row(r: &AnyRow) -> Result<SlaPolicy> {
-    Ok(SlaPolicy {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        position: r.try_get("position")?,
+/// What a policy asks of a ticket, from its row.
+pub(super) fn conditions_from_row(r: &AnyRow) -> Result<PolicyConditions> {
+    Ok(PolicyConditions {
         priorities: parse_priorities(&r.try_get::<String, _>("priorities")?)?,
         organisation_id: r.try_get("organisation_id")?,
         category: r.try_get("category")?,
@@ -108,6 +106,19 @@ fn policy_from_row(r: &AnyRow) -> Result<SlaPolicy> {
             .try_get::<Option<String>, _>("channel")?
             .map(|c| Channel::parse("channel", &c))
             .transpose()?,
+    })
+}
+
+fn policy_from_row(r: &AnyRow) -> Result<SlaPolicy> {
+    let c = conditions_from_row(r)?;
+    Ok(SlaPolicy {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        position: r.try_get("position")?,
+        priorities: c.priorities,
+        organisation_id: c.organisation_id,
+        category: c.category,
+        channel: c.channel,
         calendar_id: r.try_get("calendar_id")?,
         first_response_minutes: minutes(r, "first_response_minutes")?,
         next_response_minutes: minutes(r, "next_response_minutes")?,

@@ -12,7 +12,7 @@ use tuki_domain::ticket::{ArticleKind, Channel, Priority, TicketState};
 use tuki_domain::values;
 
 use super::{check_owner, clean_category, clean_tags, Ticket, BODY_MAX, SUBJECT_MAX};
-use crate::events::{dispatch_created, Created};
+use crate::events::{dispatch_created, Created, Inbound};
 use crate::sql::{Sql, Value};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
@@ -70,6 +70,8 @@ pub(crate) struct Draft {
     pub group_id: Option<i64>,
     pub owner_id: Option<i64>,
     pub at: Timestamp,
+    /// The message it came in by, when it came by mail.
+    pub inbound: Option<Inbound>,
 }
 
 impl Draft {
@@ -142,6 +144,7 @@ impl Draft {
             group_id: new.group_id,
             owner_id: new.owner_id,
             at,
+            inbound: None,
         })
     }
 }
@@ -176,6 +179,7 @@ pub(crate) async fn insert_tickets(
             article_id: article_of[&t.id],
             actor_id: d.actor.user_id,
             at: d.at,
+            inbound: d.inbound.clone(),
             ticket: t,
         })
         .collect();

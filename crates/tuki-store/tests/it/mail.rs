@@ -1132,6 +1132,65 @@ async fn random_mail_imports_alike_in_batches_and_one_by_one(db: TestDb) {
     }
 }
 
+/// Each message of a batch answers for itself: a person's new request is
+/// acknowledged in reply to their own message, a robot's never, whichever
+/// comes first in the batch.
+async fn in_a_batch_each_message_decides_its_own_acknowledgement(db: TestDb) {
+    let (_desk, mb) = setup(&db).await;
+    let store = &db.store;
+    let opts = IngestOptions::default();
+    for (round, human_first) in [(1, true), (2, false)] {
+        let human = message(
+            &format!("person{round}@nowhere.test"),
+            &format!("person-{round}@x"),
+            "Kone ei käynnisty",
+            "",
+            "Apua.",
+        );
+        let robot = message(
+            &format!("news{round}@vendor.test"),
+            &format!("robot-{round}@x"),
+            "Offers",
+            "Precedence: bulk\r\n",
+            "Buy.",
+        );
+        let raws: Vec<&[u8]> = if human_first {
+            vec![&human, &robot]
+        } else {
+            vec![&robot, &human]
+        };
+        let outcomes = store
+            .ingest_mail_batch(&raws, Some(&mb), &opts)
+            .await
+            .unwrap();
+        let ticket_of = |i: usize| match outcomes[i] {
+            IngestOutcome::Ticket { ticket_id, .. } => ticket_id,
+            ref o => panic!("a ticket, got {o:?}"),
+        };
+        let (person_ticket, robot_ticket) = if human_first {
+            (ticket_of(0), ticket_of(1))
+        } else {
+            (ticket_of(1), ticket_of(0))
+        };
+        store.mail_events_to_outbox(100).await.unwrap();
+        let outbox = store.outbox_rows(100).await.unwrap();
+        let ack = outbox
+            .iter()
+            .find(|m| m.ticket_id == Some(person_ticket) && m.kind == "ack")
+            .unwrap_or_else(|| panic!("round {round}: the person is acknowledged"));
+        assert_eq!(
+            ack.in_reply_to.as_deref(),
+            Some(format!("person-{round}@x").as_str()),
+            "round {round}: in reply to their own message"
+        );
+        assert!(
+            !outbox.iter().any(|m| m.ticket_id == Some(robot_ticket)
+                && m.recipient == format!("news{round}@vendor.test")),
+            "round {round}: the robot gets nothing"
+        );
+    }
+}
+
 tuki_store::on_both_engines!(
     new_sender_becomes_a_customer_and_a_message_is_imported_once,
     concurrent_deliveries_of_one_message_make_one_ticket,
@@ -1147,4 +1206,5 @@ tuki_store::on_both_engines!(
     a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in,
     the_subject_tag_word_is_one_setting_for_mail_in_and_out,
     random_mail_imports_alike_in_batches_and_one_by_one,
+    in_a_batch_each_message_decides_its_own_acknowledgement,
 );

@@ -27,6 +27,24 @@ pub async fn queues(state: &AppState, v: &Viewer) -> Result<Value, PageError> {
         .map_err(|e| v.err(e))
 }
 
+/// An administration page: the queue sidebar and the tab around what the
+/// page itself shows (`ctx`), with the mistake, if any, and its status.
+pub(super) async fn page(
+    state: &AppState,
+    v: &Viewer,
+    template: &str,
+    section: &str,
+    ctx: Value,
+    error: Option<Mistake>,
+) -> PageResult {
+    let side = queues(state, v).await?;
+    let r = render(
+        template,
+        v.ctx(context! { queues => side, section => section, error => &error, ..ctx }),
+    );
+    Ok(with_status(r, &error))
+}
+
 /// Email domains as typed: separated by commas or spaces.
 fn domains(raw: &str) -> Vec<String> {
     raw.split([',', ' '])
@@ -110,12 +128,12 @@ async fn users_view(
         .organisations(&v.actor, None, None, 500)
         .await
         .map_err(|e| v.err(e))?;
-    let side = queues(state, v).await?;
-    let r = render(
+    page(
+        state,
+        v,
         "admin_users.html",
-        v.ctx(context! {
-            queues => side,
-            section => "users",
+        "users",
+        context! {
             q => q,
             users => users.iter().map(|u| context! {
                 id => u.id, name => &u.name, email => &u.email, role => u.role.as_str(),
@@ -123,11 +141,11 @@ async fn users_view(
                 organisation => u.organisation_id.and_then(|o| orgs.iter().find(|x| x.id == o).map(|x| x.name.clone())),
             }).collect::<Vec<_>>(),
             organisations => orgs.iter().map(|o| context! { id => o.id, name => &o.name }).collect::<Vec<_>>(),
-            error => &error,
             invite => invite_link.map(|(who, link)| context! { who => who, link => link }),
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 pub async fn users(
@@ -192,14 +210,12 @@ async fn user_view(
         .await
         .map_err(|e| v.err(e))?;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
-    let side = super::console::sidebar(state, v, &groups)
-        .await
-        .map_err(|e| v.err(e))?;
-    let r = render(
+    page(
+        state,
+        v,
         "admin_user.html",
-        v.ctx(context! {
-            queues => side,
-            section => "users",
+        "users",
+        context! {
             u => context! {
                 id => u.id, name => &u.name, email => &u.email, role => u.role.as_str(),
                 language => u.language.as_str(), active => u.active, phone => &u.phone,
@@ -208,11 +224,11 @@ async fn user_view(
             groups => groups.iter().filter(|g| g.members.iter().any(|m| m.id == u.id))
                 .map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
             organisations => orgs.iter().map(|o| context! { id => o.id, name => &o.name }).collect::<Vec<_>>(),
-            error => &error,
             invite_link => invite_link,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 pub async fn user(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
@@ -278,20 +294,20 @@ async fn orgs_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> Page
         .organisations(&v.actor, None, None, 500)
         .await
         .map_err(|e| v.err(e))?;
-    let side = queues(state, v).await?;
-    let r = render(
+    page(
+        state,
+        v,
         "admin_orgs.html",
-        v.ctx(context! {
-            queues => side,
-            section => "organisations",
+        "organisations",
+        context! {
             organisations => orgs.iter().map(|o| context! {
                 id => o.id, name => &o.name, kind => o.kind.as_str(),
                 shares => o.shares_tickets, domains => o.domains.join(", "),
             }).collect::<Vec<_>>(),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 pub async fn organisations(State(state): State<AppState>, v: Viewer) -> PageResult {
@@ -335,21 +351,21 @@ async fn org_view(state: &AppState, v: &Viewer, id: i64, error: Option<Mistake>)
         .organisation(&v.actor, id)
         .await
         .map_err(|e| v.err(e))?;
-    let side = queues(state, v).await?;
-    let r = render(
+    page(
+        state,
+        v,
         "admin_org.html",
-        v.ctx(context! {
-            queues => side,
-            section => "organisations",
+        "organisations",
+        context! {
             o => context! {
                 id => o.id, name => &o.name, kind => o.kind.as_str(),
                 shares => o.shares_tickets, domains => o.domains.join(", "),
             },
             kinds => OrgKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 pub async fn organisation(
@@ -392,14 +408,12 @@ async fn groups_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> Pa
     let store = &state.store;
     let groups = store.groups(&v.actor).await.map_err(|e| v.err(e))?;
     let staff = staff(store, &v.actor).await.map_err(|e| v.err(e))?;
-    let side = super::console::sidebar(state, v, &groups)
-        .await
-        .map_err(|e| v.err(e))?;
-    let r = render(
+    page(
+        state,
+        v,
         "admin_groups.html",
-        v.ctx(context! {
-            queues => side,
-            section => "groups",
+        "groups",
+        context! {
             groups => groups.iter().map(|g| context! {
                 id => g.id, name => &g.name, tier => g.tier, form => g.form.as_str(),
                 intake => g.is_intake, description => &g.description,
@@ -407,10 +421,10 @@ async fn groups_view(state: &AppState, v: &Viewer, error: Option<Mistake>) -> Pa
             }).collect::<Vec<_>>(),
             staff => staff.iter().map(|u| context! { id => u.id, name => &u.name }).collect::<Vec<_>>(),
             forms => GroupForm::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 pub async fn groups(State(state): State<AppState>, v: Viewer) -> PageResult {

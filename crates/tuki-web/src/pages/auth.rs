@@ -416,9 +416,46 @@ fn local_path(next: Option<&str>) -> Option<String> {
 
 /// Whether a form of a page without a session (sign-in, invitation,
 /// setup) echoes the double-submit cookie.
-pub(super) fn pre_token_matches(headers: &HeaderMap, posted: Option<&str>) -> bool {
-    let pre = cookie(headers, PRE_COOKIE);
-    matches!((&pre, posted), (Some(c), Some(f)) if same(c, f))
+/// A form sent by someone not signed in (sign-in, invitation, first
+/// setup), with its headers: refused (the response to give) unless it
+/// carries the pre-session CSRF token of its cookie.
+pub(super) async fn pre_posted(
+    req: Request,
+    state: &AppState,
+    lang: Lang,
+) -> Result<(HeaderMap, Form), Response> {
+    let headers = req.headers().clone();
+    let form = read_form(req, state, lang).await?;
+    let pre = cookie(&headers, PRE_COOKIE);
+    if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
+        return Err(csrf_refused(lang));
+    }
+    Ok((headers, form))
+}
+
+/// A page for someone not signed in: its form carries the pre-session CSRF
+/// token, set as a cookie when it is new.
+pub(super) fn signed_out_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    template: &str,
+    lang: Lang,
+    ctx: Value,
+    status: StatusCode,
+) -> Response {
+    let (pre, fresh) = pre_token(headers);
+    let mut res = render(
+        template,
+        context! { lang => lang.code(), csrf => &pre, ..ctx },
+    );
+    *res.status_mut() = status;
+    if fresh {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(state, headers, PRE_COOKIE, &pre, 3600 * 24),
+        );
+    }
+    res
 }
 
 pub(super) fn pre_token(headers: &HeaderMap) -> (String, bool) {
@@ -437,25 +474,14 @@ fn login_form(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let (pre, fresh) = pre_token(headers);
-    let mut res = render(
+    signed_out_page(
+        state,
+        headers,
         "login.html",
-        context! {
-            lang => lang.code(),
-            csrf => &pre,
-            next => next,
-            email => email,
-            error => error,
-        },
-    );
-    *res.status_mut() = status;
-    if fresh {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(state, headers, PRE_COOKIE, &pre, 3600 * 24),
-        );
-    }
-    res
+        lang,
+        context! { next => next, email => email, error => error },
+        status,
+    )
 }
 
 pub async fn login_page(
@@ -496,17 +522,12 @@ async fn verify(hash: Option<String>, password: String) -> bool {
 }
 
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
-    let headers = req.headers().clone();
     let client = client_key(&req);
-    let lang = Lang::from_headers(&headers);
-    let form = match read_form(req, &state, lang).await {
-        Ok(f) => f,
+    let lang = Lang::from_headers(req.headers());
+    let (headers, form) = match pre_posted(req, &state, lang).await {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
-    let pre = cookie(&headers, PRE_COOKIE);
-    if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
-        return csrf_refused(lang);
-    }
     let email = form.text("email").trim().to_lowercase();
     let password = form.text("password");
     let next = local_path(form.get("next"));
@@ -593,25 +614,14 @@ fn invite_form(
     inv: &tuki_store::auth::sessions::Invitation,
     error: Option<String>,
 ) -> Response {
-    let (pre, fresh) = pre_token(headers);
-    let mut res = render(
+    signed_out_page(
+        state,
+        headers,
         "invite.html",
-        context! {
-            lang => lang.code(),
-            csrf => &pre,
-            token => token,
-            name => &inv.name,
-            email => &inv.email,
-            error => error,
-        },
-    );
-    if fresh {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(state, headers, PRE_COOKIE, &pre, 3600 * 24),
-        );
-    }
-    res
+        lang,
+        context! { token => token, name => &inv.name, email => &inv.email, error => error },
+        StatusCode::OK,
+    )
 }
 
 pub async fn invite_page(
@@ -636,16 +646,11 @@ pub async fn accept_invite(
     Path(token): Path<String>,
     req: Request,
 ) -> PageResult {
-    let headers = req.headers().clone();
-    let lang = Lang::from_headers(&headers);
-    let form = match read_form(req, &state, lang).await {
-        Ok(f) => f,
+    let lang = Lang::from_headers(req.headers());
+    let (headers, form) = match pre_posted(req, &state, lang).await {
+        Ok(posted) => posted,
         Err(r) => return Ok(r),
     };
-    let pre = cookie(&headers, PRE_COOKIE);
-    if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
-        return Ok(csrf_refused(lang));
-    }
     let store = &state.store;
     let invalid = || PageError::new(StatusCode::NOT_FOUND, lang, i18n::t(lang, "invite.invalid"));
     let inv = store

@@ -24,7 +24,7 @@ use tuki_store::StoreError;
 use super::auth::{admin_only, Form, Posted, Viewer};
 use super::console::size;
 use super::i18n::{self, Lang};
-use super::render::{render, when, with_status, Mistake, PageError, PageResult};
+use super::render::{when, Mistake, PageError, PageResult};
 use super::resource::{bounded, number, with_notice, AdminPage, Done};
 use crate::AppState;
 
@@ -258,19 +258,19 @@ async fn quarantine_view(
         .quarantine_entries(&v.actor)
         .await
         .map_err(|e| v.err(e))?;
-    let side = super::admin::queues(state, v).await?;
-    let r = render(
+    super::admin::page(
+        state,
+        v,
         "admin_quarantine.html",
-        v.ctx(context! {
-            queues => side,
-            section => "quarantine",
+        "quarantine",
+        context! {
             messages => entries.iter().map(quarantine_row).collect::<Vec<_>>(),
             total => total,
             done => done,
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 /// `/admin/quarantine`: mail that could not be read and is not released.
@@ -307,21 +307,21 @@ async fn message_view(
         .quarantine_message(&v.actor, id)
         .await
         .map_err(|e| v.err(e).back("/admin/quarantine"))?;
-    let side = super::admin::queues(state, v).await?;
-    let r = render(
+    super::admin::page(
+        state,
+        v,
         "admin_quarantine_message.html",
-        v.ctx(context! {
-            queues => side,
-            section => "quarantine",
+        "quarantine",
+        context! {
             m => quarantine_row(&q.entry),
             raw => raw_text(&q.raw),
             cut => q.raw.len() > RAW_SHOWN,
             shown => size(RAW_SHOWN as i64),
             done => done,
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 /// `/admin/quarantine/{id}`: one message, its error and its source.
@@ -501,12 +501,12 @@ async fn outbox_view(
         .outbox_overview(&v.actor, SENT_SHOWN)
         .await
         .map_err(|e| v.err(e))?;
-    let side = super::admin::queues(state, v).await?;
-    let r = render(
+    super::admin::page(
+        state,
+        v,
         "admin_outbox.html",
-        v.ctx(context! {
-            queues => side,
-            section => "outbox",
+        "outbox",
+        context! {
             queued => o.queued.iter().map(outbox_row).collect::<Vec<_>>(),
             failing => o.failing.iter().map(outbox_row).collect::<Vec<_>>(),
             sent => o.sent.iter().map(outbox_row).collect::<Vec<_>>(),
@@ -514,10 +514,10 @@ async fn outbox_view(
             failing_total => o.failing_total,
             no_smtp => !state.web.sends_mail,
             done => done,
-            error => &error,
-        }),
-    );
-    Ok(with_status(r, &error))
+        },
+        error,
+    )
+    .await
 }
 
 /// `/admin/outbox`: outgoing mail that waits, keeps failing or went lately.

@@ -96,6 +96,36 @@ impl Default for Web {
     }
 }
 
+/// A ticket as its reader may see it: the ticket, its articles and their
+/// files (internal notes and their files only for staff: the store decides).
+/// The agent's and the customer's ticket pages both start from it.
+pub(crate) struct Thread {
+    pub ticket: tuki_store::tickets::Ticket,
+    pub articles: Vec<tuki_store::tickets::articles::Article>,
+    pub files: Vec<tuki_store::attachments::Attachment>,
+}
+
+impl Thread {
+    pub(crate) async fn load(
+        state: &AppState,
+        v: &auth::Viewer,
+        number: i64,
+    ) -> Result<Self, PageError> {
+        let store = &state.store;
+        let ticket = store
+            .ticket_by_number(&v.actor, number)
+            .await
+            .map_err(|e| v.err(e))?;
+        let articles = store.articles(&v.actor, ticket.id).await;
+        let files = store.ticket_attachments(&v.actor, ticket.id).await;
+        Ok(Thread {
+            ticket,
+            articles: articles.map_err(|e| v.err(e))?,
+            files: files.map_err(|e| v.err(e))?,
+        })
+    }
+}
+
 /// Largest attachment accepted (per file).
 pub const FILE_MAX: usize = 10 * 1024 * 1024;
 use tuki_store::mail::Mailboxes;

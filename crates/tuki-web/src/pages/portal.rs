@@ -129,15 +129,11 @@ async fn ticket_view(
     }
     let store = &state.store;
     let a = &v.actor;
-    let t = store
-        .ticket_by_number(a, number)
-        .await
-        .map_err(|e| v.err(e))?;
-    let articles = store.articles(a, t.id).await.map_err(|e| v.err(e))?;
-    let files = store
-        .ticket_attachments(a, t.id)
-        .await
-        .map_err(|e| v.err(e))?;
+    let super::Thread {
+        ticket: t,
+        articles,
+        files,
+    } = super::Thread::load(state, v, number).await?;
     let rating = store.rating(a, t.id).await.map_err(|e| v.err(e))?;
     let ids: Vec<i64> = articles.iter().filter_map(|x| x.author_id).collect();
     let names = store.user_names(&ids).await.map_err(|e| v.err(e))?;
@@ -248,29 +244,22 @@ pub async fn state(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
-    let t = state
-        .store
-        .ticket_by_number(&v.actor, number)
-        .await
-        .map_err(|e| v.err(e))?;
     let to = if form.get("to") == Some("open") {
         TicketState::Open
     } else {
         TicketState::Closed
     };
-    let res = state
-        .store
-        .update_ticket(
-            &v.actor,
-            t.id,
-            tuki_store::tickets::TicketPatch {
-                state: Some(to),
-                ..Default::default()
-            },
-        )
-        .await
-        .map(|_| ());
-    after(&state, &v, number, Some(t.id), res).await
+    let patch = tuki_store::tickets::TicketPatch {
+        state: Some(to),
+        ..Default::default()
+    };
+    on_ticket(&state, &v, number, |st, vv, id| async move {
+        st.store
+            .update_ticket(&vv.actor, id, patch)
+            .await
+            .map(|_| ())
+    })
+    .await
 }
 
 pub async fn rate(
@@ -278,16 +267,29 @@ pub async fn rate(
     Path(number): Path<i64>,
     Posted { viewer: v, form }: Posted,
 ) -> PageResult {
+    let score = form.int("score").unwrap_or(0);
+    let comment = form.text("comment");
+    on_ticket(&state, &v, number, |st, vv, id| async move {
+        st.store
+            .rate_ticket(&vv.actor, id, score, &comment)
+            .await
+            .map(|_| ())
+    })
+    .await
+}
+
+/// A change to one of the customer's tickets: the ticket found first (a 404
+/// page when it is not theirs to see), then changed, then [`after`].
+async fn on_ticket<F, Fut>(state: &AppState, v: &Viewer, number: i64, change: F) -> PageResult
+where
+    F: FnOnce(AppState, Viewer, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     let t = state
         .store
         .ticket_by_number(&v.actor, number)
         .await
         .map_err(|e| v.err(e))?;
-    let score = form.int("score").unwrap_or(0);
-    let res = state
-        .store
-        .rate_ticket(&v.actor, t.id, score, &form.text("comment"))
-        .await
-        .map(|_| ());
-    after(&state, &v, number, Some(t.id), res).await
+    let res = change(state.clone(), v.clone(), t.id).await;
+    after(state, v, number, Some(t.id), res).await
 }

@@ -24,6 +24,7 @@ templates!(
     "login.html",
     "invite.html",
     "setup.html",
+    "me.html",
     "agent.html",
     "queue.html",
     "ticket.html",

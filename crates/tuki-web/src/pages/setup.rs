@@ -14,9 +14,9 @@ use tuki_domain::directory::Language;
 use tuki_store::auth::sessions::FirstAdmin;
 use tuki_store::{Store, StoreError};
 
-use super::auth::{self, csrf_refused, read_form, set_cookie};
+use super::auth::{self, set_cookie};
 use super::i18n::{self, Lang};
-use super::render::{render, with_status, Mistake, PageError, PageResult};
+use super::render::{Mistake, PageError, PageResult};
 use crate::AppState;
 
 /// On a first start (no administrator), makes a setup link and prints it
@@ -68,19 +68,15 @@ fn form(
     values: Value,
     error: Option<Mistake>,
 ) -> Response {
-    let (pre, fresh) = auth::pre_token(headers);
-    let res = render(
+    let status = error.as_ref().map_or(StatusCode::OK, |m| m.status);
+    auth::signed_out_page(
+        state,
+        headers,
         "setup.html",
-        context! { lang => lang.code(), csrf => &pre, token => token, f => values, error => &error },
-    );
-    let mut res = with_status(res, &error);
-    if fresh {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(state, headers, auth::PRE_COOKIE, &pre, 3600 * 24),
-        );
-    }
-    res
+        lang,
+        context! { token => token, f => values, error => &error },
+        status,
+    )
 }
 
 /// `GET /setup/{token}`.
@@ -107,15 +103,11 @@ pub async fn submit(
     Path(token): Path<String>,
     req: Request,
 ) -> PageResult {
-    let headers = req.headers().clone();
-    let lang = Lang::from_headers(&headers);
-    let posted = match read_form(req, &state, lang).await {
-        Ok(f) => f,
+    let lang = Lang::from_headers(req.headers());
+    let (headers, posted) = match auth::pre_posted(req, &state, lang).await {
+        Ok(p) => p,
         Err(r) => return Ok(r),
     };
-    if !auth::pre_token_matches(&headers, posted.get("csrf")) {
-        return Ok(csrf_refused(lang));
-    }
     let language = posted
         .opt("language")
         .and_then(|l| Language::parse("language", l).ok())

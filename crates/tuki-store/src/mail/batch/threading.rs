@@ -16,7 +16,7 @@ use super::{
     unique, Incoming, MailFile, NewTickets, Placed, REFERENCES_CONSIDERED, ROWS_PER_STATEMENT,
 };
 use crate::attachments::{clean_file_name, write_blob};
-use crate::events::Later;
+use crate::events::{Inbound, Later};
 use crate::mail::{
     add_mail_article, flag_address, mail_body, ticket_by_number, tickets_by_message_ids,
     truncate_chars, IngestOptions, IngestOutcome, Mailbox,
@@ -200,7 +200,7 @@ impl<'s> Placing<'s> {
                     Some((user_id, role)),
                     kind,
                     (&body, m.msg.html.as_deref()),
-                    self.at,
+                    (self.at, Some(inbound(m.msg))),
                     later,
                 )
                 .await?;
@@ -318,7 +318,18 @@ pub(super) async fn place_bounce(
                     .unwrap_or_default(),
                 msg.display_text
             );
-            Some(add_mail_article(tx, t, None, ArticleKind::Note, (&body, None), at, later).await?)
+            Some(
+                add_mail_article(
+                    tx,
+                    t,
+                    None,
+                    ArticleKind::Note,
+                    (&body, None),
+                    (at, None),
+                    later,
+                )
+                .await?,
+            )
         }
         None => None,
     };
@@ -359,6 +370,15 @@ fn mail_draft(
         group_id,
         owner_id: None,
         at,
+        inbound: Some(inbound(msg)),
+    }
+}
+
+/// The message as the mail it brings will answer it.
+fn inbound(msg: &InboundMessage) -> Inbound {
+    Inbound {
+        message_id: msg.message_id.clone(),
+        may_answer: msg.classification.auto_answer_allowed,
     }
 }
 

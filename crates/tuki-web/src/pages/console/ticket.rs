@@ -84,16 +84,12 @@ pub(super) async fn ticket_view(
     staff_only(v)?;
     let store = &state.store;
     let a = &v.actor;
-    let t = store
-        .ticket_by_number(a, number)
-        .await
-        .map_err(|e| v.err(e))?;
-    let articles = store.articles(a, t.id).await.map_err(|e| v.err(e))?;
+    let crate::pages::Thread {
+        ticket: t,
+        articles,
+        files,
+    } = crate::pages::Thread::load(state, v, number).await?;
     let history = store.history(a, t.id).await.map_err(|e| v.err(e))?;
-    let files = store
-        .ticket_attachments(a, t.id)
-        .await
-        .map_err(|e| v.err(e))?;
     let links = store.links(a, t.id).await.map_err(|e| v.err(e))?;
     let groups = store.groups(a).await.map_err(|e| v.err(e))?;
     let requester = store.user(a, t.requester_id).await.map_err(|e| v.err(e))?;
