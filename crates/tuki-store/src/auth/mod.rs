@@ -218,12 +218,9 @@ mod tests {
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: jiff::Timestamp,
     /// At minute precision.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<jiff::Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub revoked_at: Option<jiff::Timestamp>,
 }
 

@@ -33,9 +33,7 @@ pub struct Group {
     /// New requests without a group land here.
     pub is_intake: bool,
     pub members: Vec<GroupMember>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

@@ -24,9 +24,7 @@ pub struct Organisation {
     pub shares_tickets: bool,
     /// Mail domains; senders from these domains are placed in this organisation.
     pub domains: Vec<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

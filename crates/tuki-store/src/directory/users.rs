@@ -25,9 +25,7 @@ pub struct User {
     pub language: Language,
     pub organisation_id: Option<i64>,
     pub active: bool,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

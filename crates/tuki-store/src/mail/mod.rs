@@ -164,17 +164,13 @@ pub struct Mailbox {
     pub name: String,
     pub address: String,
     pub group_id: Option<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_fetch_at: Option<Timestamp>,
     pub last_error: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_error_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub failing_since: Option<Timestamp>,
     /// The `tuki serve` process (node id) whose IMAP poller holds the
     /// mailbox's lease, and until when; see `imap.rs`.
     pub poller_node: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub poller_lease_until: Option<Timestamp>,
 }
 

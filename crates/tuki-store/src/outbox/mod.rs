@@ -118,14 +118,10 @@ pub struct OutMail {
     pub headers: Vec<(String, String)>,
     pub attempts: i64,
     pub max_attempts: i64,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub sent_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub failed_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// The article whose files are attached when the mail is sent.
     pub article_id: Option<i64>,

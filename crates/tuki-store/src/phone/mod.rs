@@ -64,11 +64,8 @@ pub struct Call {
     pub customer_id: Option<i64>,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub answered_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub ended_at: Option<Timestamp>,
     /// `ringing`, `talking`, `answered`, `missed`, `busy`, `cancelled` or `failed`.
     pub outcome: String,

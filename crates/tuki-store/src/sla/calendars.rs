@@ -20,9 +20,7 @@ pub struct Calendar {
     /// Time zone, weekly hours (or `{"kind": "always_open"}`) and holidays.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub definition: CalendarDefinition,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

@@ -30,9 +30,7 @@ pub struct EscalationRule {
     /// of the next tier.
     pub group_id: Option<i64>,
     pub active: bool,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

@@ -131,15 +131,11 @@ pub struct TicketClock {
     pub kind: SlaKind,
     pub state: SlaState,
     pub target_minutes: u32,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// Absent while paused short of the target.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub warn_at: Option<Timestamp>,
     /// When the target was met (or ended late).
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub stopped_at: Option<Timestamp>,
 }
 
@@ -150,9 +146,7 @@ pub struct SlaEvent {
     pub ticket_id: i64,
     pub kind: SlaKind,
     pub event: SlaEventKind,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Option<Timestamp>,
 }
 
@@ -176,7 +170,6 @@ pub struct Notification {
     pub ticket_id: Option<i64>,
     pub kind: String,
     pub message: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
@@ -185,7 +178,6 @@ pub struct Notification {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketMetrics {
     pub ticket_id: i64,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub resolved_at: Timestamp,
     pub resolved_in_tier: Option<i64>,
     /// Resolved in tier 1 without a transfer.

@@ -33,9 +33,7 @@ pub struct SlaPolicy {
     /// Share of a target after which it is `warned`; 0 means no warning.
     pub warn_percent: u8,
     pub active: bool,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 

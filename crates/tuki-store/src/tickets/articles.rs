@@ -29,7 +29,6 @@ pub struct Article {
     /// remote images; `cid:` images name files of this article). `body` is
     /// its text. `null` for articles written in Tuki.
     pub body_html: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

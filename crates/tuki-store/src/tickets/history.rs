@@ -18,7 +18,6 @@ pub struct HistoryEvent {
     pub ticket_id: i64,
     /// `None` when Tuki itself made the change.
     pub actor_id: Option<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
     /// What changed: `created`, `subject`, `state`, `priority`, `category`,
     /// `owner`, `group`, `tag`, `follower`, `article`, `link`, `merged_into`,

@@ -44,7 +44,6 @@ pub struct Link {
     pub ticket_number: i64,
     pub ticket_subject: String,
     pub ticket_state: TicketState,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

@@ -57,13 +57,9 @@ pub struct Ticket {
     /// Set when this ticket was merged into another; it is then closed.
     pub merged_into_id: Option<i64>,
     pub created_by: Option<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub resolved_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub closed_at: Option<Timestamp>,
     pub tags: Vec<String>,
     /// Users who follow the ticket and are told when it moves.
@@ -76,12 +72,9 @@ pub struct Ticket {
     pub sla_state: Option<SlaState>,
     /// When the first public answer is due; absent while paused or without
     /// that target.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub first_response_due_at: Option<Timestamp>,
     /// When the answer to the customer's latest reply is due.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub next_response_due_at: Option<Timestamp>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub resolution_due_at: Option<Timestamp>,
 }
 

@@ -573,18 +573,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         // not reset the count of guesses at others.
         store.clear_login_failures(&key).await?;
         let session = store.create_session(user_id).await?;
-        let mut res = Redirect::to(&next.clone().unwrap_or("/".into())).into_response();
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(
-                &state,
-                &headers,
-                SESSION_COOKIE,
-                &session.token,
-                tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
-            ),
-        );
-        Ok(res)
+        let to = next.clone().unwrap_or("/".into());
+        Ok(signed_in(&state, &headers, &session.token, &to))
     }
     .await;
     result.unwrap_or_else(|e| PageError::store(lang, e).into_response())
@@ -676,18 +666,24 @@ pub async fn accept_invite(
         .create_session(user_id)
         .await
         .map_err(|e| PageError::store(lang, e))?;
-    let mut res = Redirect::to("/").into_response();
+    Ok(signed_in(&state, &headers, &session.token, "/"))
+}
+
+/// On to `to` with a new session's cookie: the end of signing in, of
+/// accepting an invitation and of the first setup.
+pub(super) fn signed_in(state: &AppState, headers: &HeaderMap, token: &str, to: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(
-            &state,
-            &headers,
+            state,
+            headers,
             SESSION_COOKIE,
-            &session.token,
+            token,
             tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
         ),
     );
-    Ok(res)
+    res
 }
 
 /// The administration pages are for administrators. Others get a plain

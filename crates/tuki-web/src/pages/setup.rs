@@ -7,14 +7,14 @@
 use std::net::SocketAddr;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use minijinja::{context, Value};
 use tuki_domain::directory::Language;
 use tuki_store::auth::sessions::FirstAdmin;
 use tuki_store::{Store, StoreError};
 
-use super::auth::{self, set_cookie};
+use super::auth;
 use super::i18n::{self, Lang};
 use super::render::{Mistake, PageError, PageResult};
 use crate::AppState;
@@ -153,16 +153,10 @@ pub async fn submit(
         .create_session(user_id)
         .await
         .map_err(|e| PageError::store(lang, e))?;
-    let mut res = Redirect::to("/admin/users").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(
-            &state,
-            &headers,
-            auth::SESSION_COOKIE,
-            &session.token,
-            tuki_store::auth::sessions::SESSION_MAX_MICROS / 1_000_000,
-        ),
-    );
-    Ok(res)
+    Ok(auth::signed_in(
+        &state,
+        &headers,
+        &session.token,
+        "/admin/users",
+    ))
 }
