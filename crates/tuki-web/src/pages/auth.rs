@@ -408,14 +408,21 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths, so that `next` cannot send anyone elsewhere.
+/// Where to go after signing in: only a path of this site, so that `next`
+/// cannot send anyone elsewhere. One leading slash, no backslash and no
+/// control character anywhere: browsers read a backslash as a slash and
+/// drop tabs and line breaks, so `/<TAB>/evil.example` would leave the site,
+/// and a line break cannot stand in a `Location` header.
 fn local_path(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_string)
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(char::is_control)
+    })
+    .map(str::to_string)
 }
 
-/// Whether a form of a page without a session (sign-in, invitation,
-/// setup) echoes the double-submit cookie.
 /// A form sent by someone not signed in (sign-in, invitation, first
 /// setup), with its headers: refused (the response to give) unless it
 /// carries the pre-session CSRF token of its cookie.
@@ -716,6 +723,27 @@ mod tests {
                 .insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
         }
         client_key(&req)
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        for ok in ["/", "/agent/tickets/12", "/portal?q=a%20b", "/a/b//c"] {
+            assert_eq!(local_path(Some(ok)).as_deref(), Some(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n",
+            "/\r\nSet-Cookie: x=y",
+            "/x\u{0}",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(local_path(None), None);
     }
 
     #[test]

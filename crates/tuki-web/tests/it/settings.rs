@@ -369,10 +369,40 @@ async fn hostile_settings_forms_name_the_field_and_change_nothing(db: TestDb) {
     assert_eq!(me.role, Role::Agent);
 }
 
+/// After signing in, `next` leads only to a page of this site: a tab or a
+/// backslash that browsers would read as another host, and a line break
+/// that cannot stand in a header, send the person home instead (never a 500).
+async fn sign_in_goes_only_to_pages_of_this_site(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (agent, _) = app
+        .signed_in(Role::Agent, "aku@desk.test", Language::En)
+        .await;
+    for (next, to) in [
+        ("%2Fagent%2Ftickets%2F7", "/agent/tickets/7"),
+        ("%2F%09%2Fevil.example%2F", "/"),
+        ("%2F%5Cevil.example", "/"),
+        ("%2F%2Fevil.example", "/"),
+        ("https%3A%2F%2Fevil.example%2F", "/"),
+        ("%2F%0a", "/"),
+        ("%2F%0d%0aSet-Cookie%3A%20x%3Dy", "/"),
+    ] {
+        let res = agent
+            .client
+            .get(format!("{}/login?next={next}", app.base))
+            .header(COOKIE, &agent.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(res.headers()[LOCATION], to, "{next}");
+    }
+}
+
 tuki_store::on_both_engines!(
     an_agent_turns_new_ticket_mail_off,
     a_customer_switches_requester_mail_and_language,
     settings_without_the_csrf_token_are_refused,
     settings_are_for_signed_in_people_only,
     hostile_settings_forms_name_the_field_and_change_nothing,
+    sign_in_goes_only_to_pages_of_this_site,
 );
