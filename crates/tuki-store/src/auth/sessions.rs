@@ -66,6 +66,9 @@ pub struct Invitation {
     pub user_id: i64,
     pub email: String,
     pub name: String,
+    /// The person has a password already: the link replaces it, ends their
+    /// sessions and revokes their API tokens.
+    pub resets: bool,
 }
 
 impl Store {
@@ -179,8 +182,10 @@ impl Store {
     }
 
     /// Issues a single-use link to choose a password. Staff may invite
-    /// customers; administrators anyone. Earlier unused links of the user
-    /// stop working. Returns the token (shown once).
+    /// customers who have not chosen a password yet; only administrators
+    /// may make a link for an account that has one (a password reset by
+    /// hand), because whoever holds the link becomes that person. Earlier
+    /// unused links of the user stop working. Returns the token (shown once).
     pub async fn create_invitation(&self, actor: &Actor, user_id: i64) -> Result<String> {
         let target = self.user(actor, user_id).await?;
         let action = if target.role == Role::Customer {
@@ -190,6 +195,11 @@ impl Store {
         };
         if decide_directory(actor, action) != Decision::Allow {
             return Err(StoreError::forbidden("your role may not invite this user"));
+        }
+        if !actor.is_admin() && has_password(&self.read, user_id).await? {
+            return Err(StoreError::forbidden(
+                "this person has already chosen a password: only an administrator may make a new link",
+            ));
         }
         let token = random_token();
         let at = to_db(self.now());
@@ -220,7 +230,8 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name FROM invitations i JOIN users u ON u.id = i.user_id \
+            "SELECT u.id, u.email, u.name, u.password_hash IS NOT NULL AS resets \
+             FROM invitations i JOIN users u ON u.id = i.user_id \
              WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.expires_at > $2 AND u.active",
         )
         .bind(hash(token))
@@ -232,6 +243,7 @@ impl Store {
                 user_id: r.try_get("id")?,
                 email: r.try_get("email")?,
                 name: r.try_get("name")?,
+                resets: crate::sql::get_bool(&r, "resets")?,
             }),
             None => None,
         })
@@ -251,7 +263,7 @@ impl Store {
         // Claiming the row first makes the link single-use even under races.
         let row = sqlx::query(
             "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING user_id",
+             RETURNING user_id, created_by",
         )
         .bind(at)
         .bind(hash(token))
@@ -262,6 +274,14 @@ impl Store {
             return Ok(None);
         };
         let user_id: i64 = row.try_get("user_id")?;
+        let created_by: Option<i64> = row.try_get("created_by")?;
+        // A link an agent made before the person chose a password does not
+        // replace that password: only an administrator's link resets one.
+        let resets = has_password(&mut *tx, user_id).await?;
+        if resets && !made_by_admin(&mut tx, created_by).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         sqlx::query(
             "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND active",
         )
@@ -274,9 +294,50 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        if resets {
+            // A reset is for an account that may be in the wrong hands: its
+            // API tokens stop working too (the invitation page says so).
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(at)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(user_id))
     }
+}
+
+/// Whether the user has chosen a password.
+async fn has_password<'e, E>(conn: E, user_id: i64) -> Result<bool>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<Option<String>, _>("password_hash")?.is_some(),
+        None => false,
+    })
+}
+
+/// Whether the link was made by someone who is an administrator now.
+async fn made_by_admin(conn: &mut sqlx::AnyConnection, created_by: Option<i64>) -> Result<bool> {
+    let Some(id) = created_by else {
+        return Ok(false);
+    };
+    let row = sqlx::query("SELECT role FROM users WHERE id = $1 AND active")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<String, _>("role")? == Role::Admin.as_str(),
+        None => false,
+    })
 }
 
 impl Store {

@@ -755,12 +755,72 @@ async fn setup_links_race_to_one_administrator(db: TestDb) {
     assert_eq!(s.count_admins().await.unwrap(), 1);
 }
 
+/// Whoever holds a password link becomes that person, so an agent cannot
+/// get one for someone who already has a password (that was a way to sign
+/// in as any customer), and a reset by an administrator ends the person's
+/// sessions and revokes their API tokens.
+async fn an_agent_cannot_take_over_an_account(db: TestDb) {
+    let desk = Desk::new(db.store.clone()).await;
+    let s = &db.store;
+    let dora = s
+        .create_user(
+            &Actor::system(),
+            user(Role::Customer, "dora@shared.test", None),
+        )
+        .await
+        .unwrap();
+    // Dora has no password yet: an agent may invite her.
+    let agents_link = s.create_invitation(&desk.tier1, dora.id).await.unwrap();
+    assert!(!s.invitation(&agents_link).await.unwrap().unwrap().resets);
+    // She chooses a password before the link is used: the link no longer
+    // replaces it.
+    s.set_password(dora.id, "doras own secret").await.unwrap();
+    assert_eq!(
+        s.accept_invitation(&agents_link, "the agents secret")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.check_credentials("dora@shared.test", "doras own secret")
+            .await
+            .unwrap(),
+        Some(dora.id)
+    );
+    // Nor may an agent make a new link for her.
+    let err = s.create_invitation(&desk.tier1, dora.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+
+    // An administrator may: the link says it resets, and using it ends her
+    // sessions and revokes her API tokens.
+    let session = s.create_session(dora.id).await.unwrap();
+    let token = s.create_token(dora.id, "script").await.unwrap();
+    assert!(s.actor_for_token(&token.token).await.unwrap().is_some());
+    let reset = s.create_invitation(&desk.admin, dora.id).await.unwrap();
+    assert!(s.invitation(&reset).await.unwrap().unwrap().resets);
+    assert_eq!(
+        s.accept_invitation(&reset, "a brand new secret")
+            .await
+            .unwrap(),
+        Some(dora.id)
+    );
+    assert!(s.session(&session.token).await.unwrap().is_none());
+    assert!(s.actor_for_token(&token.token).await.unwrap().is_none());
+    assert_eq!(
+        s.check_credentials("dora@shared.test", "a brand new secret")
+            .await
+            .unwrap(),
+        Some(dora.id)
+    );
+}
+
 tuki_store::on_both_engines!(
     setup_links_make_one_first_administrator,
     setup_links_race_to_one_administrator,
     console_queues_agree_with_the_access_rules,
     sessions_expire_and_end,
     invitations_are_single_use_and_expire,
+    an_agent_cannot_take_over_an_account,
     login_failures_are_counted_per_key_in_a_window,
     attachments_follow_the_ticket_rules,
     ratings_come_from_the_customer_after_resolution,

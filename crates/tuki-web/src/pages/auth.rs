@@ -616,7 +616,7 @@ fn invite_form(
         headers,
         "invite.html",
         lang,
-        context! { token => token, name => &inv.name, email => &inv.email, error => error },
+        context! { token => token, name => &inv.name, email => &inv.email, resets => inv.resets, error => error },
         StatusCode::OK,
     )
 }

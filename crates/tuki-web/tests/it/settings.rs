@@ -398,6 +398,112 @@ async fn sign_in_goes_only_to_pages_of_this_site(db: TestDb) {
     }
 }
 
+/// From a ticket page an agent invites a requester who has no password
+/// yet; for one who has, the page refuses, because the link would let the
+/// agent sign in as them. An administrator's reset link says what it does.
+async fn agents_invite_only_people_without_a_password(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (agent, agent_actor) = app
+        .signed_in(Role::Agent, "aku@desk.test", Language::En)
+        .await;
+    let system = Actor::system();
+    app.store
+        .create_group(
+            &system,
+            tuki_store::directory::NewGroup {
+                name: "Front line".into(),
+                tier: 1,
+                form: None,
+                description: None,
+                is_intake: true,
+                members: vec![agent_actor.user_id.unwrap()],
+            },
+        )
+        .await
+        .unwrap();
+    let mut numbers = Vec::new();
+    for (email, password) in [
+        ("new@customer.test", None),
+        ("known@customer.test", Some("a customer's own secret")),
+    ] {
+        let u = app
+            .store
+            .create_user(
+                &system,
+                tuki_store::directory::NewUser {
+                    email: email.into(),
+                    name: "Cora".into(),
+                    phone: None,
+                    role: Some(Role::Customer),
+                    language: None,
+                    organisation_id: None,
+                    password: password.map(str::to_string),
+                },
+            )
+            .await
+            .unwrap();
+        let t = app
+            .store
+            .create_ticket(
+                &system,
+                tuki_store::tickets::NewTicket {
+                    subject: "Printer offline".into(),
+                    body: "Since this morning.".into(),
+                    requester_id: Some(u.id),
+                    channel: None,
+                    category: None,
+                    priority: None,
+                    group_id: None,
+                    owner_id: None,
+                    tags: vec![],
+                    article_kind: None,
+                },
+            )
+            .await
+            .unwrap();
+        numbers.push((t.number, u.id));
+    }
+    let (status, page) = agent
+        .post(
+            &format!("/agent/tickets/{}/invite", numbers[0].0),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("id=\"invite-link\""),
+        "a link for the new customer"
+    );
+    let (status, page) = agent
+        .post(
+            &format!("/agent/tickets/{}/invite", numbers[1].0),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        !page.contains("invite-link") && !page.contains("invite&#x2f;"),
+        "no link for an account with a password"
+    );
+
+    let reset = app
+        .store
+        .create_invitation(&system, numbers[1].1)
+        .await
+        .unwrap();
+    let res = agent
+        .client
+        .get(format!("{}/invite/{reset}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"invite-reset\""), "{page}");
+    assert!(page.contains("revokes your API tokens"), "{page}");
+}
+
 tuki_store::on_both_engines!(
     an_agent_turns_new_ticket_mail_off,
     a_customer_switches_requester_mail_and_language,
@@ -405,4 +511,5 @@ tuki_store::on_both_engines!(
     settings_are_for_signed_in_people_only,
     hostile_settings_forms_name_the_field_and_change_nothing,
     sign_in_goes_only_to_pages_of_this_site,
+    agents_invite_only_people_without_a_password,
 );
