@@ -154,6 +154,8 @@ impl Store {
             "SELECT {ORG_COLUMNS} FROM organisations WHERE 1=1"
         ));
         if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+            // PostgreSQL refuses NUL in text: a mistake named `q`, not a 500.
+            values::clean_text("q", q, 200)?;
             sql.push(" AND name_folded LIKE ")
                 .bind(Value::Text(format!("%{}%", like_escape(&values::fold(q)))));
             sql.push(" ESCAPE '\\'");

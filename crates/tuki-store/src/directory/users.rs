@@ -196,6 +196,8 @@ impl Store {
         require(actor, DirectoryAction::Browse)?;
         let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users WHERE 1=1"));
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // PostgreSQL refuses NUL in text: a mistake named `q`, not a 500.
+            values::clean_text("q", q, 200)?;
             let pattern = format!("%{}%", like_escape(&values::fold(q)));
             sql.push(" AND (name_folded LIKE ")
                 .bind(Value::Text(pattern.clone()));

@@ -167,6 +167,15 @@ async fn bad_input_is_named(db: TestDb) {
         assert_error(s, &b, 422, "invalid", Some(field));
     }
 
+    // A NUL in a search is a mistake named `q` on both engines (PostgreSQL
+    // refuses NUL in text outright).
+    for path in ["/api/v1/tickets", "/api/v1/users", "/api/v1/organisations"] {
+        let (s, b) = app
+            .json(a, Method::GET, &format!("{path}?q=a%00b"), None)
+            .await;
+        assert_error(s, &b, 422, "invalid", Some("q"));
+    }
+
     // Paths: unknown ids and non-numbers are not found; wrong methods say so.
     for path in [
         "/api/v1/tickets/999999",
