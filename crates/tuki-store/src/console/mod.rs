@@ -278,6 +278,16 @@ fn count_row(r: &sqlx::any::AnyRow) -> Result<CountRow> {
 }
 
 impl Store {
+    /// The tickets a person follows: their console hears of changes to
+    /// these wherever the tickets are.
+    pub async fn followed_tickets(&self, user_id: i64) -> Result<std::collections::HashSet<i64>> {
+        let rows = sqlx::query("SELECT ticket_id FROM ticket_followers WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("ticket_id")?)).collect()
+    }
+
     /// How many tickets one queue holds, counted directly. The sidebar uses
     /// [`Store::active_counts`] and [`QueueCounts::of`] instead, which answer
     /// every queue at once.

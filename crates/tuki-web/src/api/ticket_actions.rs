@@ -26,7 +26,7 @@ pub async fn transfer(
     ApiJson(body): ApiJson<Transfer>,
 ) -> ApiResult<Json<Ticket>> {
     let t = s.store.transfer(&actor, id(&raw)?, body).await?;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok(Json(t))
 }
 
@@ -44,7 +44,7 @@ pub async fn merge(
     let merged = id(&raw)?;
     let t = s.store.merge(&actor, merged, body).await?;
     crate::pages::live::changed(&s, merged).await;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok(Json(t))
 }
 
@@ -98,7 +98,7 @@ pub async fn follow(
 ) -> ApiResult<Json<Ticket>> {
     let user = id(&u).map_err(|_| AppError::invalid("user_id", "no such user"))?;
     let t = s.store.follow(&actor, id(&t)?, user).await?;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok(Json(t))
 }
 
@@ -111,7 +111,7 @@ pub async fn unfollow(
     Path((t, u)): Path<(String, String)>,
 ) -> ApiResult<Json<Ticket>> {
     let t = s.store.unfollow(&actor, id(&t)?, id(&u)?).await?;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok(Json(t))
 }
 

@@ -104,7 +104,7 @@ pub async fn create_ticket(
     ApiJson(new): ApiJson<NewTicket>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
     let t = s.store.create_ticket(&actor, new).await?;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -142,7 +142,7 @@ pub async fn update_ticket(
     ApiJson(patch): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
     let t = s.store.update_ticket(&actor, id(&raw)?, patch).await?;
-    s.web.live.publish(t.id, t.number);
+    s.web.live.publish(&t);
     Ok(Json(t))
 }
 

@@ -99,7 +99,7 @@ pub async fn register(
         .await
     {
         Ok((t, _)) => {
-            state.web.live.publish(t.id, t.number);
+            state.web.live.publish(&t);
             Ok(Redirect::to(&format!("/agent/tickets/{}", t.number)).into_response())
         }
         Err(StoreError::Conflict { .. }) => {

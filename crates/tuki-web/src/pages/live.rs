@@ -10,6 +10,7 @@
 //! server), and so does a call announced on another server. A change made
 //! here is thus heard twice, which costs a page one extra refresh.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,14 +19,46 @@ use std::time::Duration;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast;
+use tuki_domain::access::{can_view_ticket, Actor, TicketFacts};
 
 use super::auth::Viewer;
 
-/// A ticket changed.
+/// A ticket changed, with what decides whose consoles may hear of it.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub ticket_id: i64,
     pub number: i64,
+    pub group_id: Option<i64>,
+    pub owner_id: Option<i64>,
+}
+
+impl Change {
+    pub fn of(t: &tuki_store::tickets::Ticket) -> Change {
+        Change {
+            ticket_id: t.id,
+            number: t.number,
+            group_id: t.group_id,
+            owner_id: t.owner_id,
+        }
+    }
+
+    /// Whether a console may hear of the change: by the one rule of who
+    /// sees a ticket, so a number never reaches someone who would get a
+    /// 404 for it. `followed` are the tickets the person follows.
+    pub fn for_actor(&self, actor: &Actor, followed: &HashSet<i64>) -> bool {
+        actor.is_staff()
+            && can_view_ticket(
+                actor,
+                &TicketFacts {
+                    // Only staff listen; these decide for customers only.
+                    requester_id: 0,
+                    organisation_id: None,
+                    group_id: self.group_id,
+                    owner_id: self.owner_id,
+                    followed_by_actor: followed.contains(&self.ticket_id),
+                },
+            )
+    }
 }
 
 /// A call rang or ended. A ringing call goes to the agent it rings, to the
@@ -85,10 +118,15 @@ impl Live {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn publish(&self, ticket_id: i64, number: i64) {
+    /// Announces a changed ticket (as it is now) to this server's consoles.
+    pub fn publish(&self, t: &tuki_store::tickets::Ticket) {
+        self.publish_change(Change::of(t));
+    }
+
+    fn publish_change(&self, change: Change) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         // No receivers is fine: nobody has a page open.
-        let _ = self.tx.send(Change { ticket_id, number });
+        let _ = self.tx.send(change);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -163,7 +201,12 @@ pub async fn follow(store: tuki_store::Store, live: Live) {
             match r.kind.as_str() {
                 "ticket" => {
                     if let (Some(t), Some(n)) = (r.ticket_id, r.number) {
-                        live.publish(t, n);
+                        live.publish_change(Change {
+                            ticket_id: t,
+                            number: n,
+                            group_id: r.group_id,
+                            owner_id: r.agent_id,
+                        });
                     }
                 }
                 "call" | "hangup" if r.origin.as_deref() != Some(&*live.origin) => {
@@ -199,15 +242,14 @@ pub async fn changed(state: &crate::AppState, ticket_id: i64) {
         .ticket(&tuki_domain::access::Actor::system(), ticket_id)
         .await
     {
-        Ok(t) => state.web.live.publish(t.id, t.number),
+        Ok(t) => state.web.live.publish(&t),
         Err(e) => tracing::warn!(ticket_id, error = %e, "cannot announce a ticket change"),
     }
 }
 
-/// `/agent/events`: one `ticket` event per change, with the ticket number as
-/// data. Only the number travels; the page fetches what changed through the
-/// normal, access-checked routes, so nobody learns about tickets they cannot
-/// see beyond "#n changed". Calls come as `call` events (data: the call's id,
+/// `/agent/events`: one `ticket` event per change of a ticket the person may
+/// see, with the ticket number as data. Only the number travels; the page
+/// fetches what changed through the normal, access-checked routes. Calls come as `call` events (data: the call's id,
 /// for the pop-up `/agent/calls/{id}/card`) to the consoles they ring, and
 /// `hangup` events (data: the id) when they end.
 pub async fn events(
@@ -221,21 +263,29 @@ pub async fn events(
     }
     let rx = state.web.live.subscribe();
     let calls = state.web.live.subscribe_calls();
+    // Following a ticket is done on a page, which then loads again and
+    // listens anew: the set read here stays true for this stream.
+    let followed = state
+        .store
+        .followed_tickets(viewer.id())
+        .await
+        .map_err(|e| axum::response::IntoResponse::into_response(viewer.err(e)))?;
     let actor = viewer.actor;
     let s = stream::unfold(
-        (rx, calls, actor),
-        |(mut rx, mut calls, actor)| async move {
+        (rx, calls, actor, followed),
+        |(mut rx, mut calls, actor, followed)| async move {
             loop {
                 tokio::select! {
                     r = rx.recv() => match r {
-                        Ok(c) => {
+                        Ok(c) if c.for_actor(&actor, &followed) => {
                             let ev = Event::default().event("ticket").data(c.number.to_string());
-                            return Some((Ok(ev), (rx, calls, actor)));
+                            return Some((Ok(ev), (rx, calls, actor, followed)));
                         }
+                        Ok(_) => continue,
                         // Missed some: tell the page to refresh anyway.
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             let ev = Event::default().event("ticket").data("*");
-                            return Some((Ok(ev), (rx, calls, actor)));
+                            return Some((Ok(ev), (rx, calls, actor, followed)));
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
@@ -243,7 +293,7 @@ pub async fn events(
                         Ok(c) if c.for_actor(&actor) => {
                             let kind = if c.ended { "hangup" } else { "call" };
                             let ev = Event::default().event(kind).data(c.call_id.to_string());
-                            return Some((Ok(ev), (rx, calls, actor)));
+                            return Some((Ok(ev), (rx, calls, actor, followed)));
                         }
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
@@ -257,7 +307,8 @@ pub async fn events(
 
 #[cfg(test)]
 mod tests {
-    use super::CallSignal;
+    use super::{CallSignal, Change};
+    use std::collections::HashSet;
     use tuki_domain::access::Actor;
     use tuki_domain::directory::Role;
 
@@ -269,6 +320,32 @@ mod tests {
             organisation_shares: false,
             group_ids: groups,
         }
+    }
+
+    #[test]
+    fn a_change_reaches_only_those_who_may_see_the_ticket() {
+        let change = Change {
+            ticket_id: 7,
+            number: 1007,
+            group_id: Some(10),
+            owner_id: Some(3),
+        };
+        let none = HashSet::new();
+        let (tia, toni, ulla) = (agent(1, vec![10]), agent(2, vec![20]), agent(3, vec![]));
+        assert!(change.for_actor(&tia, &none), "a member of its group");
+        assert!(!change.for_actor(&toni, &none), "another group's agent");
+        assert!(change.for_actor(&ulla, &none), "its owner");
+        assert!(change.for_actor(&toni, &HashSet::from([7])), "a follower");
+        let admin = Actor {
+            role: Role::Admin,
+            ..agent(4, vec![])
+        };
+        assert!(change.for_actor(&admin, &none));
+        let customer = Actor {
+            role: Role::Customer,
+            ..agent(5, vec![10])
+        };
+        assert!(!change.for_actor(&customer, &HashSet::from([7])));
     }
 
     #[test]

@@ -400,8 +400,8 @@ pub async fn retry(
         .await;
     let (done, error) = match res {
         Ok(r) => {
-            if let (Some(number), Some(ticket_id)) = (r.ticket_number, ticket_of(&r.outcome)) {
-                state.web.live.publish(ticket_id, number);
+            if let Some(ticket_id) = ticket_of(&r.outcome) {
+                super::live::changed(&state, ticket_id).await;
             }
             tracing::info!(quarantine_id = id, by = v.id(), outcome = ?r.outcome, "quarantined mail retried");
             let (text, ok) = retry_notice(v.lang, id, &r);

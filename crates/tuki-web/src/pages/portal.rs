@@ -104,7 +104,7 @@ pub async fn create(
         .await;
     match res {
         Ok(t) => {
-            state.web.live.publish(t.id, t.number);
+            state.web.live.publish(&t);
             Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response())
         }
         Err(e) => match Mistake::of(v.lang, &e) {
@@ -195,7 +195,7 @@ async fn after(
     match res {
         Ok(()) => {
             if let Some(id) = ticket_id {
-                state.web.live.publish(id, number);
+                super::live::changed(state, id).await;
             }
             Ok(Redirect::to(&format!("/portal/tickets/{number}")).into_response())
         }

@@ -47,6 +47,11 @@ async fn consoles_hear_of_changes_made_elsewhere(db: TestDb) {
         .signed_in(Role::Agent, "tia@desk.test", Language::En)
         .await;
     let phone = app.user(Role::Agent, "pbx@desk.test", None).await;
+    // Tia works in the intake group; another group's tickets are not hers
+    // to hear of.
+    app.group("Front line", 1, vec![actor.user_id.unwrap()], true)
+        .await;
+    let elsewhere = app.group("Specialists", 2, vec![], false).await;
     let res = reqwest::Client::new()
         .get(format!("{second}/agent/events"))
         .header(COOKIE, &agent.cookie)
@@ -61,8 +66,29 @@ async fn consoles_hear_of_changes_made_elsewhere(db: TestDb) {
     // Both servers' followers have read where the feed stands.
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
-    // A ticket written without any server, as `tuki mail ingest` does.
+    // Tickets written without any server, as `tuki mail ingest` does: one
+    // in a group Tia is not in, which she does not hear of (its number
+    // would tell her of a ticket she gets a 404 for), then one in hers.
     let requester = app.user(Role::Customer, "cora@customer.test", None).await;
+    let hidden = app
+        .store
+        .create_ticket(
+            &Actor::system(),
+            tuki_store::tickets::NewTicket {
+                subject: "Server room".into(),
+                body: "For specialists only.".into(),
+                requester_id: Some(requester.id),
+                channel: None,
+                category: None,
+                priority: None,
+                group_id: Some(elsewhere),
+                owner_id: None,
+                tags: vec![],
+                article_kind: None,
+            },
+        )
+        .await
+        .unwrap();
     let t = app
         .store
         .create_ticket(
@@ -83,6 +109,13 @@ async fn consoles_hear_of_changes_made_elsewhere(db: TestDb) {
         .await
         .unwrap();
     console.hears("ticket", &t.number.to_string()).await;
+    assert!(
+        !console
+            .buffer
+            .contains(&format!("data: {}\n", hidden.number)),
+        "{:?}",
+        console.buffer
+    );
 
     // A call rings the agent through the first server; the console on the
     // second pops it up, and hears when it ends.

@@ -35,7 +35,7 @@ where
     let id = t.id;
     match f(state.clone(), v.clone(), t).await {
         Ok(None) => {
-            state.web.live.publish(id, number);
+            crate::pages::live::changed(state, id).await;
             Ok(Redirect::to(&format!("/agent/tickets/{number}")).into_response())
         }
         Ok(Some(link)) => ticket_view(state, v, number, None, Some(link)).await,
@@ -178,7 +178,7 @@ pub async fn merge(
                 },
             )
             .await?;
-        st.web.live.publish(into.id, into.number);
+        st.web.live.publish(&into);
         Ok(None)
     })
     .await

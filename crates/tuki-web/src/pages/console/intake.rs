@@ -206,7 +206,7 @@ pub async fn intake(
     .await;
     match result {
         Ok(t) => {
-            state.web.live.publish(t.id, t.number);
+            state.web.live.publish(&t);
             Ok(Redirect::to(&format!("/agent/tickets/{}", t.number)).into_response())
         }
         Err(e) => match Mistake::of(v.lang, &e) {
