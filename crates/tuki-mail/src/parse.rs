@@ -123,13 +123,22 @@ pub fn parse(raw: &[u8]) -> Result<InboundMessage, ParseError> {
         Some(id) => (id, false),
         None => (synthetic_id(raw), true),
     };
-    let text = body_text(&msg);
+    let cut_body = unplaced_text_part(&msg);
+    let text = match cut_body.and_then(|i| msg.parts.get(i)) {
+        Some(part) => clean_text(
+            &part
+                .text_contents()
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(part.contents()).into_owned()),
+        ),
+        None => body_text(&msg),
+    };
     let display_text = trim_quoted(&text);
     let html = msg
         .body_html(0)
         .filter(|_| msg.html_body_count() > 0 && has_html_part(&msg))
         .map(|h| sanitize_html(&h));
-    let (attachments, forwarded) = attachments(&msg);
+    let (attachments, forwarded) = attachments(&msg, cut_body);
     let classification = classify(&msg, &from);
 
     Ok(InboundMessage {
@@ -274,10 +283,37 @@ pub fn sanitize_html(html: &str) -> String {
         .to_string()
 }
 
-fn attachments(msg: &Message<'_>) -> (Vec<Attachment>, Vec<Forwarded>) {
+/// A plain-text part the parser did not take as the body although the
+/// message has no other text: the last part of a multipart whose closing
+/// boundary never came (a client or a relay cut it off). It is the body;
+/// otherwise the customer's words would only be a `.txt` file.
+fn unplaced_text_part(msg: &Message<'_>) -> Option<usize> {
+    if !body_text(msg).trim().is_empty() {
+        return None;
+    }
+    msg.parts.iter().position(|p| {
+        let plain = p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("text")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("plain"))
+        });
+        plain
+            && p.attachment_name().is_none()
+            && !p.content_disposition().is_some_and(|d| d.is_attachment())
+            && !matches!(p.body, PartType::Multipart(_) | PartType::Message(_))
+    })
+}
+
+/// The message's files; `body` is a part taken as the body although the
+/// parser did not (see [`unplaced_text_part`]).
+fn attachments(msg: &Message<'_>, body: Option<usize>) -> (Vec<Attachment>, Vec<Forwarded>) {
     let mut out = Vec::new();
     let mut forwarded = Vec::new();
     for (i, part) in msg.parts.iter().enumerate() {
+        if body == Some(i) {
+            continue;
+        }
         let i = i as u32;
         let is_body = (msg.text_body.contains(&i) || msg.html_body.contains(&i))
             && matches!(part.body, PartType::Text(_) | PartType::Html(_));
