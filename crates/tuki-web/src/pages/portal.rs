@@ -77,31 +77,35 @@ pub async fn create(
     if let Some(r) = customers_only(&v) {
         return Ok(r);
     }
-    // Written first, listed on the first article in the ticket's transaction.
-    let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let category = form
         .opt("category")
         .filter(|c| CATEGORIES.contains(c))
         .map(str::to_string);
-    let res = state
-        .store
-        .create_ticket_with_files(
-            &v.actor,
-            NewTicket {
-                subject: form.text("subject"),
-                body: form.text("body"),
-                requester_id: None,
-                channel: Some(Channel::Web),
-                category: category.clone(),
-                priority: None,
-                group_id: None,
-                owner_id: None,
-                tags: Vec::new(),
-                article_kind: None,
-            },
-            files,
-        )
-        .await;
+    let new = NewTicket {
+        subject: form.text("subject"),
+        body: form.text("body"),
+        requester_id: None,
+        channel: Some(Channel::Web),
+        category: category.clone(),
+        priority: None,
+        group_id: None,
+        owner_id: None,
+        tags: Vec::new(),
+        article_kind: None,
+    };
+    let res = match state.store.check_new_ticket(&v.actor, &new) {
+        Ok(()) => {
+            // Checked, then written, then listed on the first article in the
+            // ticket's transaction: a refused request leaves no file.
+            let uploads = std::mem::take(&mut form.files);
+            let files = super::files::save_uploads(&state, &v, uploads).await?;
+            state
+                .store
+                .create_ticket_with_files(&v.actor, new, files)
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match res {
         Ok(t) => {
             state.web.live.publish(&t);
@@ -220,7 +224,12 @@ pub async fn reply(
         .ticket_by_number(&v.actor, number)
         .await
         .map_err(|e| v.err(e))?;
-    // Written first, listed on the reply in its transaction.
+    let body = form.text("body");
+    // Checked first (a refused reply leaves no file), then written, then
+    // listed on the reply in its transaction.
+    if let Err(e) = state.store.check_new_article(&v.actor, t.id, &body).await {
+        return after(&state, &v, number, Some(t.id), Err(e)).await;
+    }
     let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let res = state
         .store
@@ -229,7 +238,7 @@ pub async fn reply(
             t.id,
             NewArticle {
                 kind: None,
-                body: form.text("body"),
+                body,
                 internal: None,
             },
             files,

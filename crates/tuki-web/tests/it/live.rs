@@ -71,24 +71,8 @@ async fn consoles_hear_of_changes_made_elsewhere(db: TestDb) {
     // would tell her of a ticket she gets a 404 for), then one in hers.
     let requester = app.user(Role::Customer, "cora@customer.test", None).await;
     let hidden = app
-        .store
-        .create_ticket(
-            &Actor::system(),
-            tuki_store::tickets::NewTicket {
-                subject: "Server room".into(),
-                body: "For specialists only.".into(),
-                requester_id: Some(requester.id),
-                channel: None,
-                category: None,
-                priority: None,
-                group_id: Some(elsewhere),
-                owner_id: None,
-                tags: vec![],
-                article_kind: None,
-            },
-        )
-        .await
-        .unwrap();
+        .ticket(requester.id, Some(elsewhere), "Server room")
+        .await;
     let t = app
         .store
         .create_ticket(

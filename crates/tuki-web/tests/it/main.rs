@@ -4,6 +4,7 @@
 mod access;
 mod admin_resources;
 mod errors;
+mod files;
 mod live;
 mod mail_admin;
 mod openapi;
@@ -190,6 +191,34 @@ impl App {
             .await
             .unwrap()
             .id
+    }
+
+    /// A ticket written as Tuki itself writes one (mail, jobs): for
+    /// `requester`, in `group` (`None`: the intake group).
+    pub async fn ticket(
+        &self,
+        requester: i64,
+        group: Option<i64>,
+        subject: &str,
+    ) -> tuki_store::tickets::Ticket {
+        self.store
+            .create_ticket(
+                &Actor::system(),
+                tuki_store::tickets::NewTicket {
+                    subject: subject.into(),
+                    body: "Since this morning.".into(),
+                    requester_id: Some(requester),
+                    channel: None,
+                    category: None,
+                    priority: None,
+                    group_id: group,
+                    owner_id: None,
+                    tags: vec![],
+                    article_kind: None,
+                },
+            )
+            .await
+            .unwrap()
     }
 
     pub async fn call(

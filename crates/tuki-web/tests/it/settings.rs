@@ -442,25 +442,7 @@ async fn agents_invite_only_people_without_a_password(db: TestDb) {
             )
             .await
             .unwrap();
-        let t = app
-            .store
-            .create_ticket(
-                &system,
-                tuki_store::tickets::NewTicket {
-                    subject: "Printer offline".into(),
-                    body: "Since this morning.".into(),
-                    requester_id: Some(u.id),
-                    channel: None,
-                    category: None,
-                    priority: None,
-                    group_id: None,
-                    owner_id: None,
-                    tags: vec![],
-                    article_kind: None,
-                },
-            )
-            .await
-            .unwrap();
+        let t = app.ticket(u.id, None, "Printer offline").await;
         numbers.push((t.number, u.id));
     }
     let (status, page) = agent

@@ -134,9 +134,6 @@ pub async fn intake(
     }: Posted,
 ) -> PageResult {
     staff_only(&v)?;
-    // Written first, listed on the first article in the ticket's transaction.
-    let files =
-        crate::pages::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
     let values = context! {
         subject => form.text("subject"), body => form.text("body"),
         priority => form.text("priority"), channel => form.text("channel"),
@@ -145,8 +142,28 @@ pub async fn intake(
         new_phone => form.text("new_phone"), organisation_id => form.int("organisation_id"),
     };
     let chosen = form.int("requester_id");
-    let result: Result<Ticket, StoreError> = async {
-        let requester = match chosen {
+    let prepared: Result<NewTicket, StoreError> = async {
+        let priority = form
+            .opt("priority")
+            .map(|p| Priority::parse("priority", p))
+            .transpose()?;
+        let channel = Channel::parse("channel", form.opt("channel").unwrap_or("phone"))?;
+        let mut new = NewTicket {
+            subject: form.text("subject"),
+            body: form.text("body"),
+            requester_id: chosen,
+            channel: Some(channel),
+            category: form.opt("category").map(str::to_string),
+            priority,
+            group_id: form.int("group_id"),
+            owner_id: None,
+            tags: Vec::new(),
+            article_kind: None,
+        };
+        // The request's own fields first: a refused one creates no customer
+        // and writes no file.
+        state.store.check_new_ticket(&v.actor, &new)?;
+        new.requester_id = Some(match chosen {
             Some(id) => id,
             None => {
                 if form.opt("new_name").is_none() && form.opt("new_email").is_none() {
@@ -177,33 +194,23 @@ pub async fn intake(
                     .await?
                     .id
             }
-        };
-        let priority = form
-            .opt("priority")
-            .map(|p| Priority::parse("priority", p))
-            .transpose()?;
-        let channel = Channel::parse("channel", form.opt("channel").unwrap_or("phone"))?;
-        state
-            .store
-            .create_ticket_with_files(
-                &v.actor,
-                NewTicket {
-                    subject: form.text("subject"),
-                    body: form.text("body"),
-                    requester_id: Some(requester),
-                    channel: Some(channel),
-                    category: form.opt("category").map(str::to_string),
-                    priority,
-                    group_id: form.int("group_id"),
-                    owner_id: None,
-                    tags: Vec::new(),
-                    article_kind: None,
-                },
-                files,
-            )
-            .await
+        });
+        Ok(new)
     }
     .await;
+    let result: Result<Ticket, StoreError> = match prepared {
+        Ok(new) => {
+            // Written, then listed on the first article in the ticket's
+            // transaction.
+            let uploads = std::mem::take(&mut form.files);
+            let files = crate::pages::files::save_uploads(&state, &v, uploads).await?;
+            state
+                .store
+                .create_ticket_with_files(&v.actor, new, files)
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(t) => {
             state.web.live.publish(&t);
