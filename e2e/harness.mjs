@@ -26,12 +26,32 @@ export function freePort() {
   });
 }
 
-export function launchBrowser() {
-  return chromium.launch({
+/// What Chromium refused under Tuki's Content-Security-Policy, on any page
+/// of any context of a browser from launchBrowser: the suites end with
+/// assertNoCspViolations, so every page they visit keeps the policy.
+export const cspViolations = [];
+
+export async function launchBrowser() {
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.on('page', (page) => page.on('console', (m) => {
+      if (m.text().includes('Content Security Policy')) cspViolations.push(`${page.url()}: ${m.text()}`);
+    }));
+    return context;
+  };
+  return browser;
+}
+
+export function assertNoCspViolations() {
+  if (cspViolations.length) {
+    throw new Error(`Content-Security-Policy violations:\n${cspViolations.join('\n')}`);
+  }
 }
 
 /// Starts a desk: `users` are [email, name, role, language?] created with the
@@ -76,6 +96,7 @@ export async function startDesk(prefix, users) {
       });
     }
     rmSync(dataDir, { recursive: true, force: true });
+    assertNoCspViolations();
   }
 
   return { base, browser, dataDir, tuki, session, stop };

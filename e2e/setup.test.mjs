@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { launchBrowser, assertNoCspViolations } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -56,16 +56,13 @@ async function stop(server) {
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'tuki-e2e-setup-'));
   port = await freePort();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  assertNoCspViolations();
 });
 
 test('first start: the printed link creates the first administrator, once', async () => {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod pages;
+mod security;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         // 1 MiB is plenty for JSON; attachments have their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }
 

@@ -486,6 +486,43 @@ async fn agents_invite_only_people_without_a_password(db: TestDb) {
     assert!(page.contains("revokes your API tokens"), "{page}");
 }
 
+/// Every answer, page or API, carries the security headers: a policy that
+/// allows scripts and styles only from Tuki and no framing by other sites,
+/// no type sniffing, no referrer to other sites; HSTS only over HTTPS.
+async fn every_answer_carries_the_security_headers(db: TestDb) {
+    let app = spawn_app(db).await;
+    for (path, https) in [
+        ("/login", false),
+        ("/login", true),
+        ("/api/v1/tickets", false),
+        ("/no/such/page", false),
+    ] {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if https {
+            req = req.header("x-forwarded-proto", "https");
+        }
+        let res = req.send().await.unwrap();
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "default-src 'self'",
+            "script-src 'self';",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(
+            h.get("strict-transport-security").is_some(),
+            https,
+            "{path}: HSTS only over HTTPS"
+        );
+    }
+}
+
 tuki_store::on_both_engines!(
     an_agent_turns_new_ticket_mail_off,
     a_customer_switches_requester_mail_and_language,
@@ -494,4 +531,5 @@ tuki_store::on_both_engines!(
     hostile_settings_forms_name_the_field_and_change_nothing,
     sign_in_goes_only_to_pages_of_this_site,
     agents_invite_only_people_without_a_password,
+    every_answer_carries_the_security_headers,
 );

@@ -8,7 +8,7 @@ mod ticket;
 
 pub use actions::{add_article, base_url, follow, invite, link, merge, transfer, update};
 pub use intake::{customer_search, intake, intake_page, IntakeQuery};
-pub use ticket::{ticket_page, FileView};
+pub use ticket::{ticket_page, FileView, MAIL_FRAME_STYLE};
 
 use std::collections::HashMap;
 use std::sync::Arc;

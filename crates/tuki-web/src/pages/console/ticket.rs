@@ -44,9 +44,14 @@ fn mail_document(html: &str, files: &[&tuki_store::attachments::Attachment]) -> 
     format!(
         "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" \
          content=\"default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'\">\
-         <base target=\"_blank\"><style>body{{font-family:sans-serif;margin:.5rem}}img{{max-width:100%}}</style>{html}"
+         <base target=\"_blank\"><style>{MAIL_FRAME_STYLE}</style>{html}"
     )
 }
+
+/// The style of the frame an email's formatting is shown in: the one inline
+/// style of Tuki's pages, which their Content-Security-Policy allows by its
+/// hash (`crate::security`).
+pub const MAIL_FRAME_STYLE: &str = "body{font-family:sans-serif;margin:.5rem}img{max-width:100%}";
 
 /// One entry of the ticket page's timeline.
 #[derive(Serialize)]
