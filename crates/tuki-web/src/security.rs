@@ -4,7 +4,8 @@
 //!   connections only from Tuki itself. The one inline style is the frame
 //!   that shows an email's own formatting (a `srcdoc` document inherits this
 //!   policy); it is allowed by its hash. No page may be framed by another
-//!   site (`frame-ancestors 'none'`).
+//!   site (`frame-ancestors 'none'`). A downloaded file keeps its own,
+//!   stricter policy.
 //! - `X-Content-Type-Options: nosniff`: a downloaded file is what its type
 //!   says, never run as something else.
 //! - `Referrer-Policy: same-origin`: links out of Tuki (in mail, in the
@@ -44,7 +45,11 @@ pub async fn headers(req: Request, next: Next) -> Response {
         .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, POLICY.clone());
+    // A downloaded file keeps the stricter policy it was served with
+    // (`sandbox; default-src 'none'`).
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(CONTENT_SECURITY_POLICY, POLICY.clone());
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if https {

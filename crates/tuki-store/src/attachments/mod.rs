@@ -18,12 +18,17 @@ use crate::tickets::{insert_ticket, Draft, NewTicket, Ticket};
 use crate::time::{from_db, to_db};
 use crate::{Result, Store, StoreError};
 
-#[derive(Debug, Clone)]
+/// A file of an article: a customer's upload, an agent's, or a part of an
+/// email.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     pub id: i64,
     pub ticket_id: i64,
     pub article_id: i64,
+    /// SHA-256 of the content, hex: the name it is stored under.
     pub sha256: String,
+    /// Bytes.
     pub size: i64,
     pub content_type: String,
     pub file_name: String,

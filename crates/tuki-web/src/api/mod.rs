@@ -8,6 +8,7 @@
 //! administered resources ([`resource`]) bring theirs, so the router and the
 //! document cannot disagree.
 
+pub mod attachments;
 pub mod directory;
 pub mod jobs;
 pub mod outbox;
@@ -57,6 +58,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket_by_number))
         .routes(routes!(get_ticket, update_ticket))
         .routes(routes!(list_articles, add_article))
+        .routes(routes!(attachments::list_attachments))
+        .routes(routes!(attachments::get_attachment))
+        .routes(routes!(attachments::download_attachment))
         .routes(routes!(transfer))
         .routes(routes!(merge))
         .routes(routes!(list_links, add_link))

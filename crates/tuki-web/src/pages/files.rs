@@ -131,11 +131,18 @@ pub async fn download(
         tracing::error!(error = %e, path = %path.display(), "attachment missing on disk");
         PageError::not_found(viewer.lang)
     })?;
-    let disposition = if inline_safe(&a.content_type) {
-        "inline"
-    } else {
-        "attachment"
-    };
+    Ok(file_response(&a, bytes, inline_safe(&a.content_type)))
+}
+
+/// A stored file as a download: its type, its name (ASCII and UTF-8),
+/// `inline` only for types a browser shows safely, and a policy that lets
+/// nothing in it run. The pages and the API serve files through here.
+pub(crate) fn file_response(
+    a: &tuki_store::attachments::Attachment,
+    bytes: Vec<u8>,
+    inline: bool,
+) -> Response {
+    let disposition = if inline { "inline" } else { "attachment" };
     let ascii: String = a
         .file_name
         .chars()
@@ -175,5 +182,5 @@ pub async fn download(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    Ok(res)
+    res
 }
