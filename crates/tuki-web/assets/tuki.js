@@ -1,4 +1,5 @@
-// Tuki's small helpers: keyboard navigation of ticket lists (j/k, Enter)
+// Tuki's small helpers: keyboard navigation of ticket lists (j/k, Enter),
+// selecting a link to copy
 // and live updates over server-sent events. Pages work without this file.
 (function () {
   "use strict";
@@ -11,6 +12,11 @@
     r.forEach(function (row, n) { row.classList.toggle("selected", n === current); });
     r[current].scrollIntoView({ block: "nearest" });
   }
+  // A link to copy (an invitation) is selected whole when it gets focus;
+  // here and not in the page, whose policy allows no inline handler.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("input.copy")) e.target.select();
+  });
   document.addEventListener("keydown", function (e) {
     var tag = (e.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) return;
