@@ -6,6 +6,11 @@ macro_rules! string_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        // Each name is its variant's in snake_case, so this says the same as
+        // the per-variant renames below; the OpenAPI derive reads this one
+        // (a name passed into a macro is not a string literal to it, so the
+        // document listed `WalkIn` where Tuki sends and takes `walk_in`).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
