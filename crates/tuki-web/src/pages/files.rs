@@ -84,6 +84,26 @@ pub async fn save_uploads(
     Ok(new)
 }
 
+/// A new request with its files, from a page: checked first, so that a
+/// refused one leaves no file; then the files are written and listed on its
+/// first article in the ticket's transaction. The outer error is a page
+/// error (a file could not be written), the inner one the store's answer.
+pub async fn create_ticket(
+    state: &AppState,
+    viewer: &Viewer,
+    new: tuki_store::tickets::NewTicket,
+    uploads: Vec<Upload>,
+) -> Result<Result<tuki_store::tickets::Ticket, tuki_store::StoreError>, PageError> {
+    if let Err(e) = state.store.check_new_ticket(&viewer.actor, &new) {
+        return Ok(Err(e));
+    }
+    let files = save_uploads(state, viewer, uploads).await?;
+    Ok(state
+        .store
+        .create_ticket_with_files(&viewer.actor, new, files)
+        .await)
+}
+
 /// Keeps a plain `type/subtype` from the browser, else a generic type.
 fn sniff_type(raw: &str) -> String {
     let t = raw

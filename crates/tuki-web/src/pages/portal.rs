@@ -93,19 +93,8 @@ pub async fn create(
         tags: Vec::new(),
         article_kind: None,
     };
-    let res = match state.store.check_new_ticket(&v.actor, &new) {
-        Ok(()) => {
-            // Checked, then written, then listed on the first article in the
-            // ticket's transaction: a refused request leaves no file.
-            let uploads = std::mem::take(&mut form.files);
-            let files = super::files::save_uploads(&state, &v, uploads).await?;
-            state
-                .store
-                .create_ticket_with_files(&v.actor, new, files)
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let uploads = std::mem::take(&mut form.files);
+    let res = super::files::create_ticket(&state, &v, new, uploads).await?;
     match res {
         Ok(t) => {
             state.web.live.publish(&t);

@@ -200,14 +200,8 @@ pub async fn intake(
     .await;
     let result: Result<Ticket, StoreError> = match prepared {
         Ok(new) => {
-            // Written, then listed on the first article in the ticket's
-            // transaction.
             let uploads = std::mem::take(&mut form.files);
-            let files = crate::pages::files::save_uploads(&state, &v, uploads).await?;
-            state
-                .store
-                .create_ticket_with_files(&v.actor, new, files)
-                .await
+            crate::pages::files::create_ticket(&state, &v, new, uploads).await?
         }
         Err(e) => Err(e),
     };
