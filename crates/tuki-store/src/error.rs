@@ -9,6 +9,11 @@
 //! - `Forbidden` when the caller can see the thing but may not do this (403).
 //! - `Conflict` for a clash with the current state: a duplicate email, a
 //!   disallowed state transition, merging a merged ticket (409).
+//! - `TooLarge` for a file over the per-file limit (413), `QuotaExceeded`
+//!   when the desk's files would pass its quota (507: the desk's storage is
+//!   full, not the caller's mistake), `FileUnavailable` when stored bytes are
+//!   missing or do not match their SHA-256 (500, with that said plainly; the
+//!   administrators are told).
 //! - `Database` for everything the engine reports that is not the caller's
 //!   fault; logged, answered 500 without details.
 
@@ -38,6 +43,15 @@ pub enum StoreError {
     /// database failure, worth trying again, not the caller's fault.
     #[error("file storage failed: {0}")]
     Files(#[from] std::io::Error),
+    #[error("the file {name:?} is larger than the limit of {max} bytes")]
+    TooLarge { name: String, max: u64 },
+    #[error("the desk's files would take more than its quota of {quota} bytes")]
+    QuotaExceeded { quota: u64 },
+    #[error("the stored file {sha256} is {}", damage.as_str())]
+    FileUnavailable {
+        sha256: String,
+        damage: crate::files::Damage,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -14,6 +14,7 @@ pub mod directory;
 mod error;
 pub(crate) mod events;
 pub mod feed;
+pub mod files;
 pub mod jobs;
 pub mod mail;
 pub mod outbox;
@@ -75,6 +76,8 @@ pub struct Store {
     mail_policy: std::sync::Arc<mail::MailPolicy>,
     /// Group commit of new tickets (SQLite only).
     creates: Option<tickets::batch::Creates>,
+    /// Where files are kept, their limits (see [`files`]).
+    files: std::sync::Arc<files::FilesConfig>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -103,6 +106,7 @@ impl Store {
                 clock: time::Clock::system(),
                 mail_policy: Default::default(),
                 creates: None,
+                files: Default::default(),
             });
         }
 
@@ -142,6 +146,7 @@ impl Store {
             engine: Engine::Sqlite,
             clock: time::Clock::system(),
             mail_policy: Default::default(),
+            files: Default::default(),
         })
     }
 

@@ -79,6 +79,11 @@ pub fn status_of(e: &StoreError) -> (StatusCode, &'static str) {
         StoreError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         StoreError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
         StoreError::Transition(_) => (StatusCode::CONFLICT, "transition_not_allowed"),
+        StoreError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
+        StoreError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+        StoreError::FileUnavailable { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "file_unavailable")
+        }
         StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Files(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
@@ -129,6 +134,15 @@ impl IntoResponse for AppError {
                     StoreError::Forbidden(m) => (m, None),
                     StoreError::Conflict { field, message } => (message, field),
                     StoreError::Transition(t) => (t.to_string(), Some("state".to_string())),
+                    e @ StoreError::TooLarge { .. } => (e.to_string(), Some("file".to_string())),
+                    e @ StoreError::QuotaExceeded { .. } => (e.to_string(), None),
+                    StoreError::FileUnavailable { damage, .. } => (
+                        format!(
+                            "the stored file is {}; the administrators have been told",
+                            damage.as_str()
+                        ),
+                        None,
+                    ),
                     e @ (StoreError::Database(_)
                     | StoreError::Migrate(_)
                     | StoreError::Files(_)) => {

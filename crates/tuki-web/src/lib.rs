@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
     top.nest("/api/v1", api)
-        .merge(pages::routes())
+        .merge(pages::routes(&state))
         .fallback(pages::not_found)
         // 1 MiB is plenty for JSON; attachments have their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))

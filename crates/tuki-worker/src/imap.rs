@@ -63,7 +63,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tuki_store::mail::imap::{ImapMailbox, ImapSecurity, ImapSettings};
-use tuki_store::mail::{IngestOptions, IngestOutcome};
+use tuki_store::mail::IngestOutcome;
 use tuki_store::Store;
 
 type Result<T, E = PollError> = std::result::Result<T, E>;
@@ -107,7 +107,6 @@ pub struct PollerConfig {
     pub lease: Duration,
     /// This process's name in the mailboxes' lease (`poller_node`).
     pub node: String,
-    pub ingest: IngestOptions,
     /// For tests only: pause this long after fetching a message, before
     /// it is committed (`TUKI_IMAP_TEST_PAUSE_AFTER_FETCH`, seconds), so a
     /// test can kill the process in between.
@@ -131,7 +130,6 @@ impl PollerConfig {
             idle_renew: Duration::from_secs(5 * 60),
             lease: Duration::from_secs(60),
             node: node.into(),
-            ingest: IngestOptions::default(),
             test_pause_after_fetch: None,
             test_pause_after_commit: None,
             extra_roots: Vec::new(),
@@ -534,7 +532,7 @@ impl Poller {
         // server for the next round.
         let outcomes = self
             .store
-            .ingest_mail_batch(&raws, Some(&mb.mailbox), &self.config.ingest)
+            .ingest_mail_batch(&raws, Some(&mb.mailbox))
             .await
             .step("cannot store the messages (they stay on the server)")?;
         let mut done = Vec::with_capacity(round.len());

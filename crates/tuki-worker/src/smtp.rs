@@ -10,7 +10,6 @@
 //! and another takes the job again (at-least-once: the Message-ID lets the
 //! receiving side see a repeat).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::SignedDuration;
@@ -36,10 +35,6 @@ pub struct SmtpConfig {
     /// certificate in addition to the built-in web PKI roots, e.g. an
     /// organisation's private CA (`tuki serve --mail-ca-file`).
     pub extra_ca_pem: Option<Vec<u8>>,
-    /// The data folder, where the files of articles live (`tuki serve
-    /// --data-dir`). Without one, mail goes without files and lists them as
-    /// not attached.
-    pub data_dir: Option<PathBuf>,
     /// The most bytes of files one mail carries
     /// (`TUKI_MAIL_ATTACH_MAX_BYTES`); files beyond it are listed at the
     /// end of the text instead.
@@ -174,7 +169,6 @@ pub struct Sender {
     store: Store,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     default_from: String,
-    data_dir: Option<PathBuf>,
     attach_max_bytes: u64,
     worker: String,
     batch: i64,
@@ -195,7 +189,6 @@ impl Sender {
             store,
             transport: builder.build(),
             default_from: config.default_from.clone(),
-            data_dir: config.data_dir.clone(),
             attach_max_bytes: config.attach_max_bytes,
             worker: format!(
                 "outbox-{}-{:08x}",
@@ -260,14 +253,14 @@ impl Sender {
         }
     }
 
-    /// The files of the mail's article, read from the data folder, as many
-    /// as fit under the size cap (in the order they were added); the rest
-    /// are listed at the end of the text in the recipient's language. A
-    /// file missing from the data folder is listed too, with a warning in
-    /// the log, and the mail goes without it. Another read error fails the
-    /// attempt (tried again later) for the first few attempts, then the file
-    /// is listed like a missing one, so that one bad file cannot hold a
-    /// reply back for good.
+    /// The files of the mail's article, read from the store's files (checked
+    /// against their SHA-256), as many as fit under the size cap (in the
+    /// order they were added); the rest are listed at the end of the text in
+    /// the recipient's language. A file whose bytes are missing or damaged
+    /// is listed too (the store has told the administrators), and the mail
+    /// goes without it. Another read error fails the attempt (tried again
+    /// later) for the first few attempts, then the file is listed like a
+    /// missing one, so that one bad file cannot hold a reply back for good.
     async fn extras(&self, mail: &OutMail) -> Result<MailExtras, String> {
         const READ_RETRIES: i64 = 3;
         let Some(article_id) = mail.article_id else {
@@ -291,20 +284,7 @@ impl Sender {
                 too_large.push((f.file_name, f.size));
                 continue;
             }
-            let Some(dir) = &self.data_dir else {
-                tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
-                    file = %f.file_name, "no data folder configured: file not attached to mail");
-                unreadable.push((f.file_name, f.size));
-                continue;
-            };
-            let path = tuki_store::attachments::blob_path(dir, &f.sha256);
-            let read = {
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || std::fs::read(path))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            };
-            match read {
+            match self.store.read_blob(&f.sha256).await {
                 Ok(bytes) => {
                     let len = bytes.len() as u64;
                     if total.saturating_add(len) > self.attach_max_bytes {
@@ -318,19 +298,21 @@ impl Sender {
                         bytes,
                     });
                 }
-                Err(error)
-                    if error.kind() != std::io::ErrorKind::NotFound
-                        && mail.attempts < READ_RETRIES =>
-                {
+                Err(error @ tuki_store::StoreError::FileUnavailable { .. }) => {
+                    tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
+                        file = %f.file_name, sha256 = %f.sha256, %error,
+                        "file of a mail cannot be read: sent without it, listed in the text");
+                    unreadable.push((f.file_name, f.size));
+                }
+                Err(error) if mail.attempts < READ_RETRIES => {
                     return Err(format!(
-                        "cannot read file {:?} of article {article_id} ({}): {error}",
-                        f.file_name,
-                        path.display()
+                        "cannot read file {:?} of article {article_id}: {error}",
+                        f.file_name
                     ));
                 }
                 Err(error) => {
                     tracing::warn!(outbox_id = mail.id, article_id, attachment_id = f.id,
-                        file = %f.file_name, sha256 = %f.sha256, path = %path.display(), %error,
+                        file = %f.file_name, sha256 = %f.sha256, %error,
                         "file of a mail cannot be read: sent without it, listed in the text");
                     unreadable.push((f.file_name, f.size));
                 }

@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tuki_store::mail::imap::{ImapSecurity, ImapSettings};
-use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox, MAX_BATCH};
+use tuki_store::mail::{IngestOutcome, Mailbox, MAX_BATCH};
 use tuki_store::Store;
 
 use crate::DbArgs;
@@ -175,12 +175,8 @@ async fn ingest(args: &IngestArgs, db: &DbArgs) -> anyhow::Result<()> {
         Some(dir) => {
             let store = db.open().await?;
             let mailbox = find_mailbox(&store, args.mailbox.as_deref()).await?;
-            let opts = IngestOptions {
-                data_dir: Some(db.data_dir.clone()),
-            };
             let report =
-                ingest_maildir(&store, dir, mailbox.as_ref(), &opts, MAX_BATCH, !args.quiet)
-                    .await?;
+                ingest_maildir(&store, dir, mailbox.as_ref(), MAX_BATCH, !args.quiet).await?;
             store.close().await;
             report.print();
         }
@@ -286,14 +282,7 @@ async fn quarantine(retry: Option<i64>, db: &DbArgs) -> anyhow::Result<()> {
     let store = db.open().await?;
     match retry {
         Some(id) => {
-            let out = store
-                .retry_quarantined(
-                    id,
-                    &IngestOptions {
-                        data_dir: Some(db.data_dir.clone()),
-                    },
-                )
-                .await?;
+            let out = store.retry_quarantined(id).await?;
             println!("{}", serde_json::to_string(&out)?);
         }
         None => {
@@ -349,10 +338,7 @@ async fn ingest_stdin(args: &IngestArgs, db: &DbArgs) -> i32 {
             return EX_TEMPFAIL;
         }
     };
-    let opts = IngestOptions {
-        data_dir: Some(db.data_dir.clone()),
-    };
-    let code = match store.ingest_mail(&raw, mailbox.as_ref(), &opts).await {
+    let code = match store.ingest_mail(&raw, mailbox.as_ref()).await {
         Ok(out) => {
             // One line a mail log can keep.
             eprintln!(
@@ -448,7 +434,6 @@ async fn ingest_maildir(
     store: &Store,
     dir: &Path,
     mailbox: Option<&Mailbox>,
-    opts: &IngestOptions,
     batch: usize,
     progress: bool,
 ) -> anyhow::Result<Report> {
@@ -477,7 +462,7 @@ async fn ingest_maildir(
         // A database error stops the import: what was imported stays, and
         // running the command again continues where it stopped.
         let outcomes = store
-            .ingest_mail_batch(&slices, mailbox, opts)
+            .ingest_mail_batch(&slices, mailbox)
             .await
             .with_context(|| format!("while importing from {}", paths[0].display()))?;
         for (path, out) in paths.iter().zip(&outcomes) {
@@ -604,10 +589,7 @@ async fn bench(n: usize, maildir: Option<PathBuf>, batch: usize, db: DbArgs) -> 
     );
     generate_maildir(&dir, n)?;
     let store = db.open().await?;
-    let opts = IngestOptions {
-        data_dir: Some(db.data_dir.clone()),
-    };
-    let report = ingest_maildir(&store, &dir, None, &opts, batch, true).await?;
+    let report = ingest_maildir(&store, &dir, None, batch, true).await?;
     store.close().await;
     if remove {
         let _ = std::fs::remove_dir_all(&dir);

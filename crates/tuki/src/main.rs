@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_sla;
+mod files;
 mod mail;
 mod mail_ca;
 mod serve;
@@ -32,7 +33,8 @@ pub(crate) struct DbArgs {
     /// Default: SQLite in DATA_DIR/tuki.db.
     #[arg(long, env = "TUKI_DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// Folder for Tuki's files (the SQLite database, later attachments).
+    /// Folder for Tuki's files: the SQLite database and, unless they are
+    /// kept in the database, attachments (under `attachments/`).
     #[arg(
         long,
         env = "TUKI_DATA_DIR",
@@ -60,6 +62,27 @@ pub(crate) struct DbArgs {
     /// own; its domain also names Tuki's Message-IDs.
     #[arg(long, env = "TUKI_MAIL_FROM", global = true)]
     pub(crate) mail_from: Option<String>,
+    /// Where new attachments are kept: `folder` (DATA_DIR/attachments) or
+    /// `database`. Default: the folder on SQLite, the database on
+    /// PostgreSQL (shared by every node, inside a database backup). Files
+    /// already stored stay readable; `tuki files migrate` moves them.
+    #[arg(long, env = "TUKI_FILES", value_parser = ["folder", "database"], global = true)]
+    files: Option<String>,
+    /// The largest attachment, in bytes (default 50 MiB).
+    #[arg(long, env = "TUKI_FILE_MAX_BYTES", default_value_t = tuki_store::files::FILE_MAX_DEFAULT, global = true)]
+    file_max_bytes: u64,
+    /// The most bytes all attachments of the desk may take together
+    /// (uploads beyond it are refused; mail is still taken in). Unset: no quota.
+    #[arg(long, env = "TUKI_FILES_QUOTA_BYTES", global = true)]
+    files_quota_bytes: Option<u64>,
+    /// Hours an unreferenced file is kept before the sweep removes it.
+    #[arg(
+        long,
+        env = "TUKI_FILES_GRACE_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    files_grace_hours: i64,
 }
 
 impl DbArgs {
@@ -67,6 +90,22 @@ impl DbArgs {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tuki.db").display()))
+    }
+
+    /// How files are kept: as set, else the engine's default.
+    fn files_config(&self, engine: tuki_store::Engine) -> tuki_store::files::FilesConfig {
+        use tuki_store::files::{FilesConfig, Location};
+        FilesConfig {
+            folder: Some(self.data_dir.join("attachments")),
+            write_to: match self.files.as_deref().and_then(Location::parse) {
+                Some(location) => location,
+                None if engine == tuki_store::Engine::Postgres => Location::Database,
+                None => Location::Folder,
+            },
+            file_max: self.file_max_bytes,
+            quota: self.files_quota_bytes,
+            grace: jiff::SignedDuration::from_hours(self.files_grace_hours.clamp(1, 24 * 365)),
+        }
     }
 
     pub(crate) async fn open(&self) -> anyhow::Result<Store> {
@@ -78,7 +117,10 @@ impl DbArgs {
             .migrate()
             .await
             .context("cannot migrate the database")?;
+        let files = self.files_config(store.engine());
         store
+            .with_files(files)
+            .context("the file settings (--files, --file-max-bytes)")?
             .with_mail_policy(tuki_store::mail::MailPolicy {
                 tag: self.mail_tag.clone(),
                 throttle_max: self.mail_throttle,
@@ -126,6 +168,11 @@ enum Command {
     Mail {
         #[command(subcommand)]
         command: mail::MailCommand,
+    },
+    /// Attachments: where they are kept, moving them, sweeping unused ones.
+    Files {
+        #[command(subcommand)]
+        command: files::FilesCommand,
     },
 }
 
@@ -290,6 +337,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args, cli.db).await?,
         Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
+        Command::Files { command } => files::run(command, cli.db).await?,
     }
     Ok(())
 }

@@ -71,14 +71,13 @@ fn node_id() -> String {
 
 impl ServeArgs {
     /// The IMAP pollers' settings.
-    fn pollers(&self, node: String, db: &DbArgs) -> PollerConfig {
+    fn pollers(&self, node: String) -> PollerConfig {
         let mut p = PollerConfig::new(node);
         p.alert_after = SignedDuration::from_secs(self.imap_alert_after as i64);
         p.retry_after = Duration::from_secs(self.imap_retry_after.max(1));
         p.lease = Duration::from_secs(self.imap_lease.max(1));
         p.test_pause_after_fetch = self.imap_test_pause_after_fetch.map(Duration::from_secs);
         p.test_pause_after_commit = self.imap_test_pause_after_commit.map(Duration::from_secs);
-        p.ingest.data_dir = Some(db.data_dir.clone());
         p
     }
 }
@@ -111,8 +110,6 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| "tuki@localhost".into()),
             extra_ca_pem: mail_ca.as_ref().map(|ca| ca.pem.clone()),
-            // Replies carry their files, read from the data folder.
-            data_dir: Some(db.data_dir.clone()),
             attach_max_bytes: args.mail_attach_max_bytes,
         });
     let admins = store.count_admins().await?;
@@ -129,6 +126,12 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
         tuki_web::pages::setup::announce_first_start(&store, addr).await?;
     }
 
+    let files = store.files_config();
+    tracing::info!(write_to = files.write_to.as_str(), file_max = files.file_max,
+        quota = ?files.quota, "files");
+    // The hourly sweep of unreferenced files: one pending at a time however
+    // many servers start.
+    store.schedule_files_sweep(store.now()).await?;
     // Background work runs beside the server; several processes on one
     // database share the job queue and each job runs once.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -145,15 +148,14 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
         let _ = until.wait_for(|stop| *stop).await;
     }));
     // Incoming mail: one IMAP poller per mailbox with IMAP settings.
-    let mut pollers = args.pollers(node, &db);
+    let mut pollers = args.pollers(node);
     pollers.extra_roots = mail_ca.map(|ca| ca.certs).unwrap_or_default();
     let imap = tokio::spawn(tuki_worker::imap::run(store.clone(), pollers, stopped));
 
     // Cookies are `Secure` unless Tuki listens on loopback (local development
     // over plain HTTP); behind a TLS proxy that sends X-Forwarded-Proto:
     // https they are `Secure` regardless.
-    let web = tuki_web::pages::Web::new(db.data_dir.clone(), !addr.ip().is_loopback())
-        .sending_mail(smtp.is_some());
+    let web = tuki_web::pages::Web::new(!addr.ip().is_loopback()).sending_mail(smtp.is_some());
     tuki_web::serve(
         listener,
         tuki_web::AppState::new(store.clone()).with_web(web),

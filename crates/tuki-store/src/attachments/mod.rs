@@ -1,15 +1,12 @@
 //! Attachments of articles.
 //!
-//! The bytes of an attachment live on disk under `DATA_DIR/attachments`,
-//! named by their SHA-256 (`ab/cdef…`), so the same file attached twice is
-//! stored once and a file never changes under its name. The database keeps
-//! the metadata and which article it belongs to; every read goes through the
+//! The bytes of an attachment are a blob of [`crate::files`], named by
+//! their SHA-256, so the same file attached twice is stored once and a file
+//! never changes under its name. This module keeps what an attachment is
+//! (name, type, which article it belongs to); every read goes through the
 //! ticket's access rules, and customers never see files of internal notes.
 
-use std::path::{Path, PathBuf};
-
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::{Actor, TicketAction};
 use tuki_domain::values;
@@ -37,41 +34,14 @@ pub struct Attachment {
     pub created_at: Timestamp,
 }
 
-/// A file already written with [`write_blob`], to attach to an article.
+/// A file already stored as a blob ([`Store::start_upload`],
+/// [`Store::put_blob`]), to attach to an article.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
     pub sha256: String,
     pub size: i64,
     pub content_type: String,
     pub file_name: String,
-}
-
-/// Where the bytes of a file with this SHA-256 live.
-pub fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
-    data_dir
-        .join("attachments")
-        .join(&sha256[..2])
-        .join(&sha256[2..])
-}
-
-/// Writes bytes content-addressed under `data_dir` (atomically: a temporary
-/// file renamed into place) and returns their SHA-256.
-pub fn write_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
-    let sha = hex::encode(Sha256::digest(bytes));
-    let path = blob_path(data_dir, &sha);
-    if path.exists() {
-        return Ok(sha);
-    }
-    let dir = path.parent().expect("blob paths have a parent");
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        &sha[2..10],
-        crate::auth::sessions::random_token()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(sha)
 }
 
 /// A file's size as people read it, the same on the ticket page and in
@@ -112,8 +82,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment> {
 const COLUMNS: &str =
     "a.id, a.ticket_id, a.article_id, a.sha256, a.size, a.content_type, a.file_name, a.content_id, a.created_at";
 
-/// Checks files written with [`write_blob`] and lists them on an article,
-/// in the caller's transaction. Returns their ids.
+/// Checks stored files and lists them on an article, in the caller's
+/// transaction. Returns their ids. A file must be a blob the desk has (so
+/// the sweep can tell what is in use by the attachments alone).
 pub(crate) async fn insert_attachments(
     conn: &mut AnyConnection,
     ticket_id: i64,
@@ -124,9 +95,20 @@ pub(crate) async fn insert_attachments(
 ) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(files.len());
     for f in files {
-        if f.sha256.len() != 64 || !f.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !crate::files::is_sha256(&f.sha256) {
             return Err(StoreError::invalid("sha256", "is not a SHA-256"));
         }
+        let stored = sqlx::query("SELECT size FROM blobs WHERE sha256 = $1")
+            .bind(&f.sha256)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(stored) = stored else {
+            return Err(StoreError::invalid(
+                "files",
+                "a file was not stored or has expired; attach it again",
+            ));
+        };
+        let size: i64 = stored.try_get("size")?;
         let content_type = values::line("content_type", &f.content_type, 200)?;
         let id: i64 = sqlx::query(
             "INSERT INTO attachments (ticket_id, article_id, sha256, size, content_type, file_name, uploaded_by, created_at) \
@@ -135,7 +117,7 @@ pub(crate) async fn insert_attachments(
         .bind(ticket_id)
         .bind(article_id)
         .bind(&f.sha256)
-        .bind(f.size)
+        .bind(size)
         .bind(content_type)
         .bind(clean_file_name(&f.file_name))
         .bind(uploaded_by)
@@ -179,8 +161,7 @@ impl Store {
         Ok(all.into_iter().filter(|a| ids.contains(&a.id)).collect())
     }
 
-    /// [`Store::create_ticket`] with files (already written with
-    /// [`write_blob`]) listed on the first article in the same transaction,
+    /// [`Store::create_ticket`] with files (already stored as blobs) listed on the first article in the same transaction,
     /// so that the mail about the new request carries them. Without files
     /// it is `create_ticket`; with files the ticket is written on its own
     /// (not in SQLite's group commit).

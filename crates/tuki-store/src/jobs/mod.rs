@@ -23,6 +23,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 
+use crate::files::sweep::FILES_SWEEP_JOB;
 use crate::outbox::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
 use crate::sla::SLA_CHECK_JOB;
 use crate::sql::{Sql, Value};
@@ -36,6 +37,7 @@ pub const STORE_KINDS: &[&str] = &[
     SLA_CHECK_JOB,
     TICKET_MAIL_JOB,
     NOTIFICATION_MAIL_JOB,
+    FILES_SWEEP_JOB,
 ];
 
 /// How a job's handler ended.
@@ -434,6 +436,7 @@ impl Store {
                 .run_notification_mail(job, worker)
                 .await
                 .map(|()| Outcome::Finished),
+            FILES_SWEEP_JOB => self.run_files_sweep().await.map(|()| Outcome::Done),
             other => return Outcome::Failed(format!("no handler for job kind {other:?}")),
         };
         ran.unwrap_or_else(|e| Outcome::Failed(e.to_string()))

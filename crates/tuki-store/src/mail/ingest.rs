@@ -24,9 +24,8 @@ impl Store {
         &self,
         raw: &[u8],
         mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
     ) -> Result<IngestOutcome> {
-        let mut outcomes = self.ingest_mail_batch(&[raw], mailbox, opts).await?;
+        let mut outcomes = self.ingest_mail_batch(&[raw], mailbox).await?;
         Ok(outcomes.pop().expect("one outcome per message"))
     }
 
@@ -41,7 +40,6 @@ impl Store {
         &self,
         raws: &[&[u8]],
         mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
     ) -> Result<Vec<IngestOutcome>> {
         let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; raws.len()];
         let mut parsed = Vec::with_capacity(raws.len());
@@ -60,16 +58,16 @@ impl Store {
         let batch: Vec<(usize, &[u8], &InboundMessage)> =
             parsed.iter().map(|(i, m)| (*i, raws[*i], m)).collect();
         if !batch.is_empty() {
-            let placed = match self.ingest_parsed_batch(&batch, mailbox, opts, None).await {
+            let placed = match self.ingest_parsed_batch(&batch, mailbox, None).await {
                 Ok(placed) => placed,
                 Err(e) if batch.len() == 1 => {
-                    vec![self.ingest_alone(batch[0], mailbox, opts, Some(e)).await?]
+                    vec![self.ingest_alone(batch[0], mailbox, Some(e)).await?]
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, messages = batch.len(), "mail batch failed; importing one by one");
                     let mut placed = Vec::with_capacity(batch.len());
                     for &one in &batch {
-                        placed.push(self.ingest_alone(one, mailbox, opts, None).await?);
+                        placed.push(self.ingest_alone(one, mailbox, None).await?);
                     }
                     placed
                 }
@@ -99,7 +97,6 @@ impl Store {
         &self,
         one: (usize, &[u8], &InboundMessage),
         mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
         mut failed: Option<StoreError>,
     ) -> Result<(usize, IngestOutcome)> {
         use sqlx::error::ErrorKind;
@@ -108,7 +105,7 @@ impl Store {
             tries += 1;
             let error = match failed.take() {
                 Some(e) => e,
-                None => match self.ingest_parsed_batch(&[one], mailbox, opts, None).await {
+                None => match self.ingest_parsed_batch(&[one], mailbox, None).await {
                     Ok(mut placed) => return Ok(placed.pop().expect("one outcome per message")),
                     Err(e) => e,
                 },

@@ -22,8 +22,6 @@ mod mailboxes;
 mod quarantine;
 mod records;
 
-use std::path::PathBuf;
-
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sqlx::Row;
@@ -105,15 +103,6 @@ impl MailPolicy {
         }
         Ok(self)
     }
-}
-
-/// Where one import keeps the files of its messages.
-#[derive(Debug, Clone, Default)]
-pub struct IngestOptions {
-    /// Tuki's data folder: the files of incoming mail are stored under it
-    /// and listed on their articles, like files agents attach. `None`
-    /// keeps them only in the raw source.
-    pub data_dir: Option<PathBuf>,
 }
 
 /// What became of one message.

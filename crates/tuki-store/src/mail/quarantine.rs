@@ -106,7 +106,7 @@ impl Store {
     /// Tries a quarantined message again (after a parser fix, say). On
     /// success it is released; on failure its attempt count goes up and it
     /// stays.
-    pub async fn retry_quarantined(&self, id: i64, opts: &IngestOptions) -> Result<IngestOutcome> {
+    pub async fn retry_quarantined(&self, id: i64) -> Result<IngestOutcome> {
         let row = sqlx::query(
             "SELECT raw, mailbox_id FROM mail_quarantine WHERE id = $1 AND released_at IS NULL",
         )
@@ -134,12 +134,7 @@ impl Store {
                 // Imported and released in one transaction: a message
                 // discarded meanwhile is not imported after all.
                 let outcome = self
-                    .ingest_parsed_batch(
-                        &[(0, raw.as_slice(), &msg)],
-                        mailbox.as_ref(),
-                        opts,
-                        Some(id),
-                    )
+                    .ingest_parsed_batch(&[(0, raw.as_slice(), &msg)], mailbox.as_ref(), Some(id))
                     .await?
                     .pop()
                     .expect("one outcome per message")
@@ -208,14 +203,9 @@ impl Store {
     /// Tries a quarantined message again for an administrator
     /// ([`Store::retry_quarantined`]); when it is imported (or found to be
     /// a duplicate, a loop…) the release records who asked.
-    pub async fn retry_quarantined_by(
-        &self,
-        actor: &Actor,
-        id: i64,
-        opts: &IngestOptions,
-    ) -> Result<RetryResult> {
+    pub async fn retry_quarantined_by(&self, actor: &Actor, id: i64) -> Result<RetryResult> {
         crate::require_admin(actor, "handle quarantined mail")?;
-        let outcome = self.retry_quarantined(id, opts).await?;
+        let outcome = self.retry_quarantined(id).await?;
         if !matches!(outcome, IngestOutcome::Quarantined { .. }) {
             sqlx::query(
                 "UPDATE mail_quarantine SET released_by = $1, release_note = $2 \

@@ -181,13 +181,3 @@ pub(crate) fn article_added(
     t.updated_at = at;
     change
 }
-
-impl Store {
-    /// Checks an article before its files are written: the ticket is one the
-    /// actor may see, and the body is one the article would take.
-    pub async fn check_new_article(&self, actor: &Actor, ticket_id: i64, body: &str) -> Result<()> {
-        self.authorize(actor, ticket_id, TicketAction::View).await?;
-        values::body("body", body, BODY_MAX)?;
-        Ok(())
-    }
-}

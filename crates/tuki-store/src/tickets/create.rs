@@ -429,8 +429,8 @@ impl Store {
 
 impl Store {
     /// Checks a new ticket's own fields as creating it would, without
-    /// writing anything. Pages that take files check first, so that a
-    /// refused request leaves no file behind.
+    /// writing anything: the intake page answers a mistake before it looks
+    /// anything else up.
     pub fn check_new_ticket(&self, actor: &Actor, new: &NewTicket) -> Result<()> {
         Draft::new(actor, new.clone(), self.now()).map(|_| ())
     }

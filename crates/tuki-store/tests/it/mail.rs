@@ -4,7 +4,7 @@
 use jiff::SignedDuration;
 use tuki_domain::ticket::{ArticleKind, Channel, TicketState};
 use tuki_mail::ThreadBy;
-use tuki_store::mail::{IngestOptions, IngestOutcome, MailPolicy, Mailbox};
+use tuki_store::mail::{IngestOutcome, MailPolicy, Mailbox};
 use tuki_store::testing::TestDb;
 
 use crate::fixture::Desk;
@@ -30,7 +30,6 @@ async fn setup(db: &TestDb) -> (Desk, Mailbox) {
 async fn new_sender_becomes_a_customer_and_a_message_is_imported_once(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let raw = message(
         "Nina Uusi <Nina@Shared.test>",
         "first@mail.shared.test",
@@ -38,7 +37,7 @@ async fn new_sender_becomes_a_customer_and_a_message_is_imported_once(db: TestDb
         "",
         "Näyttö ei käynnisty.",
     );
-    let out = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&raw, Some(&mb)).await.unwrap();
     let IngestOutcome::Ticket { ticket_id, .. } = out else {
         panic!("expected a ticket, got {out:?}")
     };
@@ -68,7 +67,7 @@ async fn new_sender_becomes_a_customer_and_a_message_is_imported_once(db: TestDb
     // before the mailbox was cleaned): nothing new.
     for _ in 0..2 {
         assert_eq!(
-            store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap(),
+            store.ingest_mail(&raw, Some(&mb)).await.unwrap(),
             IngestOutcome::Duplicate
         );
     }
@@ -102,10 +101,7 @@ async fn concurrent_deliveries_of_one_message_make_one_ticket(db: TestDb) {
         let raw = raw.clone();
         let mb = mb.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .ingest_mail(&raw, Some(&mb), &IngestOptions::default())
-                .await
-                .unwrap()
+            store.ingest_mail(&raw, Some(&mb)).await.unwrap()
         }));
     }
     let mut tickets = 0;
@@ -134,7 +130,6 @@ async fn concurrent_deliveries_of_one_message_make_one_ticket(db: TestDb) {
 async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let first = message(
         "alice@shared.test",
         "a1@shared.test",
@@ -144,7 +139,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
     );
     let IngestOutcome::Ticket {
         ticket_id, number, ..
-    } = store.ingest_mail(&first, Some(&mb), &opts).await.unwrap()
+    } = store.ingest_mail(&first, Some(&mb)).await.unwrap()
     else {
         panic!()
     };
@@ -176,7 +171,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
         "In-Reply-To: <tuki-out-1@desk.test>\r\nReferences: <a1@shared.test> <tuki-out-1@desk.test>\r\n",
         "Still jams.\r\n\r\nOn Mon, 3 Mar 2025, Tuki <help@desk.test> wrote:\r\n> Try again.",
     );
-    let out = store.ingest_mail(&reply, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&reply, Some(&mb)).await.unwrap();
     assert!(
         matches!(
             out,
@@ -201,7 +196,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
         "",
         "Same here.",
     );
-    let out = store.ingest_mail(&tagged, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&tagged, Some(&mb)).await.unwrap();
     assert!(
         matches!(
             out,
@@ -218,7 +213,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
         "",
         "Any news?",
     );
-    let out = store.ingest_mail(&bare, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&bare, Some(&mb)).await.unwrap();
     assert!(
         matches!(
             out,
@@ -237,7 +232,7 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
         ),
     ] {
         let out = store
-            .ingest_mail(&message(from, id, subject, "", "x"), Some(&mb), &opts)
+            .ingest_mail(&message(from, id, subject, "", "x"), Some(&mb))
             .await
             .unwrap();
         assert!(
@@ -257,14 +252,12 @@ async fn replies_thread_by_reference_then_tag_then_reply_subject(db: TestDb) {
 async fn robots_are_recorded_never_answered_and_do_not_reopen(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let IngestOutcome::Ticket {
         ticket_id, number, ..
     } = store
         .ingest_mail(
             &message("bob@private.test", "b1@p", "Kone", "", "Rikki."),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap()
@@ -279,7 +272,7 @@ async fn robots_are_recorded_never_answered_and_do_not_reopen(db: TestDb) {
         "Auto-Submitted: auto-replied\r\n",
         "I am away.",
     );
-    let out = store.ingest_mail(&ooo, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&ooo, Some(&mb)).await.unwrap();
     let IngestOutcome::Article { article_id, .. } = out else {
         panic!("{out:?}")
     };
@@ -303,7 +296,7 @@ async fn robots_are_recorded_never_answered_and_do_not_reopen(db: TestDb) {
         "Buy.",
     );
     assert!(matches!(
-        store.ingest_mail(&bulk, Some(&mb), &opts).await.unwrap(),
+        store.ingest_mail(&bulk, Some(&mb)).await.unwrap(),
         IngestOutcome::Ticket { .. }
     ));
     let rec = store.mail_record("n1@v").await.unwrap().unwrap();
@@ -314,12 +307,10 @@ async fn robots_are_recorded_never_answered_and_do_not_reopen(db: TestDb) {
 async fn a_bounce_attaches_to_its_ticket_and_flags_the_address(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let IngestOutcome::Ticket { ticket_id, .. } = store
         .ingest_mail(
             &message("bella@private.test", "c1@p", "Laskutus", "", "Kysymys."),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap()
@@ -338,10 +329,7 @@ async fn a_bounce_attaches_to_its_ticket_and_flags_the_address(db: TestDb) {
         Final-Recipient: rfc822; bella@private.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: help@desk.test\r\nMessage-ID: <tuki-out-9@desk.test>\r\n\r\n\
         --b--\r\n";
-    let out = store
-        .ingest_mail(dsn.as_bytes(), Some(&mb), &opts)
-        .await
-        .unwrap();
+    let out = store.ingest_mail(dsn.as_bytes(), Some(&mb)).await.unwrap();
     assert_eq!(
         out,
         IngestOutcome::Bounce {
@@ -385,7 +373,6 @@ async fn a_flooding_sender_is_throttled_and_own_mail_is_a_loop(db: TestDb) {
             ..Default::default()
         })
         .unwrap();
-    let opts = IngestOptions::default();
     let mut outcomes = Vec::new();
     for i in 0..5 {
         let raw = message(
@@ -395,7 +382,7 @@ async fn a_flooding_sender_is_throttled_and_own_mail_is_a_loop(db: TestDb) {
             "",
             "x",
         );
-        outcomes.push(store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap());
+        outcomes.push(store.ingest_mail(&raw, Some(&mb)).await.unwrap());
     }
     let tickets = outcomes
         .iter()
@@ -413,13 +400,13 @@ async fn a_flooding_sender_is_throttled_and_own_mail_is_a_loop(db: TestDb) {
     // A throttled message is still known: a re-delivery is a duplicate.
     let raw = message("script@flood.test", "f4@flood", "Alert 4", "", "x");
     assert_eq!(
-        store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap(),
+        store.ingest_mail(&raw, Some(&mb)).await.unwrap(),
         IngestOutcome::Duplicate
     );
 
     let own = message("help@desk.test", "own@desk", "Re: x", "", "echo");
     assert_eq!(
-        store.ingest_mail(&own, Some(&mb), &opts).await.unwrap(),
+        store.ingest_mail(&own, Some(&mb)).await.unwrap(),
         IngestOutcome::Loop
     );
 }
@@ -427,16 +414,15 @@ async fn a_flooding_sender_is_throttled_and_own_mail_is_a_loop(db: TestDb) {
 async fn unparsable_mail_is_quarantined_and_can_be_retried(db: TestDb) {
     let (_desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let raw = b"To: help@desk.test\r\nSubject: no sender\r\n\r\nbody".to_vec();
-    let out = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&raw, Some(&mb)).await.unwrap();
     let IngestOutcome::Quarantined { quarantine_id, .. } = out else {
         panic!("{out:?}")
     };
     // The next message is not held up.
     let ok = message("alice@shared.test", "after@q", "After", "", "fine");
     assert!(matches!(
-        store.ingest_mail(&ok, Some(&mb), &opts).await.unwrap(),
+        store.ingest_mail(&ok, Some(&mb)).await.unwrap(),
         IngestOutcome::Ticket { .. }
     ));
     let q = store.quarantined_mail().await.unwrap();
@@ -445,11 +431,11 @@ async fn unparsable_mail_is_quarantined_and_can_be_retried(db: TestDb) {
     assert_eq!(q[0].size, raw.len());
     assert_eq!(q[0].mailbox_id, Some(mb.id));
     assert!(q[0].error.contains("sender"));
-    let again = store.retry_quarantined(quarantine_id, &opts).await.unwrap();
+    let again = store.retry_quarantined(quarantine_id).await.unwrap();
     assert!(matches!(again, IngestOutcome::Quarantined { .. }));
     assert_eq!(store.quarantined_mail().await.unwrap()[0].attempts, 2);
     // Delivered again: the same entry, one more attempt.
-    let out = store.ingest_mail(&raw, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&raw, Some(&mb)).await.unwrap();
     assert!(
         matches!(out, IngestOutcome::Quarantined { quarantine_id: q, .. } if q == quarantine_id),
         "{out:?}"
@@ -674,10 +660,6 @@ fn described(outcomes: &[IngestOutcome], earlier: &[(i64, &str)]) -> Vec<String>
 async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
     let engine = db.store.engine();
     let other = TestDb::new(engine).await;
-    let files = tempfile::tempdir().unwrap();
-    let opts = IngestOptions {
-        data_dir: Some(files.path().to_path_buf()),
-    };
     let mut results = Vec::new();
     for (n, db) in [&db, &other].into_iter().enumerate() {
         let (desk, mb) = setup(db).await;
@@ -719,7 +701,7 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
                 ticket_id,
                 number: num,
                 ..
-            } = store.ingest_mail(raw, Some(&mb), &opts).await.unwrap()
+            } = store.ingest_mail(raw, Some(&mb)).await.unwrap()
             else {
                 panic!("earlier mail opens tickets")
             };
@@ -732,15 +714,12 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
         let outcomes = if n == 0 {
             let mut outcomes = Vec::new();
             for raw in &morning {
-                outcomes.push(store.ingest_mail(raw, Some(&mb), &opts).await.unwrap());
+                outcomes.push(store.ingest_mail(raw, Some(&mb)).await.unwrap());
             }
             outcomes
         } else {
             let raws: Vec<&[u8]> = morning.iter().map(Vec::as_slice).collect();
-            store
-                .ingest_mail_batch(&raws, Some(&mb), &opts)
-                .await
-                .unwrap()
+            store.ingest_mail_batch(&raws, Some(&mb)).await.unwrap()
         };
         let mut shape = described(&outcomes, &earlier);
         // What the tickets hold: articles, states and files.
@@ -803,19 +782,24 @@ async fn a_batch_imports_like_one_message_after_another(db: TestDb) {
 
 async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
     let (desk, mb) = setup(&db).await;
-    let store = &db.store;
+    // Files kept in a data folder (the database keeps them by default).
     let files = tempfile::tempdir().unwrap();
-    let opts = IngestOptions {
-        data_dir: Some(files.path().to_path_buf()),
-    };
+    let store = &db
+        .store
+        .clone()
+        .with_files(tuki_store::files::FilesConfig {
+            folder: Some(files.path().to_path_buf()),
+            write_to: tuki_store::files::Location::Folder,
+            ..Default::default()
+        })
+        .unwrap();
     let raw = b"From: bella@private.test\r\nTo: help@desk.test\r\nSubject: Kuva\r\nMessage-ID: <html@x>\r\n\
         MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n--r\r\n\
         Content-Type: text/html; charset=utf-8\r\n\r\n<p>Katso <b>kuva</b>: <img src=\"cid:pic@x\"></p>\
         <script>alert(1)</script><img src=\"https://tracker.test/t.png\">\r\n--r\r\n\
         Content-Type: image/png\r\nContent-ID: <pic@x>\r\nContent-Disposition: inline; filename=\"pic.png\"\r\n\
         Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--r--\r\n";
-    let IngestOutcome::Ticket { ticket_id, .. } =
-        store.ingest_mail(raw, Some(&mb), &opts).await.unwrap()
+    let IngestOutcome::Ticket { ticket_id, .. } = store.ingest_mail(raw, Some(&mb)).await.unwrap()
     else {
         panic!("a new ticket")
     };
@@ -838,15 +822,14 @@ async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
     assert_eq!(listed[0].content_type, "image/png");
     assert_eq!(listed[0].content_id.as_deref(), Some("pic@x"));
     assert_eq!(listed[0].article_id, articles[0].id);
-    let bytes = std::fs::read(tuki_store::attachments::blob_path(
+    let bytes = std::fs::read(tuki_store::files::blob_path(
         files.path(),
         &listed[0].sha256,
     ))
     .unwrap();
     assert_eq!(bytes, b"\x89PNG\r\n\x1a\n", "the decoded file is stored");
 
-    // A reply with a file: listed on the reply's article. Without a data
-    // folder, files stay only in the raw source.
+    // A reply without files adds none, and has no HTML.
     let reply = message(
         "bella@private.test",
         "html-2@x",
@@ -854,10 +837,7 @@ async fn formatting_and_files_of_mail_are_kept(db: TestDb) {
         "In-Reply-To: <html@x>\r\n",
         "Kiitos",
     );
-    store
-        .ingest_mail(&reply, Some(&mb), &IngestOptions::default())
-        .await
-        .unwrap();
+    store.ingest_mail(&reply, Some(&mb)).await.unwrap();
     assert_eq!(
         store
             .ticket_attachments(&desk.admin, ticket_id)
@@ -895,10 +875,7 @@ async fn mail_from_a_deactivated_customer_is_still_a_request(db: TestDb) {
         "",
         "Hei taas.",
     );
-    let out = store
-        .ingest_mail(&raw, Some(&mb), &IngestOptions::default())
-        .await
-        .unwrap();
+    let out = store.ingest_mail(&raw, Some(&mb)).await.unwrap();
     let IngestOutcome::Ticket { ticket_id, .. } = out else {
         panic!("a new ticket, got {out:?}")
     };
@@ -931,11 +908,7 @@ async fn a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in(db: Test
     let second = message("bob@private.test", "k2@x", "Kaksi", "", "Sama teksti.");
     let third = message("bella@private.test", "k3@x", "Kolme", "", "Eri teksti.");
     let out = store
-        .ingest_mail_batch(
-            &[&first, &second, &third],
-            Some(&mb),
-            &IngestOptions::default(),
-        )
+        .ingest_mail_batch(&[&first, &second, &third], Some(&mb))
         .await
         .unwrap();
     assert!(matches!(out[0], IngestOutcome::Ticket { .. }), "{out:?}");
@@ -959,10 +932,7 @@ async fn a_message_that_keeps_failing_is_quarantined_and_the_rest_go_in(db: Test
         .execute_raw_for_tests("DROP INDEX articles_one_of_a_kind")
         .await
         .unwrap();
-    let again = store
-        .retry_quarantined(*quarantine_id, &IngestOptions::default())
-        .await
-        .unwrap();
+    let again = store.retry_quarantined(*quarantine_id).await.unwrap();
     assert!(matches!(again, IngestOutcome::Ticket { .. }), "{again:?}");
 }
 
@@ -977,7 +947,6 @@ async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
     let store = tagged("Helpdesk").unwrap();
     assert!(tagged("Tuki #").is_err());
     assert!(tagged("").is_err());
-    let opts = IngestOptions::default();
     let first = message(
         "new3@nowhere.test",
         "tag-1@x",
@@ -987,7 +956,7 @@ async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
     );
     let IngestOutcome::Ticket {
         ticket_id, number, ..
-    } = store.ingest_mail(&first, Some(&mb), &opts).await.unwrap()
+    } = store.ingest_mail(&first, Some(&mb)).await.unwrap()
     else {
         panic!("a new ticket")
     };
@@ -1013,7 +982,7 @@ async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
         "",
         "Sama täällä.",
     );
-    let out = store.ingest_mail(&tagged, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&tagged, Some(&mb)).await.unwrap();
     assert!(
         matches!(out, IngestOutcome::Article { ticket_id: t, by: ThreadBy::SubjectTag, .. } if t == ticket_id),
         "{out:?}"
@@ -1026,7 +995,7 @@ async fn the_subject_tag_word_is_one_setting_for_mail_in_and_out(db: TestDb) {
         "",
         "?",
     );
-    let out = store.ingest_mail(&other, Some(&mb), &opts).await.unwrap();
+    let out = store.ingest_mail(&other, Some(&mb)).await.unwrap();
     assert!(matches!(out, IngestOutcome::Ticket { .. }), "{out:?}");
 }
 
@@ -1102,11 +1071,10 @@ async fn random_mail_imports_alike_in_batches_and_one_by_one(db: TestDb) {
                 Some(mb) => mb,
                 None => setup(db).await.1,
             };
-            let opts = IngestOptions::default();
             let outcomes = if n == 0 {
                 let mut out = Vec::new();
                 for raw in &mail {
-                    out.push(store.ingest_mail(raw, Some(&mb), &opts).await.unwrap());
+                    out.push(store.ingest_mail(raw, Some(&mb)).await.unwrap());
                 }
                 out
             } else {
@@ -1116,12 +1084,7 @@ async fn random_mail_imports_alike_in_batches_and_one_by_one(db: TestDb) {
                 while !rest.is_empty() {
                     let k = (1 + next(40) as usize).min(rest.len());
                     let raws: Vec<&[u8]> = rest[..k].iter().map(Vec::as_slice).collect();
-                    out.extend(
-                        store
-                            .ingest_mail_batch(&raws, Some(&mb), &opts)
-                            .await
-                            .unwrap(),
-                    );
+                    out.extend(store.ingest_mail_batch(&raws, Some(&mb)).await.unwrap());
                     rest = &rest[k..];
                 }
                 out
@@ -1138,7 +1101,6 @@ async fn random_mail_imports_alike_in_batches_and_one_by_one(db: TestDb) {
 async fn in_a_batch_each_message_decides_its_own_acknowledgement(db: TestDb) {
     let (_desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     for (round, human_first) in [(1, true), (2, false)] {
         let human = message(
             &format!("person{round}@nowhere.test"),
@@ -1159,10 +1121,7 @@ async fn in_a_batch_each_message_decides_its_own_acknowledgement(db: TestDb) {
         } else {
             vec![&robot, &human]
         };
-        let outcomes = store
-            .ingest_mail_batch(&raws, Some(&mb), &opts)
-            .await
-            .unwrap();
+        let outcomes = store.ingest_mail_batch(&raws, Some(&mb)).await.unwrap();
         let ticket_of = |i: usize| match outcomes[i] {
             IngestOutcome::Ticket { ticket_id, .. } => ticket_id,
             ref o => panic!("a ticket, got {o:?}"),

@@ -3,8 +3,8 @@
 //! ("send now"), on both engines.
 
 use jiff::SignedDuration;
+use tuki_store::mail::IngestOutcome;
 use tuki_store::mail::NewMailbox;
-use tuki_store::mail::{IngestOptions, IngestOutcome};
 use tuki_store::outbox::NewMail;
 use tuki_store::outbox::OutboxState;
 use tuki_store::testing::TestDb;
@@ -150,7 +150,6 @@ async fn administrators_list_and_add_mailboxes_with_errors_naming_the_field(db: 
 async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: TestDb) {
     let desk = Desk::new(db.store.clone()).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let mb = store
         .create_mailbox("help", "help@desk.test", None)
         .await
@@ -158,17 +157,14 @@ async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: 
     let IngestOutcome::Quarantined {
         quarantine_id: first,
         ..
-    } = store
-        .ingest_mail(UNREADABLE, Some(&mb), &opts)
-        .await
-        .unwrap()
+    } = store.ingest_mail(UNREADABLE, Some(&mb)).await.unwrap()
     else {
         panic!("not quarantined")
     };
     let IngestOutcome::Quarantined {
         quarantine_id: second,
         ..
-    } = store.ingest_mail(UNREADABLE, None, &opts).await.unwrap()
+    } = store.ingest_mail(UNREADABLE, None).await.unwrap()
     else {
         panic!("not quarantined")
     };
@@ -217,7 +213,7 @@ async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: 
         Err(StoreError::Conflict { .. })
     ));
     assert!(matches!(
-        store.retry_quarantined_by(&desk.admin, first, &opts).await,
+        store.retry_quarantined_by(&desk.admin, first).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
@@ -237,7 +233,7 @@ async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: 
     let IngestOutcome::Quarantined {
         quarantine_id: third,
         ..
-    } = store.ingest_mail(UNREADABLE, None, &opts).await.unwrap()
+    } = store.ingest_mail(UNREADABLE, None).await.unwrap()
     else {
         panic!("not quarantined")
     };
@@ -255,7 +251,7 @@ async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: 
             Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
-            store.retry_quarantined_by(who, third, &opts).await,
+            store.retry_quarantined_by(who, third).await,
             Err(StoreError::Forbidden(_))
         ));
     }
@@ -265,26 +261,19 @@ async fn a_discarded_message_is_released_with_who_and_why_and_keeps_its_raw(db: 
 async fn a_retry_reports_the_ticket_and_who_released_the_message(db: TestDb) {
     let desk = Desk::new(db.store.clone()).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let mb = store
         .create_mailbox("help", "help@desk.test", Some(desk.tier2_group))
         .await
         .unwrap();
     let IngestOutcome::Quarantined {
         quarantine_id: id, ..
-    } = store
-        .ingest_mail(UNREADABLE, Some(&mb), &opts)
-        .await
-        .unwrap()
+    } = store.ingest_mail(UNREADABLE, Some(&mb)).await.unwrap()
     else {
         panic!("not quarantined")
     };
 
     // Still unreadable: it stays, one attempt more, nobody recorded.
-    let r = store
-        .retry_quarantined_by(&desk.admin, id, &opts)
-        .await
-        .unwrap();
+    let r = store.retry_quarantined_by(&desk.admin, id).await.unwrap();
     assert!(matches!(r.outcome, IngestOutcome::Quarantined { .. }));
     assert_eq!(r.ticket_number, None);
     let (list, _) = store.quarantine_entries(&desk.admin).await.unwrap();
@@ -300,10 +289,7 @@ async fn a_retry_reports_the_ticket_and_who_released_the_message(db: TestDb) {
           Message-ID: <fixed@shared.test>\r\n\r\nThe screen stays dark.\r\n",
     )
     .await;
-    let r = store
-        .retry_quarantined_by(&desk.admin, id, &opts)
-        .await
-        .unwrap();
+    let r = store.retry_quarantined_by(&desk.admin, id).await.unwrap();
     let IngestOutcome::Ticket {
         ticket_id, number, ..
     } = r.outcome
@@ -325,10 +311,7 @@ async fn a_retry_reports_the_ticket_and_who_released_the_message(db: TestDb) {
     let IngestOutcome::Quarantined {
         quarantine_id: reply,
         ..
-    } = store
-        .ingest_mail(UNREADABLE, Some(&mb), &opts)
-        .await
-        .unwrap()
+    } = store.ingest_mail(UNREADABLE, Some(&mb)).await.unwrap()
     else {
         panic!("not quarantined")
     };
@@ -343,7 +326,7 @@ async fn a_retry_reports_the_ticket_and_who_released_the_message(db: TestDb) {
     )
     .await;
     let r = store
-        .retry_quarantined_by(&desk.admin, reply, &opts)
+        .retry_quarantined_by(&desk.admin, reply)
         .await
         .unwrap();
     assert!(
@@ -510,7 +493,6 @@ fn bounce_report(address: &str, number: i64, id: &str) -> Vec<u8> {
 async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
     let desk = Desk::new(db.store.clone()).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let mb = store
         .create_mailbox("help", "help@desk.test", None)
         .await
@@ -519,7 +501,7 @@ async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
         Message-ID: <lasku@private.test>\r\n\r\nKysymys laskusta.\r\n";
     let IngestOutcome::Ticket {
         ticket_id, number, ..
-    } = store.ingest_mail(request, Some(&mb), &opts).await.unwrap()
+    } = store.ingest_mail(request, Some(&mb)).await.unwrap()
     else {
         panic!("a new ticket")
     };
@@ -527,7 +509,6 @@ async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
         .ingest_mail(
             &bounce_report("bella@private.test", number, "dsn-1@mx"),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -604,7 +585,6 @@ async fn a_bounced_address_gets_mail_again_once_cleared(db: TestDb) {
         .ingest_mail(
             &bounce_report("bella@private.test", number, "dsn-2@mx"),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();

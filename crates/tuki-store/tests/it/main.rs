@@ -1,6 +1,7 @@
 //! The store's story tests. Each runs on SQLite and on PostgreSQL.
 
 mod directory;
+mod files;
 mod fixture;
 mod imap;
 mod mail;

@@ -5,12 +5,13 @@ use jiff::SignedDuration;
 use tuki_domain::access::{can_view_ticket, Actor, TicketAction};
 use tuki_domain::directory::{Language, Role};
 use tuki_domain::ticket::{ArticleKind, Priority, TicketState};
-use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
+use tuki_store::attachments::NewAttachment;
 use tuki_store::auth::sessions::{
     FirstAdmin, INVITATION_MICROS, SESSION_IDLE_MICROS, SESSION_MAX_MICROS, SETUP_MICROS,
 };
 use tuki_store::console::{Queue, QueueSort};
 use tuki_store::directory::{NewGroup, UserPatch};
+use tuki_store::files::{blob_path, FilesConfig, Location};
 use tuki_store::testing::TestDb;
 use tuki_store::tickets::articles::NewArticle;
 use tuki_store::tickets::transfer::Transfer;
@@ -440,20 +441,29 @@ async fn login_failures_are_counted_per_key_in_a_window(db: TestDb) {
 
 async fn attachments_follow_the_ticket_rules(db: TestDb) {
     let desk = Desk::new(db.store.clone()).await;
-    let s = &db.store;
     let dir = tempfile::tempdir().unwrap();
+    let in_folder = db
+        .store
+        .clone()
+        .with_files(FilesConfig {
+            folder: Some(dir.path().to_path_buf()),
+            write_to: Location::Folder,
+            ..Default::default()
+        })
+        .unwrap();
+    let s = &in_folder;
 
     // Content-addressed: the same bytes are stored once, under their hash.
     let bytes = b"serial number: AB-1234\n";
-    let sha = write_blob(dir.path(), bytes).unwrap();
-    assert_eq!(write_blob(dir.path(), bytes).unwrap(), sha);
+    let sha = s.put_blob(bytes).await.unwrap().sha256;
+    assert_eq!(s.put_blob(bytes).await.unwrap().sha256, sha);
     assert_eq!(sha.len(), 64);
     let path = blob_path(dir.path(), &sha);
-    assert!(path.starts_with(dir.path().join("attachments").join(&sha[..2])));
+    assert!(path.starts_with(dir.path().join(&sha[..2])));
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     let files_on_disk = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
     assert_eq!(files_on_disk, 1, "no temporary files left behind");
-    let other = write_blob(dir.path(), b"another file").unwrap();
+    let other = s.put_blob(b"another file").await.unwrap().sha256;
     assert_ne!(other, sha);
 
     let t = desk.ticket_for(&desk.alice, "Dishwasher leaks").await;
@@ -526,6 +536,16 @@ async fn attachments_follow_the_ticket_rules(db: TestDb) {
         .unwrap_err(),
         StoreError::Invalid(_)
     ));
+    // …and only bytes the desk has stored.
+    let never_stored = "ab".repeat(32);
+    match s
+        .add_attachments(&desk.alice, reply.id, vec![file("x.txt", &never_stored, 1)])
+        .await
+        .unwrap_err()
+    {
+        StoreError::Invalid(v) => assert_eq!(v.field, "files"),
+        e => panic!("{e:?}"),
+    }
 
     // Staff see both files.
     let staff: Vec<i64> = s

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use tuki_store::attachments::{blob_path, Attachment};
+use tuki_store::attachments::Attachment;
 
 use crate::error::{ApiResult, AppError, ErrorBody};
 use crate::extract::{id, ApiQuery, Auth};
@@ -50,17 +50,14 @@ pub async fn get_attachment(
 #[utoipa::path(get, path = "/attachments/{id}/content", tag = "tickets", security(("token" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, description = "the file, with its own content type", content_type = "application/octet-stream"),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 500, description = "the stored file is missing or damaged (code `file_unavailable`); the administrators have been told", body = ErrorBody)))]
 pub async fn download_attachment(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
     let a = s.store.attachment(&actor, id(&raw)?).await?;
-    let path = blob_path(&s.web.data_dir, &a.sha256);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        tracing::error!(error = %e, path = %path.display(), "attachment missing on disk");
-        AppError::NotFound
-    })?;
-    Ok(crate::pages::files::file_response(&a, bytes, false))
+    let body = crate::pages::files::file_body(&s, &a).await?;
+    Ok(crate::pages::files::file_response(&a, body, false))
 }

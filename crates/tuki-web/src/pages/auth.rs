@@ -9,8 +9,7 @@
 
 use std::sync::LazyLock;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -20,9 +19,9 @@ use serde::Deserialize;
 use tuki_domain::access::Actor;
 use tuki_store::directory::User;
 
+pub use super::form::{read_form, Form, Upload};
 use super::i18n::{self, Lang};
 use super::render::{render, PageError, PageResult};
-use super::FILE_MAX;
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "tuki_session";
@@ -234,154 +233,24 @@ impl FromRequestParts<AppState> for MaybeViewer {
     }
 }
 
-/// A file posted with a form.
-pub struct Upload {
-    pub file_name: String,
-    pub content_type: String,
-    pub bytes: Bytes,
-}
-
-/// The fields and files of a posted form.
-#[derive(Default)]
-pub struct Form {
-    pub fields: Vec<(String, String)>,
-    pub files: Vec<Upload>,
-}
-
-impl Form {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A field, trimmed, `None` when empty.
-    pub fn opt(&self, name: &str) -> Option<&str> {
-        self.get(name).map(str::trim).filter(|v| !v.is_empty())
-    }
-
-    pub fn text(&self, name: &str) -> String {
-        self.get(name).unwrap_or("").to_string()
-    }
-
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.opt(name)
-            .and_then(|v| v.trim_start_matches('#').parse().ok())
-    }
-
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-fn too_large(lang: Lang, name: Option<&str>) -> Response {
-    let mb = (FILE_MAX / (1024 * 1024)).to_string();
-    let message = match name {
-        Some(n) => i18n::tf(lang, "error.file_too_large", &[("name", n), ("max", &mb)]),
-        None => i18n::tf(lang, "error.body_too_large", &[("max", &mb)]),
-    };
-    PageError::new(StatusCode::PAYLOAD_TOO_LARGE, lang, message).into_response()
-}
-
-/// Reads a form body: URL-encoded or multipart (with files).
-pub async fn read_form(req: Request, state: &AppState, lang: Lang) -> Result<Form, Response> {
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let mut form = Form::default();
-    if multipart {
-        let mut mp = Multipart::from_request(req, state).await.map_err(|_| {
-            PageError::bad_request(lang, i18n::t(lang, "error.bad_form")).into_response()
-        })?;
-        loop {
-            let field = match mp.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    return Err(too_large(lang, None))
-                }
-                Err(_) => {
-                    return Err(
-                        PageError::bad_request(lang, i18n::t(lang, "error.bad_form"))
-                            .into_response(),
-                    )
-                }
-            };
-            let name = field.name().unwrap_or("").to_string();
-            match field.file_name().map(str::to_string) {
-                Some(file_name) => {
-                    let content_type = field
-                        .content_type()
-                        .unwrap_or("application/octet-stream")
-                        .to_string();
-                    let bytes = match field.bytes().await {
-                        Ok(b) => b,
-                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                            return Err(too_large(lang, None))
-                        }
-                        Err(_) => {
-                            return Err(PageError::bad_request(
-                                lang,
-                                i18n::t(lang, "error.bad_form"),
-                            )
-                            .into_response())
-                        }
-                    };
-                    if file_name.is_empty() && bytes.is_empty() {
-                        continue; // an empty file input
-                    }
-                    if bytes.len() > FILE_MAX {
-                        return Err(too_large(lang, Some(&file_name)));
-                    }
-                    form.files.push(Upload {
-                        file_name,
-                        content_type,
-                        bytes,
-                    });
-                }
-                None => {
-                    let text = field.text().await.map_err(|_| {
-                        PageError::bad_request(lang, i18n::t(lang, "error.bad_form"))
-                            .into_response()
-                    })?;
-                    form.fields.push((name, text));
-                }
-            }
-        }
-    } else {
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large(lang, None)
-            } else {
-                PageError::bad_request(lang, i18n::t(lang, "error.bad_form")).into_response()
-            }
-        })?;
-        form.fields = form_urlencoded::parse(&body).into_owned().collect();
-    }
-    Ok(form)
-}
-
 /// A form posted by a signed-in person, with its CSRF token checked.
-pub struct Posted {
+/// `Posted<true>` is a form that takes files: they are stored as they
+/// arrive (after the viewer is known, before the token is read, since
+/// the token may come after them; a refused form leaves its files to the
+/// sweep). Every other form refuses a file.
+pub struct Posted<const FILES: bool = false> {
     pub viewer: Viewer,
     pub form: Form,
 }
 
-impl FromRequest<AppState> for Posted {
+impl<const FILES: bool> FromRequest<AppState> for Posted<FILES> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
         let req = Request::from_parts(parts, body);
-        let form = read_form(req, state, viewer.lang).await?;
+        let form = read_form(req, state, viewer.lang, FILES).await?;
         let ok = form.get("csrf").is_some_and(|t| same(t, &viewer.csrf));
         if !ok {
             return Err(csrf_refused(viewer.lang));
@@ -432,7 +301,7 @@ pub(super) async fn pre_posted(
     lang: Lang,
 ) -> Result<(HeaderMap, Form), Response> {
     let headers = req.headers().clone();
-    let form = read_form(req, state, lang).await?;
+    let form = read_form(req, state, lang, false).await?;
     let pre = cookie(&headers, PRE_COOKIE);
     if !matches!((&pre, form.get("csrf")), (Some(c), Some(f)) if same(c, f)) {
         return Err(csrf_refused(lang));

@@ -1,14 +1,15 @@
-//! Static assets embedded in the binary, and attachments: saving uploads
-//! content-addressed under the data folder and serving them back after the
-//! ticket's access check.
+//! Static assets embedded in the binary, and attachments: listing stored
+//! uploads on their article and streaming files back after the ticket's
+//! access check.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
+use tuki_store::attachments::NewAttachment;
 
 use super::auth::{Upload, Viewer};
-use super::render::{PageError, PageResult};
+use super::render::PageResult;
 use crate::AppState;
 
 const HTMX: &[u8] = include_bytes!("../../assets/htmx.min.js");
@@ -44,64 +45,37 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-/// Writes uploads to disk, to be listed on the article written with them
-/// (`add_article_with_files`, `create_ticket_with_files`: in the article's
-/// transaction, so that the mail about the article carries its files).
-pub async fn save_uploads(
-    state: &AppState,
-    viewer: &Viewer,
-    files: Vec<Upload>,
-) -> Result<Vec<NewAttachment>, PageError> {
-    let dir = state.web.data_dir.clone();
-    let mut new = Vec::new();
-    for f in files {
-        let dir = dir.clone();
-        let bytes = f.bytes.clone();
-        let sha = tokio::task::spawn_blocking(move || write_blob(&dir, &bytes))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "attachment writer panicked");
-                PageError::store(
-                    viewer.lang,
-                    tuki_store::StoreError::forbidden("cannot store"),
-                )
-            })?
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot write an attachment");
-                PageError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    viewer.lang,
-                    super::i18n::t(viewer.lang, "error.internal"),
-                )
-            })?;
-        new.push(NewAttachment {
-            sha256: sha,
-            size: f.bytes.len() as i64,
+/// Files stored with a form ([`super::form`]), to be listed on the article
+/// written with them (`add_article_with_files`, `create_ticket_with_files`:
+/// in the article's transaction, so that the mail about the article carries
+/// its files).
+pub fn attachments(uploads: Vec<Upload>) -> Vec<NewAttachment> {
+    uploads
+        .into_iter()
+        .map(|f| NewAttachment {
+            sha256: f.blob.sha256,
+            size: f.blob.size,
             content_type: sniff_type(&f.content_type),
             file_name: f.file_name,
-        });
-    }
-    Ok(new)
+        })
+        .collect()
 }
 
-/// A new request with its files, from a page: checked first, so that a
-/// refused one leaves no file; then the files are written and listed on its
-/// first article in the ticket's transaction. The outer error is a page
-/// error (a file could not be written), the inner one the store's answer.
+/// A new request with its files (stored as the form arrived), from a page:
+/// checked first, so that a refused one is answered before anything is
+/// written; the files are listed on its first article in the ticket's
+/// transaction. A refused request's files are left to the sweep.
 pub async fn create_ticket(
     state: &AppState,
     viewer: &Viewer,
     new: tuki_store::tickets::NewTicket,
     uploads: Vec<Upload>,
-) -> Result<Result<tuki_store::tickets::Ticket, tuki_store::StoreError>, PageError> {
-    if let Err(e) = state.store.check_new_ticket(&viewer.actor, &new) {
-        return Ok(Err(e));
-    }
-    let files = save_uploads(state, viewer, uploads).await?;
-    Ok(state
+) -> Result<tuki_store::tickets::Ticket, tuki_store::StoreError> {
+    state.store.check_new_ticket(&viewer.actor, &new)?;
+    state
         .store
-        .create_ticket_with_files(&viewer.actor, new, files)
-        .await)
+        .create_ticket_with_files(&viewer.actor, new, attachments(uploads))
+        .await
 }
 
 /// Keeps a plain `type/subtype` from the browser, else a generic type.
@@ -146,12 +120,18 @@ pub async fn download(
         .attachment(&viewer.actor, id)
         .await
         .map_err(|e| viewer.err(e))?;
-    let path = blob_path(&state.web.data_dir, &a.sha256);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        tracing::error!(error = %e, path = %path.display(), "attachment missing on disk");
-        PageError::not_found(viewer.lang)
-    })?;
-    Ok(file_response(&a, bytes, inline_safe(&a.content_type)))
+    let body = file_body(&state, &a).await.map_err(|e| viewer.err(e))?;
+    Ok(file_response(&a, body, inline_safe(&a.content_type)))
+}
+
+/// The bytes of a stored file as a response body, streamed, after the store
+/// has read them once and found them whole (else the error to answer).
+pub(crate) async fn file_body(
+    state: &AppState,
+    a: &tuki_store::attachments::Attachment,
+) -> Result<(i64, Body), tuki_store::StoreError> {
+    let (size, stream) = state.store.open_blob(&a.sha256).await?;
+    Ok((size, Body::from_stream(stream)))
 }
 
 /// A stored file as a download: its type, its name (ASCII and UTF-8),
@@ -159,7 +139,7 @@ pub async fn download(
 /// nothing in it run. The pages and the API serve files through here.
 pub(crate) fn file_response(
     a: &tuki_store::attachments::Attachment,
-    bytes: Vec<u8>,
+    (size, body): (i64, Body),
     inline: bool,
 ) -> Response {
     let disposition = if inline { "inline" } else { "attachment" };
@@ -179,8 +159,12 @@ pub(crate) fn file_response(
         .collect::<String>()
         .replace('+', "%20");
     let cd = format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut res = bytes.into_response();
+    let mut res = body.into_response();
     let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(size.max(0) as u64),
+    );
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&a.content_type)

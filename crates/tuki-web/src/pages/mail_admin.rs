@@ -394,10 +394,7 @@ pub async fn retry(
 ) -> PageResult {
     admin_only(&v)?;
     let from_message = form.get("back") == Some("message");
-    let res = state
-        .store
-        .retry_quarantined_by(&v.actor, id, &state.web.ingest_options())
-        .await;
+    let res = state.store.retry_quarantined_by(&v.actor, id).await;
     let (done, error) = match res {
         Ok(r) => {
             if let Some(ticket_id) = ticket_of(&r.outcome) {

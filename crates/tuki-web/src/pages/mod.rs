@@ -23,6 +23,7 @@ pub mod calls;
 pub mod console;
 pub mod due;
 pub mod files;
+pub mod form;
 pub mod i18n;
 pub mod live;
 pub mod mail_admin;
@@ -33,8 +34,9 @@ pub mod settings;
 pub mod setup;
 pub mod sla_admin;
 
-use std::path::PathBuf;
 use std::sync::Arc;
+use tuki_store::mail::Mailboxes;
+use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -47,8 +49,6 @@ pub use render::{PageError, PageResult};
 /// Settings and shared parts of the pages, kept in [`AppState`].
 #[derive(Clone)]
 pub struct Web {
-    /// Tuki's data folder; attachments go under `attachments/`.
-    pub data_dir: PathBuf,
     /// Whether cookies get the `Secure` flag. See [`Web::new`].
     pub secure_cookies: bool,
     /// Ticket changes, for live updates of open pages.
@@ -65,9 +65,8 @@ impl Web {
     /// address for local development over plain HTTP: `tuki serve` sets it
     /// from the listen address. A request that arrives through a proxy
     /// saying `X-Forwarded-Proto: https` always gets `Secure` cookies.
-    pub fn new(data_dir: PathBuf, secure_cookies: bool) -> Self {
+    pub fn new(secure_cookies: bool) -> Self {
         Web {
-            data_dir,
             secure_cookies,
             live: live::Live::new(),
             counts: console::CountsCache::default(),
@@ -80,19 +79,11 @@ impl Web {
         self.sends_mail = sends;
         self
     }
-
-    /// How mail imported from the pages is handled: files go to the same
-    /// data folder as those of the pollers and the pipe.
-    pub fn ingest_options(&self) -> tuki_store::mail::IngestOptions {
-        tuki_store::mail::IngestOptions {
-            data_dir: Some(self.data_dir.clone()),
-        }
-    }
 }
 
 impl Default for Web {
     fn default() -> Self {
-        Web::new(PathBuf::from("./tuki-data"), true)
+        Web::new(true)
     }
 }
 
@@ -126,16 +117,11 @@ impl Thread {
     }
 }
 
-/// Largest attachment accepted (per file).
-pub const FILE_MAX: usize = 10 * 1024 * 1024;
-use tuki_store::mail::Mailboxes;
-use tuki_store::sla::{Calendars, EscalationRules, Policies};
-
-/// Largest form body with attachments.
-pub const UPLOAD_BODY_MAX: usize = 32 * 1024 * 1024;
-
-pub fn routes() -> Router<AppState> {
-    let uploads = DefaultBodyLimit::max(UPLOAD_BODY_MAX);
+/// The pages' routes. Forms that take files may be as large as a few files
+/// at the desk's per-file limit ([`form::upload_body_max`]); files stream
+/// into the store as they arrive.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let uploads = DefaultBodyLimit::max(form::upload_body_max(state));
     Router::new()
         .route("/", get(auth::home))
         .route("/login", get(auth::login_page).post(auth::login))

@@ -72,7 +72,7 @@ pub async fn create(
     Posted {
         viewer: v,
         mut form,
-    }: Posted,
+    }: Posted<true>,
 ) -> PageResult {
     if let Some(r) = customers_only(&v) {
         return Ok(r);
@@ -94,7 +94,7 @@ pub async fn create(
         article_kind: None,
     };
     let uploads = std::mem::take(&mut form.files);
-    let res = super::files::create_ticket(&state, &v, new, uploads).await?;
+    let res = super::files::create_ticket(&state, &v, new, uploads).await;
     match res {
         Ok(t) => {
             state.web.live.publish(&t);
@@ -206,7 +206,7 @@ pub async fn reply(
     Posted {
         viewer: v,
         mut form,
-    }: Posted,
+    }: Posted<true>,
 ) -> PageResult {
     let t = state
         .store
@@ -214,12 +214,9 @@ pub async fn reply(
         .await
         .map_err(|e| v.err(e))?;
     let body = form.text("body");
-    // Checked first (a refused reply leaves no file), then written, then
-    // listed on the reply in its transaction.
-    if let Err(e) = state.store.check_new_article(&v.actor, t.id, &body).await {
-        return after(&state, &v, number, Some(t.id), Err(e)).await;
-    }
-    let files = super::files::save_uploads(&state, &v, std::mem::take(&mut form.files)).await?;
+    // The files, stored as the form arrived, are listed on the reply in its
+    // transaction; a refused reply leaves them to the sweep.
+    let files = super::files::attachments(std::mem::take(&mut form.files));
     let res = state
         .store
         .add_article_with_files(

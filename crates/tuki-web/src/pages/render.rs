@@ -217,6 +217,13 @@ pub fn user_message(lang: Lang, e: &StoreError) -> Option<String> {
         )),
         StoreError::Forbidden(_) => Some(i18n::t(lang, "error.forbidden")),
         StoreError::NotFound => Some(i18n::t(lang, "error.not_found")),
+        StoreError::TooLarge { name, max } => Some(i18n::tf(
+            lang,
+            "error.file_too_large",
+            &[("name", name), ("max", &(max / (1024 * 1024)).to_string())],
+        )),
+        StoreError::QuotaExceeded { .. } => Some(i18n::t(lang, "error.quota_exceeded")),
+        StoreError::FileUnavailable { .. } => Some(i18n::t(lang, "error.file_unavailable")),
         _ => None,
     }
 }

@@ -1,40 +1,62 @@
-//! Files sent with a form: a request that is refused leaves none behind in
-//! the data folder (they used to be written before the request was checked).
+//! Files sent with forms and served back: they stream into the store as
+//! they arrive, on both backends; a refused request's files are left to the
+//! sweep; the per-file limit, the quota and forms that take no files are
+//! answered with a clear message; and a damaged file is refused, never
+//! served as other bytes.
 
+use jiff::SignedDuration;
 use reqwest::header::{CONTENT_TYPE, COOKIE};
 use reqwest::{Method, StatusCode};
 use tuki_domain::directory::{Language, Role};
+use tuki_store::files::{blob_path, FilesConfig, Location};
 use tuki_store::testing::TestDb;
 
 use crate::{App, Browser, Caller};
 
-/// Tuki on a port of its own with its data folder in `dir`.
-async fn spawn_with_files(db: TestDb, dir: &std::path::Path) -> App {
+/// Tuki on a port of its own keeping files as `files` says.
+async fn spawn_with_files(db: TestDb, files: FilesConfig) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = tuki_web::AppState::new(db.store.clone())
-        .with_web(tuki_web::pages::Web::new(dir.to_path_buf(), false));
+    let store = db.store.clone().with_files(files).unwrap();
+    let state = tuki_web::AppState::new(store.clone()).with_web(tuki_web::pages::Web::new(false));
     tokio::spawn(tuki_web::serve(listener, state, std::future::pending()));
     App {
         base,
         client: reqwest::Client::new(),
-        store: db.store.clone(),
+        store,
         _db: db,
     }
 }
 
-/// Posts a multipart form with one file.
-async fn post_with_file(b: &Browser, path: &str, fields: &[(&str, &str)]) -> StatusCode {
-    let mut body = String::new();
-    for (k, v) in [("csrf", b.csrf.as_str())].iter().chain(fields) {
-        body.push_str(&format!(
-            "--XB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-        ));
+fn keeping(to: Location, dir: &std::path::Path, grace: SignedDuration) -> FilesConfig {
+    FilesConfig {
+        folder: Some(dir.to_path_buf()),
+        write_to: to,
+        grace,
+        ..FilesConfig::default()
     }
-    body.push_str(
-        "--XB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"log.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\nprinter error E-27\r\n--XB--\r\n",
+}
+
+/// Posts a multipart form with one file, `log.txt` holding `content`.
+async fn post_file(
+    b: &Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+    content: &[u8],
+) -> reqwest::Response {
+    let mut body = Vec::new();
+    for (k, v) in [("csrf", b.csrf.as_str())].iter().chain(fields) {
+        body.extend_from_slice(
+            format!("--XB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--XB\r\nContent-Disposition: form-data; name=\"files\"; filename=\"log.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\n",
     );
+    body.extend_from_slice(content);
+    body.extend_from_slice(b"\r\n--XB--\r\n");
     b.client
         .post(format!("{}{path}", b.base))
         .header(COOKIE, &b.cookie)
@@ -43,69 +65,232 @@ async fn post_with_file(b: &Browser, path: &str, fields: &[(&str, &str)]) -> Sta
         .send()
         .await
         .unwrap()
+}
+
+async fn post_with_file(b: &Browser, path: &str, fields: &[(&str, &str)]) -> StatusCode {
+    post_file(b, path, fields, b"printer error E-27")
+        .await
         .status()
 }
 
-/// Every file under the data folder.
-fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
+async fn refused_requests_leave_their_files_to_the_sweep(db: TestDb) {
+    for to in [Location::Folder, Location::Database] {
+        let db = TestDb::new(db.store.engine()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let app = spawn_with_files(db, keeping(to, dir.path(), SignedDuration::ZERO)).await;
+        let (customer, _) = app
+            .signed_in(Role::Customer, "cora@customer.test", Language::En)
+            .await;
+        let (agent, _) = app
+            .signed_in(Role::Agent, "aku@desk.test", Language::En)
+            .await;
+        // A request with an empty subject is refused; its file is stored
+        // (it arrived before the subject was read) but named by nothing.
+        let res = post_file(
+            &customer,
+            "/portal/new",
+            &[("subject", ""), ("body", "x")],
+            b"one",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        // An article on a ticket the agent cannot see: a 404.
+        let dora = app.user(Role::Customer, "dora@customer.test", None).await;
+        let other = app.ticket(dora.id, None, "Elsewhere").await;
+        let res = post_file(
+            &agent,
+            &format!("/agent/tickets/{}/article", other.number),
+            &[("kind", "note"), ("body", "Looked at it.")],
+            b"two",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        // An accepted request keeps its file.
+        let res = post_file(
+            &customer,
+            "/portal/new",
+            &[("subject", "Printer"), ("body", "It shows E-27.")],
+            b"three",
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.store.file_usage().await.unwrap().blobs, 3);
+        let swept = app.store.sweep_files().await.unwrap();
+        assert_eq!((swept.blobs, swept.bytes), (2, 6), "{to:?}");
+        let usage = app.store.file_usage().await.unwrap();
+        assert_eq!((usage.blobs, usage.bytes), (1, 5));
     }
-    out
 }
 
-async fn refused_requests_leave_no_files(db: TestDb) {
+async fn limits_quota_and_forms_without_files_are_answered_plainly(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn_with_files(db, dir.path()).await;
-    let (customer, _) = app
-        .signed_in(Role::Customer, "cora@customer.test", Language::En)
-        .await;
-    let (agent, _) = app
-        .signed_in(Role::Agent, "aku@desk.test", Language::En)
-        .await;
-    // A request with an empty subject is refused, and so is its file.
-    let status = post_with_file(&customer, "/portal/new", &[("subject", ""), ("body", "x")]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(files_in(dir.path()), Vec::<std::path::PathBuf>::new());
-
-    // An article on a ticket the agent cannot see: a 404, and no file.
-    let dora = app.user(Role::Customer, "dora@customer.test", None).await;
-    let other = app.ticket(dora.id, None, "Elsewhere").await;
-    let status = post_with_file(
-        &agent,
-        &format!("/agent/tickets/{}/article", other.number),
-        &[("kind", "note"), ("body", "Looked at it.")],
+    let app = spawn_with_files(
+        db,
+        FilesConfig {
+            folder: Some(dir.path().to_path_buf()),
+            write_to: Location::Folder,
+            file_max: 2 * 1024 * 1024,
+            quota: Some(3 * 1024 * 1024),
+            ..FilesConfig::default()
+        },
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(files_in(dir.path()), Vec::<std::path::PathBuf>::new());
-
-    // An accepted request keeps its file.
-    let status = post_with_file(
+    let (customer, _) = app
+        .signed_in(Role::Customer, "cora@customer.test", Language::Fi)
+        .await;
+    let new = [("subject", "Printer"), ("body", "It shows E-27.")];
+    // Over the per-file limit: 413, the file named, nothing kept.
+    let res = post_file(
         &customer,
         "/portal/new",
-        &[("subject", "Printer"), ("body", "It shows E-27.")],
+        &new,
+        &vec![b'x'; 2 * 1024 * 1024 + 1],
     )
     .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(files_in(dir.path()).len(), 1);
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Tiedosto log.txt on suurempi kuin 2 Mt"),
+        "{page}"
+    );
+    assert_eq!(app.store.file_usage().await.unwrap().blobs, 0);
+    // Under it, twice: the second passes the quota (507).
+    let res = post_file(&customer, "/portal/new", &new, &vec![b'a'; 2 * 1024 * 1024]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = post_file(&customer, "/portal/new", &new, &vec![b'b'; 2 * 1024 * 1024]).await;
+    assert_eq!(res.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("tiedostotila on täynnä"), "{page}");
+    assert_eq!(app.store.file_usage().await.unwrap().blobs, 1);
+    // A form that takes no files refuses one before storing it.
+    let res = post_file(&customer, "/settings", &[("language", "fi")], b"x").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Tähän lomakkeeseen ei voi liittää tiedostoja"));
+    assert_eq!(app.store.file_usage().await.unwrap().blobs, 1);
+}
+
+/// A file over several chunks goes in through the portal and comes back
+/// byte for byte, from the pages and the API, on both backends; damaged,
+/// it is refused with a clear error and the administrators are told.
+async fn files_come_back_whole_or_not_at_all(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = db.store.engine();
+    for (seed, to) in [(7u8, Location::Folder), (8, Location::Database)] {
+        let db = TestDb::new(engine).await;
+        let app =
+            spawn_with_files(db, keeping(to, dir.path(), SignedDuration::from_hours(24))).await;
+        let admin = app.user(Role::Admin, "ada@desk.test", None).await;
+        let admin = Caller {
+            id: admin.id,
+            token: app.store.create_token(admin.id, "t").await.unwrap().token,
+        };
+        let (customer, _) = app
+            .signed_in(Role::Customer, "cora@customer.test", Language::En)
+            .await;
+        let content: Vec<u8> = (0..3 * 1024 * 1024 + 17)
+            .map(|i: usize| (i % 251) as u8 ^ seed)
+            .collect();
+        let res = post_file(
+            &customer,
+            "/portal/new",
+            &[("subject", "Logs"), ("body", "Attached.")],
+            &content,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let (_, list) = app
+            .json(Some(&admin), Method::GET, "/api/v1/tickets", None)
+            .await;
+        let ticket = list["items"][0]["id"].as_i64().unwrap();
+        let (_, files) = app
+            .json(
+                Some(&admin),
+                Method::GET,
+                &format!("/api/v1/tickets/{ticket}/attachments"),
+                None,
+            )
+            .await;
+        let id = files[0]["id"].as_i64().unwrap();
+        let sha256 = files[0]["sha256"].as_str().unwrap().to_string();
+        let api = format!("{}/api/v1/attachments/{id}/content", app.base);
+        let res = app
+            .client
+            .get(&api)
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["content-length"],
+            content.len().to_string().as_str()
+        );
+        assert_eq!(res.bytes().await.unwrap().as_ref(), content.as_slice());
+        let page = customer
+            .client
+            .get(format!("{}/files/{id}/log.txt", app.base))
+            .header(COOKIE, &customer.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.bytes().await.unwrap().as_ref(), content.as_slice());
+
+        // Damage the stored bytes (same length, other content).
+        match to {
+            Location::Folder => {
+                std::fs::write(blob_path(dir.path(), &sha256), vec![0u8; content.len()]).unwrap()
+            }
+            Location::Database => {
+                app.store
+                    .execute_raw_for_tests(&format!(
+                        "UPDATE blob_chunks SET data = (SELECT c.data FROM blob_chunks c \
+                         WHERE c.upload_id = blob_chunks.upload_id AND c.seq = 1) WHERE seq = 0 \
+                         AND upload_id = (SELECT upload_id FROM blobs WHERE sha256 = '{sha256}')"
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+        let res = app
+            .client
+            .get(&api)
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "file_unavailable", "{body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("administrators have been told"));
+        let (status, page) = customer.get(&format!("/files/{id}/log.txt")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(page.contains("missing or damaged"), "{page}");
+        let told = app
+            .store
+            .notifications_for_ticket(&tuki_domain::access::Actor::system(), ticket)
+            .await
+            .unwrap();
+        assert_eq!(
+            told.iter().filter(|n| n.kind == "file_damaged").count(),
+            1,
+            "{told:?}"
+        );
+    }
 }
 
 /// The API lists a ticket's files (or one article's) and serves them, under
 /// the pages' rules: customers never get the files of internal notes, and
 /// nobody gets a file of a ticket they cannot see.
 async fn the_api_lists_and_serves_a_tickets_files(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    let app = spawn_with_files(db, dir.path()).await;
+    let app = crate::spawn_app(db).await;
     let agent = app.user(Role::Agent, "aku@desk.test", None).await;
     app.group("Desk", 1, vec![agent.id], true).await;
     let (browser, customer) = app
@@ -211,6 +396,8 @@ async fn user_id_of(app: &App, email: &str) -> i64 {
 }
 
 tuki_store::on_both_engines!(
-    refused_requests_leave_no_files,
+    refused_requests_leave_their_files_to_the_sweep,
+    limits_quota_and_forms_without_files_are_answered_plainly,
+    files_come_back_whole_or_not_at_all,
     the_api_lists_and_serves_a_tickets_files
 );

@@ -7,7 +7,7 @@ use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::StatusCode;
 use tuki_domain::access::Actor;
 use tuki_domain::directory::{Language, Role};
-use tuki_store::mail::{IngestOptions, IngestOutcome};
+use tuki_store::mail::IngestOutcome;
 use tuki_store::outbox::NewMail;
 use tuki_store::testing::TestDb;
 use tuki_store::Engine;
@@ -48,13 +48,7 @@ const UNREADABLE: &[u8] =
     b"To: help@desk.test\r\nSubject: <script>alert(1)</script>\r\n\r\nbody & more";
 
 async fn quarantine(d: &Desk, raw: &[u8]) -> i64 {
-    match d
-        .app
-        .store
-        .ingest_mail(raw, None, &IngestOptions::default())
-        .await
-        .unwrap()
-    {
+    match d.app.store.ingest_mail(raw, None).await.unwrap() {
         IngestOutcome::Quarantined { quarantine_id, .. } => quarantine_id,
         other => panic!("not quarantined: {other:?}"),
     }
@@ -595,14 +589,13 @@ async fn every_admin_page_is_for_administrators_only(db: TestDb) {
 async fn an_administrator_lets_mail_go_to_a_bounced_address_again(db: TestDb) {
     let d = desk(db).await;
     let store = &d.app.store;
-    let opts = IngestOptions::default();
     let report = b"From: MAILER-DAEMON@mx.customer.test\r\nTo: help@desk.test\r\n\
         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn@mx>\r\n\
         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
         --b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
         Final-Recipient: rfc822; <b>cia</b>@customer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
-    store.ingest_mail(report, None, &opts).await.unwrap();
+    store.ingest_mail(report, None).await.unwrap();
     let flagged = store.bounced_addresses(&d.admin_actor).await.unwrap();
     assert_eq!(flagged.len(), 1, "{flagged:?}");
     let address = flagged[0].address.clone();

@@ -17,12 +17,14 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tuki_domain::ticket::ArticleKind;
 use tuki_mail::ThreadBy;
-use tuki_store::attachments::{blob_path, write_blob, NewAttachment};
-use tuki_store::mail::{IngestOptions, IngestOutcome, Mailbox};
+use tuki_store::attachments::NewAttachment;
+use tuki_store::files::{blob_path, FilesConfig, Location};
+use tuki_store::mail::{IngestOutcome, Mailbox};
 use tuki_store::outbox::NewMail;
 use tuki_store::testing::{TestCa, TestDb};
 use tuki_store::tickets::articles::NewArticle;
 use tuki_store::time::Clock;
+use tuki_store::Store;
 use tuki_worker::{Sender, SmtpConfig, ATTACH_MAX_BYTES};
 
 use tuki_store::testing::Desk;
@@ -198,16 +200,13 @@ fn config(port: u16) -> SmtpConfig {
         url: format!("smtp://127.0.0.1:{port}"),
         default_from: "tuki@desk.test".into(),
         extra_ca_pem: None,
-        data_dir: None,
         attach_max_bytes: ATTACH_MAX_BYTES,
     }
 }
 
-/// The sender's settings with the data folder the files of articles are
-/// read from, and at most `cap` bytes of files per mail.
-fn files_config(port: u16, data_dir: &Path, cap: u64) -> SmtpConfig {
+/// The sender's settings with at most `cap` bytes of files per mail.
+fn files_config(port: u16, cap: u64) -> SmtpConfig {
     SmtpConfig {
-        data_dir: Some(data_dir.to_path_buf()),
         attach_max_bytes: cap,
         ..config(port)
     }
@@ -220,7 +219,6 @@ fn tls_config(url: String, ca: Option<&TestCa>) -> SmtpConfig {
         url,
         default_from: "tuki@desk.test".into(),
         extra_ca_pem: ca.map(|ca| std::fs::read(&ca.ca_pem).unwrap()),
-        data_dir: None,
         attach_max_bytes: ATTACH_MAX_BYTES,
     }
 }
@@ -237,7 +235,6 @@ async fn drain(sender: &Sender) {
 async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     // A customer writes; the ticket's transaction queues an acknowledgement
     // to her and a notice to the agents of the mailbox's group.
     let out = store
@@ -250,7 +247,6 @@ async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
                 "The printer jams on every page.",
             ),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -271,7 +267,6 @@ async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
                 "I am away.",
             ),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -371,7 +366,7 @@ async fn outgoing_mail_arrives_with_threading_headers(db: TestDb) {
          Content-Type: text/plain\r\n\r\nThat worked, thanks.\r\n"
     );
     let out = store
-        .ingest_mail(answer.as_bytes(), Some(&mb), &opts)
+        .ingest_mail(answer.as_bytes(), Some(&mb))
         .await
         .unwrap();
     match out {
@@ -389,7 +384,6 @@ async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
     let (desk, mb) = setup(&db).await;
     let clock = Clock::manual(jiff::Timestamp::now());
     let store = db.store.clone().with_clock(clock.clone());
-    let opts = IngestOptions::default();
     store
         .ingest_mail(
             &message(
@@ -400,7 +394,6 @@ async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
                 "Nothing on the screen.",
             ),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -440,7 +433,6 @@ async fn mail_waits_while_smtp_is_down_and_goes_when_it_returns(db: TestDb) {
 async fn mail_goes_over_starttls_and_tls_with_a_private_ca(db: TestDb) {
     let (_desk, mb) = setup(&db).await;
     let store = &db.store;
-    let opts = IngestOptions::default();
     let ca = TestCa::generate();
 
     // STARTTLS, to the server's address (the certificate names 127.0.0.1).
@@ -454,7 +446,6 @@ async fn mail_goes_over_starttls_and_tls_with_a_private_ca(db: TestDb) {
                 "The printer jams.",
             ),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -485,7 +476,6 @@ async fn mail_goes_over_starttls_and_tls_with_a_private_ca(db: TestDb) {
                 "Nothing on the screen.",
             ),
             Some(&mb),
-            &opts,
         )
         .await
         .unwrap();
@@ -520,7 +510,6 @@ async fn mail_stays_queued_while_the_server_certificate_is_not_trusted(db: TestD
                 "The VPN drops every hour.",
             ),
             Some(&mb),
-            &IngestOptions::default(),
         )
         .await
         .unwrap();
@@ -656,10 +645,22 @@ async fn new_owner_gets_an_assigned_mail(db: TestDb) {
 
 // ------------------------------------------------------ files of articles
 
-/// A file written into the data folder, ready to be listed on an article.
-fn stored_file(dir: &Path, name: &str, content_type: &str, bytes: &[u8]) -> NewAttachment {
+/// The store keeping its files in the folder `dir`.
+fn in_folder(store: &Store, dir: &Path) -> Store {
+    store
+        .clone()
+        .with_files(FilesConfig {
+            folder: Some(dir.to_path_buf()),
+            write_to: Location::Folder,
+            ..FilesConfig::default()
+        })
+        .unwrap()
+}
+
+/// A file stored, ready to be listed on an article.
+async fn stored_file(store: &Store, name: &str, content_type: &str, bytes: &[u8]) -> NewAttachment {
     NewAttachment {
-        sha256: write_blob(dir, bytes).unwrap(),
+        sha256: store.put_blob(bytes).await.unwrap().sha256,
         size: bytes.len() as i64,
         content_type: content_type.into(),
         file_name: name.into(),
@@ -743,7 +744,6 @@ fn mime_outline(raw: &[u8]) -> String {
 async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
     let (desk, _mb) = setup(&db).await;
     let store = &db.store;
-    let data = tempfile::tempdir().unwrap();
     let t = desk.ticket_for(&desk.alice, "Dishwasher manual").await;
     store
         .update_ticket(
@@ -770,8 +770,8 @@ async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
                 internal: None,
             },
             vec![
-                stored_file(data.path(), "manual.pdf", "application/pdf", &manual),
-                stored_file(data.path(), "Käyttöohje – vaiheet.txt", "text/plain", steps),
+                stored_file(store, "manual.pdf", "application/pdf", &manual).await,
+                stored_file(store, "Käyttöohje – vaiheet.txt", "text/plain", steps).await,
             ],
         )
         .await
@@ -787,11 +787,7 @@ async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
     );
 
     let sink = SmtpSink::start(free_port());
-    let sender = Sender::new(
-        store.clone(),
-        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
-    )
-    .unwrap();
+    let sender = Sender::new(store.clone(), &files_config(sink.port, ATTACH_MAX_BYTES)).unwrap();
     drain(&sender).await;
     assert!(store
         .outbox_rows(100)
@@ -857,7 +853,7 @@ async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
                 body: "Kiitos! Tässä kuva tyyppikilvestä.".into(),
                 internal: None,
             },
-            vec![stored_file(data.path(), "kilpi.png", "image/png", &photo)],
+            vec![stored_file(store, "kilpi.png", "image/png", &photo).await],
         )
         .await
         .unwrap();
@@ -877,8 +873,9 @@ async fn a_public_reply_carries_its_files_by_mail(db: TestDb) {
 
 async fn agents_get_the_files_of_a_new_request(db: TestDb) {
     let (desk, _mb) = setup(&db).await;
-    let store = &db.store;
     let data = tempfile::tempdir().unwrap();
+    let folder_store = in_folder(&db.store, data.path());
+    let store = &folder_store;
     // Alice opens a request in the portal with a screenshot: the file is
     // listed on the first article in the ticket's transaction.
     let screenshot = binary(5_000);
@@ -888,12 +885,7 @@ async fn agents_get_the_files_of_a_new_request(db: TestDb) {
         .create_ticket_with_files(
             &desk.alice,
             new,
-            vec![stored_file(
-                data.path(),
-                "virhe.png",
-                "image/png",
-                &screenshot,
-            )],
+            vec![stored_file(store, "virhe.png", "image/png", &screenshot).await],
         )
         .await
         .unwrap();
@@ -908,11 +900,7 @@ async fn agents_get_the_files_of_a_new_request(db: TestDb) {
     assert_eq!(ack.article_id, None);
 
     let sink = SmtpSink::start(free_port());
-    let sender = Sender::new(
-        store.clone(),
-        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
-    )
-    .unwrap();
+    let sender = Sender::new(store.clone(), &files_config(sink.port, ATTACH_MAX_BYTES)).unwrap();
     drain(&sender).await;
     let m = decoded(&received_for(&sink, "first@desk.test", "Uusi pyyntö"));
     assert!(text_of(&m).contains("See the screenshot."));
@@ -927,8 +915,9 @@ async fn agents_get_the_files_of_a_new_request(db: TestDb) {
 
 async fn files_of_internal_notes_never_go_out_by_mail(db: TestDb) {
     let (desk, _mb) = setup(&db).await;
-    let store = &db.store;
     let data = tempfile::tempdir().unwrap();
+    let folder_store = in_folder(&db.store, data.path());
+    let store = &folder_store;
     let t = desk.ticket_for(&desk.alice, "VPN certificate").await;
     let secret = b"vpn-admin-password: hunter2\n";
     let note = store
@@ -940,12 +929,7 @@ async fn files_of_internal_notes_never_go_out_by_mail(db: TestDb) {
                 body: "Admin password for the VPN box attached.".into(),
                 internal: None,
             },
-            vec![stored_file(
-                data.path(),
-                "salasanat.txt",
-                "text/plain",
-                secret,
-            )],
+            vec![stored_file(store, "salasanat.txt", "text/plain", secret).await],
         )
         .await
         .unwrap();
@@ -1003,11 +987,7 @@ async fn files_of_internal_notes_never_go_out_by_mail(db: TestDb) {
         .unwrap();
 
     let sink = SmtpSink::start(free_port());
-    let sender = Sender::new(
-        store.clone(),
-        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
-    )
-    .unwrap();
+    let sender = Sender::new(store.clone(), &files_config(sink.port, ATTACH_MAX_BYTES)).unwrap();
     drain(&sender).await;
     let received = sink.raw_messages();
     assert_eq!(received.len(), 4);
@@ -1026,8 +1006,9 @@ async fn files_of_internal_notes_never_go_out_by_mail(db: TestDb) {
 
 async fn files_over_the_size_cap_are_listed_not_attached(db: TestDb) {
     let (desk, _mb) = setup(&db).await;
-    let store = &db.store;
     let data = tempfile::tempdir().unwrap();
+    let folder_store = in_folder(&db.store, data.path());
+    let store = &folder_store;
     let t = desk.ticket_for(&desk.alice, "Leaking tap").await;
     let description = binary(2_000);
     let video = binary(50_000);
@@ -1042,9 +1023,9 @@ async fn files_over_the_size_cap_are_listed_not_attached(db: TestDb) {
                 internal: None,
             },
             vec![
-                stored_file(data.path(), "kuvaus.pdf", "application/pdf", &description),
-                stored_file(data.path(), "ohje.mp4", "video/mp4", &video),
-                stored_file(data.path(), "loki.bin", "application/octet-stream", &log),
+                stored_file(store, "kuvaus.pdf", "application/pdf", &description).await,
+                stored_file(store, "ohje.mp4", "video/mp4", &video).await,
+                stored_file(store, "loki.bin", "application/octet-stream", &log).await,
             ],
         )
         .await
@@ -1052,7 +1033,7 @@ async fn files_over_the_size_cap_are_listed_not_attached(db: TestDb) {
     let sink = SmtpSink::start(free_port());
     // At most 10,000 bytes of files: the video does not fit, the files
     // before and after it do.
-    let sender = Sender::new(store.clone(), &files_config(sink.port, data.path(), 10_000)).unwrap();
+    let sender = Sender::new(store.clone(), &files_config(sink.port, 10_000)).unwrap();
     drain(&sender).await;
     let m = decoded(&received_for(&sink, "alice@shared.test", "Re: "));
     assert_eq!(
@@ -1073,8 +1054,9 @@ async fn files_over_the_size_cap_are_listed_not_attached(db: TestDb) {
 
 async fn a_file_missing_on_disk_is_listed_and_the_mail_still_goes(db: TestDb) {
     let (desk, _mb) = setup(&db).await;
-    let store = &db.store;
     let data = tempfile::tempdir().unwrap();
+    let folder_store = in_folder(&db.store, data.path());
+    let store = &folder_store;
     store
         .update_user(
             &desk.admin,
@@ -1088,12 +1070,7 @@ async fn a_file_missing_on_disk_is_listed_and_the_mail_still_goes(db: TestDb) {
         .unwrap();
     let t = desk.ticket_for(&desk.alice, "Printer driver").await;
     let driver = binary(4_000);
-    let gone = stored_file(
-        data.path(),
-        "old-driver.zip",
-        "application/zip",
-        &binary(1_500),
-    );
+    let gone = stored_file(store, "old-driver.zip", "application/zip", &binary(1_500)).await;
     store
         .add_article_with_files(
             &desk.tier1,
@@ -1105,20 +1082,17 @@ async fn a_file_missing_on_disk_is_listed_and_the_mail_still_goes(db: TestDb) {
             },
             vec![
                 gone.clone(),
-                stored_file(data.path(), "driver.zip", "application/zip", &driver),
+                stored_file(store, "driver.zip", "application/zip", &driver).await,
             ],
         )
         .await
         .unwrap();
-    // The old driver's file is lost from the data folder.
+    // The old driver's file is lost from the data folder: the sender tells
+    // the administrators.
     std::fs::remove_file(blob_path(data.path(), &gone.sha256)).unwrap();
 
     let sink = SmtpSink::start(free_port());
-    let sender = Sender::new(
-        store.clone(),
-        &files_config(sink.port, data.path(), ATTACH_MAX_BYTES),
-    )
-    .unwrap();
+    let sender = Sender::new(store.clone(), &files_config(sink.port, ATTACH_MAX_BYTES)).unwrap();
     drain(&sender).await;
     // Sent on the first attempt, without error, the lost file listed.
     let rows = store.outbox_rows(100).await.unwrap();
@@ -1135,6 +1109,15 @@ async fn a_file_missing_on_disk_is_listed_and_the_mail_still_goes(db: TestDb) {
          Files that could not be attached to this mail:\n\
          - old-driver.zip (1 kB)"
     );
+    // The administrators were told which file of which request is lost.
+    let told = store
+        .notifications_for_ticket(&desk.admin, t.id)
+        .await
+        .unwrap();
+    let told: Vec<_> = told.iter().filter(|n| n.kind == "file_damaged").collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].user_id, desk.admin.user_id.unwrap());
+    assert!(told[0].message.contains("old-driver.zip") && told[0].message.contains("missing"));
 }
 
 tuki_store::on_both_engines!(

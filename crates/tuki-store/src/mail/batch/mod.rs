@@ -37,7 +37,7 @@ use tuki_domain::values::Email;
 use tuki_mail::{InboundMessage, ThreadKeys};
 
 use crate::events::Later;
-use crate::mail::{IngestOptions, IngestOutcome, Mailbox};
+use crate::mail::{IngestOutcome, Mailbox};
 use crate::sql::{Sql, Value};
 use crate::tickets::{insert_tickets, Draft};
 use crate::time::to_db;
@@ -157,7 +157,6 @@ impl Store {
         &self,
         batch: &[(usize, &[u8], &InboundMessage)],
         mailbox: Option<&Mailbox>,
-        opts: &IngestOptions,
         release: Option<i64>,
     ) -> Result<Vec<(usize, IngestOutcome)>> {
         let at = self.now();
@@ -182,7 +181,7 @@ impl Store {
             // The feed rows and jobs of the batch's changes, written once.
             let mut later = Later::default();
             let placeable = self.screen(&mut tx, &mut incoming, at, &mut later).await?;
-            let mut placing = threading::Placing::new(self, mailbox, opts, at);
+            let mut placing = threading::Placing::new(self, mailbox, at);
             placing
                 .place(&mut tx, &mut incoming, &placeable, &mut later)
                 .await?;

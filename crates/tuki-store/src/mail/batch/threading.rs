@@ -15,11 +15,11 @@ use super::lookups::{recent_subjects, senders_as_users, tickets_by_numbers};
 use super::{
     unique, Incoming, MailFile, NewTickets, Placed, REFERENCES_CONSIDERED, ROWS_PER_STATEMENT,
 };
-use crate::attachments::{clean_file_name, write_blob};
+use crate::attachments::clean_file_name;
 use crate::events::{Inbound, Later};
 use crate::mail::{
     add_mail_article, flag_address, mail_body, ticket_by_number, tickets_by_message_ids,
-    truncate_chars, IngestOptions, IngestOutcome, Mailbox,
+    truncate_chars, IngestOutcome, Mailbox,
 };
 use crate::tickets::{Draft, SUBJECT_MAX};
 use crate::time::to_db;
@@ -31,7 +31,6 @@ use crate::{Result, Store};
 pub(super) struct Placing<'s> {
     store: &'s Store,
     mailbox: Option<&'s Mailbox>,
-    opts: &'s IngestOptions,
     at: Timestamp,
     /// Tickets by the Message-IDs of their mail, the batch's own included.
     by_reference: HashMap<String, i64>,
@@ -44,16 +43,10 @@ pub(super) struct Placing<'s> {
 }
 
 impl<'s> Placing<'s> {
-    pub(super) fn new(
-        store: &'s Store,
-        mailbox: Option<&'s Mailbox>,
-        opts: &'s IngestOptions,
-        at: Timestamp,
-    ) -> Self {
+    pub(super) fn new(store: &'s Store, mailbox: Option<&'s Mailbox>, at: Timestamp) -> Self {
         Placing {
             store,
             mailbox,
-            opts,
             at,
             by_reference: HashMap::new(),
             by_number: HashMap::new(),
@@ -205,13 +198,13 @@ impl<'s> Placing<'s> {
                 )
                 .await?;
                 keep_files(
-                    self.opts,
+                    self.store,
+                    tx,
                     m.msg,
-                    ticket_id,
-                    Some(article_id),
-                    user_id,
+                    (ticket_id, Some(article_id), user_id),
                     &mut self.files,
-                )?;
+                )
+                .await?;
                 self.by_reference
                     .insert(m.msg.message_id.clone(), ticket_id);
                 Placed::Done(IngestOutcome::Article {
@@ -233,13 +226,13 @@ impl<'s> Placing<'s> {
                 ));
                 let provisional = NewTickets::provisional(k);
                 keep_files(
-                    self.opts,
+                    self.store,
+                    tx,
                     m.msg,
-                    provisional,
-                    None,
-                    user_id,
+                    (provisional, None, user_id),
                     &mut self.files,
-                )?;
+                )
+                .await?;
                 self.by_reference
                     .insert(m.msg.message_id.clone(), provisional);
                 // The newest ticket is the first a same-subject reply would
@@ -382,27 +375,23 @@ fn inbound(msg: &InboundMessage) -> Inbound {
     }
 }
 
-/// Stores the message's files (attachments and inline images) under the
-/// data folder and notes them for its article. Without a data folder the
-/// files stay only in the raw source.
-fn keep_files(
-    opts: &IngestOptions,
+/// Stores the message's files (attachments and inline images) as blobs,
+/// in the import's transaction, and notes them for its article.
+async fn keep_files(
+    store: &Store,
+    tx: &mut AnyConnection,
     msg: &InboundMessage,
-    ticket_id: i64,
-    article_id: Option<i64>,
-    uploaded_by: i64,
+    (ticket_id, article_id, uploaded_by): (i64, Option<i64>, i64),
     files: &mut Vec<MailFile>,
 ) -> Result<()> {
-    let Some(dir) = opts.data_dir.as_deref() else {
-        return Ok(());
-    };
     for a in &msg.attachments {
+        let blob = store.put_in(tx, &a.bytes).await?;
         files.push(MailFile {
             ticket_id,
             article_id,
             uploaded_by,
-            sha256: write_blob(dir, &a.bytes)?,
-            size: a.bytes.len() as i64,
+            sha256: blob.sha256,
+            size: blob.size,
             content_type: truncate_chars(a.content_type.trim(), 200),
             file_name: clean_file_name(&a.filename),
             content_id: a.content_id.as_deref().map(|c| {

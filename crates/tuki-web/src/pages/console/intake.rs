@@ -131,7 +131,7 @@ pub async fn intake(
     Posted {
         viewer: v,
         mut form,
-    }: Posted,
+    }: Posted<true>,
 ) -> PageResult {
     staff_only(&v)?;
     let values = context! {
@@ -201,7 +201,7 @@ pub async fn intake(
     let result: Result<Ticket, StoreError> = match prepared {
         Ok(new) => {
             let uploads = std::mem::take(&mut form.files);
-            crate::pages::files::create_ticket(&state, &v, new, uploads).await?
+            crate::pages::files::create_ticket(&state, &v, new, uploads).await
         }
         Err(e) => Err(e),
     };
