@@ -1,6 +1,7 @@
 //! `tuki`: the service desk in one binary.
 
 mod bench;
+mod bench_files;
 mod bench_sla;
 mod files;
 mod mail;
@@ -164,6 +165,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Seed open tickets with SLA clocks and time recomputing their state.
     BenchSla(bench_sla::BenchSlaArgs),
+    /// Measure attachment upload and download, and memory under large uploads.
+    BenchFiles(bench_files::BenchFilesArgs),
     /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
     Mail {
         #[command(subcommand)]
@@ -336,6 +339,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Bench(args) => bench::run(args, cli.db).await?,
         Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
+        Command::BenchFiles(args) => bench_files::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
         Command::Files { command } => files::run(command, cli.db).await?,
     }

@@ -121,6 +121,8 @@ pub struct Viewer {
     pub user: User,
     pub csrf: String,
     pub lang: Lang,
+    /// The desk's largest attachment in MB, for the forms that take files.
+    pub file_max_mb: u64,
 }
 
 impl Viewer {
@@ -137,6 +139,7 @@ impl Viewer {
         context! {
             lang => self.lang.code(),
             csrf => &self.csrf,
+            file_max_mb => self.file_max_mb,
             me => context! {
                 id => self.user.id,
                 name => &self.user.name,
@@ -183,6 +186,7 @@ async fn load_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Vie
         actor,
         user,
         csrf: session.csrf,
+        file_max_mb: store.files_config().file_max / (1024 * 1024),
     }))
 }
 
