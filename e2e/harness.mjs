@@ -66,7 +66,8 @@ export async function startDesk(prefix, users) {
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A 10 MiB file limit, so that the browser tests can pass it cheaply.
+  const server = spawn(bin, ['--data-dir', dataDir, '--file-max-bytes', String(10 * 1024 * 1024), 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.stderr.on('data', (d) => { if (process.env.TUKI_E2E_LOG) process.stderr.write(d); });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('tuki serve did not start')), 20000);
