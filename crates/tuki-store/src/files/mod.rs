@@ -147,13 +147,35 @@ impl Damage {
 
 /// How much the desk's files take, for the administrators and `tuki files`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Usage {
+    /// Files stored (each content once).
     pub blobs: i64,
     pub bytes: i64,
     pub in_folder: i64,
     pub in_database: i64,
+    /// Files whose stored bytes were found missing or damaged.
     pub damaged: i64,
+    /// The most bytes all files may take; none when unset.
     pub quota: Option<u64>,
+    /// Where new files go: `folder` or `database`.
+    pub write_to: String,
+    /// The largest file, in bytes.
+    pub file_max: u64,
+}
+
+/// A file whose stored bytes were found missing or damaged, with the first
+/// request that has it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DamagedFile {
+    pub sha256: String,
+    pub size: i64,
+    /// `folder` or `database`.
+    pub location: String,
+    pub found_at: jiff::Timestamp,
+    pub ticket_number: Option<i64>,
+    pub file_name: Option<String>,
 }
 
 /// Where the bytes of one blob are, as its row says.
@@ -218,7 +240,43 @@ impl Store {
             in_database: blobs - in_folder,
             damaged: r.try_get("damaged")?,
             quota: self.files.quota,
+            write_to: self.files.write_to.as_str().to_string(),
+            file_max: self.files.file_max,
         })
+    }
+
+    /// What the desk's files take, and which are damaged, newest finding
+    /// first (at most 200). Administrators only.
+    pub async fn files_overview(
+        &self,
+        actor: &tuki_domain::access::Actor,
+    ) -> Result<(Usage, Vec<DamagedFile>)> {
+        crate::require_admin(actor, "see the desk's files")?;
+        let usage = self.file_usage().await?;
+        let rows = sqlx::query(
+            "SELECT b.sha256, b.size, b.location, b.damaged_at, \
+             (SELECT t.number FROM attachments a JOIN tickets t ON t.id = a.ticket_id \
+              WHERE a.sha256 = b.sha256 ORDER BY a.id LIMIT 1) AS ticket_number, \
+             (SELECT a.file_name FROM attachments a WHERE a.sha256 = b.sha256 \
+              ORDER BY a.id LIMIT 1) AS file_name \
+             FROM blobs b WHERE b.damaged_at IS NOT NULL ORDER BY b.damaged_at DESC LIMIT 200",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let damaged = rows
+            .iter()
+            .map(|r| {
+                Ok(DamagedFile {
+                    sha256: r.try_get("sha256")?,
+                    size: r.try_get("size")?,
+                    location: r.try_get("location")?,
+                    found_at: crate::time::from_db(r.try_get("damaged_at")?),
+                    ticket_number: r.try_get("ticket_number")?,
+                    file_name: r.try_get("file_name")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((usage, damaged))
     }
 
     /// The bytes left under the quota (`None`: no quota).

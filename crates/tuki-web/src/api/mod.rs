@@ -10,6 +10,7 @@
 
 pub mod attachments;
 pub mod directory;
+pub mod files;
 pub mod jobs;
 pub mod outbox;
 pub mod phone;
@@ -77,7 +78,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(phone::call_ticket))
         .routes(routes!(outbox::list_prefs))
         .routes(routes!(outbox::set_pref))
-        .routes(routes!(outbox::list_outbox));
+        .routes(routes!(outbox::list_outbox))
+        .routes(routes!(files::files_overview));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())

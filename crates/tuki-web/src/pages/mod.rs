@@ -23,6 +23,7 @@ pub mod calls;
 pub mod console;
 pub mod due;
 pub mod files;
+pub mod files_admin;
 pub mod form;
 pub mod i18n;
 pub mod live;
@@ -183,6 +184,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/quarantine/{id}/retry", post(mail_admin::retry))
         .route("/admin/quarantine/{id}/discard", post(mail_admin::discard))
         .route("/admin/outbox", get(mail_admin::outbox))
+        .route("/admin/files", get(files_admin::overview))
         .route("/admin/outbox/{id}/send", post(mail_admin::send_now))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/portal", get(portal::list))

@@ -20,6 +20,7 @@ macro_rules! templates {
 
 templates!(
     "base.html",
+    "admin_files.html",
     "error.html",
     "login.html",
     "invite.html",

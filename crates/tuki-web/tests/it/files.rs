@@ -283,6 +283,29 @@ async fn files_come_back_whole_or_not_at_all(db: TestDb) {
             1,
             "{told:?}"
         );
+        // The administrators' overview lists it, in the API and on its page.
+        let (s, overview) = app
+            .json(Some(&admin), Method::GET, "/api/v1/files", None)
+            .await;
+        assert_eq!(s, 200, "{overview}");
+        assert_eq!(overview["usage"]["damaged"], 1);
+        assert_eq!(overview["usage"]["write_to"], to.as_str());
+        assert_eq!(overview["damaged"][0]["sha256"], sha256.as_str());
+        assert_eq!(overview["damaged"][0]["file_name"], "log.txt");
+        let number = list["items"][0]["number"].as_i64().unwrap();
+        assert_eq!(overview["damaged"][0]["ticket_number"], number);
+        let (admin_browser, _) = app
+            .signed_in(Role::Admin, "adele@desk.test", Language::Fi)
+            .await;
+        let (status, page) = admin_browser.get("/admin/files").await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Puuttuvat tai vioittuneet tiedostot"),
+            "{page}"
+        );
+        assert!(page.contains(&format!("/agent/tickets/{number}")), "{page}");
+        let (status, _) = customer.get("/admin/files").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
 
