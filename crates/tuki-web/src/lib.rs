@@ -10,8 +10,8 @@ pub mod pages;
 mod security;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -104,24 +104,119 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves Tuki on `listener` until `shutdown` completes. Handlers can read
-/// the client's address (`ConnectInfo<SocketAddr>`), e.g. the sign-in limiter.
+/// How `serve` treats connections: clients that stall are dropped, and no
+/// more than `max_connections` are open at once, so that slow or idle
+/// clients cannot use up the server's file handles and `/health` keeps
+/// answering.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// The longest wait for a request's headers, from the connection's
+    /// start or the end of its previous response.
+    pub header_timeout: Duration,
+    /// The longest wait for the next bytes of a request's body.
+    pub body_idle_timeout: Duration,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// After shutdown begins, how long in-flight requests may take before
+    /// their connections are closed (live-update streams never end by
+    /// themselves).
+    pub drain: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_timeout: Duration::from_secs(15),
+            body_idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves Tuki on `listener` until `shutdown` completes, with the default
+/// [`ServeLimits`]. Handlers can read the client's address
+/// (`ConnectInfo<SocketAddr>`), e.g. the sign-in limiter.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, ServeLimits::default(), shutdown).await
+}
+
+/// [`serve`] with limits of its own. Connections are HTTP/1.1 served by
+/// hyper with a header read timeout (which also ends keep-alive connections
+/// idle for that long) and an idle timeout on request bodies; a semaphore
+/// caps the open connections. On shutdown no new connection is taken,
+/// idle ones close at once, and requests in flight get `limits.drain`.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
     // Live updates from the change feed: other servers, mail, jobs.
     let follower = tokio::spawn(pages::live::follow(
         state.store.clone(),
         state.web.live.clone(),
     ));
-    let served = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        limits.body_idle_timeout,
+    ));
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // Out of file handles and the like: wait instead of spinning.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = app
+            .clone()
+            .map_request(move |mut req: axum::extract::Request| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                req
+            });
+        let svc = hyper_util::service::TowerToHyperService::new(svc.map_request(
+            |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+        ));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                tracing::debug!(%remote, %error, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!(drain = ?limits.drain, "connections still open after the drain time are closed");
+    }
     follower.abort();
-    served
+    Ok(())
 }

@@ -38,6 +38,16 @@ pub struct ServeArgs {
     /// Seconds a mailbox may fail before administrators are told.
     #[arg(long, env = "TUKI_IMAP_ALERT_AFTER", default_value_t = 1800)]
     imap_alert_after: u64,
+    /// Seconds a client may take to send a request's headers (also how long
+    /// an idle keep-alive connection stays open).
+    #[arg(long, env = "TUKI_HEADER_TIMEOUT", default_value_t = 15)]
+    header_timeout: u64,
+    /// Seconds a client may pause while sending a request's body.
+    #[arg(long, env = "TUKI_BODY_TIMEOUT", default_value_t = 60)]
+    body_timeout: u64,
+    /// Connections open at once; more wait in the listen queue.
+    #[arg(long, env = "TUKI_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
     /// Seconds of an IMAP poller's lease on its mailbox.
     #[arg(long, env = "TUKI_IMAP_LEASE", default_value_t = 60)]
     imap_lease: u64,
@@ -156,9 +166,16 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
     // over plain HTTP); behind a TLS proxy that sends X-Forwarded-Proto:
     // https they are `Secure` regardless.
     let web = tuki_web::pages::Web::new(!addr.ip().is_loopback()).sending_mail(smtp.is_some());
-    tuki_web::serve(
+    let limits = tuki_web::ServeLimits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        body_idle_timeout: Duration::from_secs(args.body_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        ..tuki_web::ServeLimits::default()
+    };
+    tuki_web::serve_with(
         listener,
         tuki_web::AppState::new(store.clone()).with_web(web),
+        limits,
         crate::shutdown_signal(),
     )
     .await?;

@@ -10,6 +10,7 @@ mod mail_admin;
 mod openapi;
 mod settings;
 mod sla;
+mod slow_clients;
 mod story;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE};
