@@ -1,6 +1,7 @@
 //! `tuki`: the service desk in one binary.
 
 mod bench;
+mod bench_connections;
 mod bench_files;
 mod bench_sla;
 mod files;
@@ -167,6 +168,8 @@ enum Command {
     BenchSla(bench_sla::BenchSlaArgs),
     /// Measure attachment upload and download, and memory under large uploads.
     BenchFiles(bench_files::BenchFilesArgs),
+    /// Measure how the server holds up against clients that never finish.
+    BenchConnections(bench_connections::BenchConnectionsArgs),
     /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
     Mail {
         #[command(subcommand)]
@@ -340,6 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args, cli.db).await?,
         Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
         Command::BenchFiles(args) => bench_files::run(args, cli.db).await?,
+        Command::BenchConnections(args) => bench_connections::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
         Command::Files { command } => files::run(command, cli.db).await?,
     }
