@@ -160,9 +160,9 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     };
     store.close().await;
 
-    let (mut child, pid, port) = start_server(&url).await?;
+    let (mut child, pid, base) = start_server(&url, &[]).await?;
     let target = Target {
-        base: format!("http://127.0.0.1:{port}/api/v1"),
+        base: format!("{base}/api/v1"),
         ..target
     };
     let only: Option<Vec<String>> = args
@@ -207,18 +207,19 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server under test: a child process, so its memory is its own.
-/// Gives the child, its process id and its port once it listens.
-async fn start_server(url: &str) -> anyhow::Result<(tokio::process::Child, u32, u16)> {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
+/// The server under test: a child process, so its memory is its own. Gives
+/// the child, its process id and its address (`http://127.0.0.1:PORT`) once
+/// it listens. `env` adds `TUKI_*` settings; the log shows warnings only.
+pub(crate) async fn start_server(
+    url: &str,
+    env: &[(&str, String)],
+) -> anyhow::Result<(tokio::process::Child, u32, String)> {
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env("TUKI_DATABASE_URL", url)
         .env("TUKI_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -226,17 +227,17 @@ async fn start_server(url: &str) -> anyhow::Result<(tokio::process::Child, u32, 
         .context("cannot start tuki serve")?;
     let pid = child.id().context("server exited at once")?;
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    tokio::time::timeout(Duration::from_secs(60), async {
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await? {
-            if line.starts_with("listening on") {
-                return anyhow::Ok(());
+            if let Some(base) = line.strip_prefix("listening on ") {
+                return anyhow::Ok(base.to_string());
             }
         }
         bail!("server stopped before listening")
     })
     .await
     .context("server did not start in 60 s")??;
-    Ok((child, pid, port))
+    Ok((child, pid, base))
 }
 
 /// The running server and what the scenarios ask it for.

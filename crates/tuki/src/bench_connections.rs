@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::DbArgs;
@@ -25,39 +25,6 @@ pub struct BenchConnectionsArgs {
     /// Connection caps to run with (comma-separated).
     #[arg(long, default_value = "2000,100")]
     caps: String,
-}
-
-async fn start(
-    url: &str,
-    data: &std::path::Path,
-    header_timeout: u64,
-    cap: usize,
-) -> anyhow::Result<(tokio::process::Child, u32, String)> {
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TUKI_DATABASE_URL", url)
-        .env("TUKI_DATA_DIR", data)
-        .env("TUKI_HEADER_TIMEOUT", header_timeout.to_string())
-        .env("TUKI_MAX_CONNECTIONS", cap.to_string())
-        .env("TUKI_LOG", "error")
-        .env_remove("TUKI_SMTP_URL")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start tuki serve")?;
-    let pid = child.id().context("server exited at once")?;
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(base) = line.strip_prefix("listening on http://") {
-                return anyhow::Ok(base.to_string());
-            }
-        }
-        bail!("server stopped before listening")
-    })
-    .await
-    .context("server did not start in 60 s")??;
-    Ok((child, pid, addr))
 }
 
 /// One `/health` request on a new connection; the time to its answer.
@@ -92,7 +59,19 @@ pub async fn run(args: BenchConnectionsArgs, db: DbArgs) -> anyhow::Result<()> {
     );
     for cap in args.caps.split(',').map(|c| c.trim().parse::<usize>()) {
         let cap = cap.context("--caps are numbers")?;
-        let (mut child, pid, addr) = start(&url, &data, args.header_timeout, cap).await?;
+        let (mut child, pid, base) = crate::bench::start_server(
+            &url,
+            &[
+                ("TUKI_DATA_DIR", data.display().to_string()),
+                ("TUKI_HEADER_TIMEOUT", args.header_timeout.to_string()),
+                ("TUKI_MAX_CONNECTIONS", cap.to_string()),
+                ("TUKI_LOG", "error".to_string()),
+                // No mail is sent.
+                ("TUKI_SMTP_URL", String::new()),
+            ],
+        )
+        .await?;
+        let addr = base.trim_start_matches("http://").to_string();
         let before = health(&addr).await?;
         let mut stalled = Vec::with_capacity(args.slow);
         for _ in 0..args.slow {

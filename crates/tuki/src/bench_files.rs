@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tuki_domain::access::Actor;
 use tuki_domain::directory::Role;
 use tuki_store::directory::{NewGroup, NewUser};
@@ -136,40 +135,6 @@ async fn prepare(url: &str) -> anyhow::Result<Desk> {
     })
 }
 
-async fn start_server(
-    url: &str,
-    data_dir: &std::path::Path,
-    files: &str,
-    file_max: usize,
-) -> anyhow::Result<(tokio::process::Child, u32, String)> {
-    let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TUKI_DATABASE_URL", url)
-        .env("TUKI_DATA_DIR", data_dir)
-        .env("TUKI_FILES", files)
-        .env("TUKI_FILE_MAX_BYTES", file_max.to_string())
-        .env("TUKI_LOG", "warn")
-        .env_remove("TUKI_SMTP_URL")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start tuki serve")?;
-    let pid = child.id().context("server exited at once")?;
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(base) = line.strip_prefix("listening on ") {
-                return anyhow::Ok(base.to_string());
-            }
-        }
-        bail!("server stopped before listening")
-    })
-    .await
-    .context("server did not start in 60 s")??;
-    Ok((child, pid, base))
-}
-
 struct Client {
     http: reqwest::Client,
     base: String,
@@ -247,7 +212,18 @@ pub async fn run(args: BenchFilesArgs, db: DbArgs) -> anyhow::Result<()> {
     let file_max = args.big_mb.max(args.size_mb) * MB + MB;
     let mut seed = 0u64;
     for files in ["folder", "database"] {
-        let (mut child, pid, base) = start_server(&url, &temp, files, file_max).await?;
+        let (mut child, pid, base) = crate::bench::start_server(
+            &url,
+            &[
+                ("TUKI_DATA_DIR", temp.display().to_string()),
+                ("TUKI_FILES", files.to_string()),
+                ("TUKI_FILE_MAX_BYTES", file_max.to_string()),
+                ("TUKI_LOG", "error".to_string()),
+                // No mail is sent.
+                ("TUKI_SMTP_URL", String::new()),
+            ],
+        )
+        .await?;
         let client = Client {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
