@@ -41,7 +41,9 @@ pub struct Group {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewGroup {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3))]
     pub tier: i64,
     /// Defaults to `central`.
     #[serde(default)]

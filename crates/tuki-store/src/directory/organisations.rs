@@ -32,6 +32,7 @@ pub struct Organisation {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewOrganisation {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     /// Defaults to `customer`.
     #[serde(default)]

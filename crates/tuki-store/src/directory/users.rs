@@ -34,6 +34,7 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -256,6 +257,21 @@ impl Store {
                     DirectoryAction::EditCustomer
                 },
             )?;
+        }
+        // No administrator locks themselves out (another one can).
+        if actor.user_id == Some(id) && current.role == Role::Admin {
+            if patch.active == Some(false) {
+                return Err(StoreError::conflict(
+                    Some("active"),
+                    "you cannot deactivate yourself; another administrator can",
+                ));
+            }
+            if patch.role.is_some_and(|r| r != Role::Admin) {
+                return Err(StoreError::conflict(
+                    Some("role"),
+                    "you cannot give up your own administrator role; another administrator can",
+                ));
+            }
         }
         let email = patch
             .email

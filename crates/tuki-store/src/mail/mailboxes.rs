@@ -58,6 +58,7 @@ pub struct NewMailbox {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailboxInput {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
     /// Tuki's own address for this mailbox; mail from it is a loop.
     pub address: String,

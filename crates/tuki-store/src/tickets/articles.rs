@@ -39,6 +39,7 @@ pub struct NewArticle {
     /// Defaults to `reply`.
     #[serde(default)]
     pub kind: Option<ArticleKind>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub body: String,
     /// Only meaningful for phone notes (default public).
     #[serde(default)]

@@ -21,8 +21,10 @@ use crate::{Result, Store, StoreError};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTicket {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub subject: String,
     /// The first article: the customer's description, or the agent's note of the call.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub body: String,
     /// Defaults to the caller. Staff register requests for customers here.
     #[serde(default)]

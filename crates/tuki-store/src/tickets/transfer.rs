@@ -21,6 +21,7 @@ pub struct Transfer {
     /// The group that takes the ticket over.
     pub group_id: i64,
     /// Why it moves; required, kept in the history.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     /// Optionally hand it straight to a member of the new group.
     #[serde(default)]

@@ -285,7 +285,66 @@ async fn tokens_identify_their_user(db: TestDb) {
     );
 }
 
+async fn no_administrator_locks_themselves_out(db: TestDb) {
+    let desk = Desk::new(db.store.clone()).await;
+    let s = &db.store;
+    let me = desk.admin.user_id.unwrap();
+    for (patch, field) in [
+        (
+            tuki_store::directory::UserPatch {
+                active: Some(false),
+                ..Default::default()
+            },
+            "active",
+        ),
+        (
+            tuki_store::directory::UserPatch {
+                role: Some(Role::Agent),
+                ..Default::default()
+            },
+            "role",
+        ),
+    ] {
+        match s.update_user(&desk.admin, me, patch).await.unwrap_err() {
+            tuki_store::StoreError::Conflict { field: f, .. } => {
+                assert_eq!(f.as_deref(), Some(field))
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+    // Another administrator can.
+    let other = s
+        .create_user(
+            &desk.admin,
+            tuki_store::directory::NewUser {
+                email: "another.admin@desk.test".into(),
+                name: "Second".into(),
+                phone: None,
+                role: Some(Role::Admin),
+                language: None,
+                organisation_id: None,
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+    let other = s.actor_for_user(other.id).await.unwrap().unwrap();
+    let demoted = s
+        .update_user(
+            &other,
+            me,
+            tuki_store::directory::UserPatch {
+                role: Some(Role::Agent),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(demoted.role, Role::Agent);
+}
+
 tuki_store::on_both_engines!(
+    no_administrator_locks_themselves_out,
     customers_land_in_the_organisation_of_their_domain,
     users_are_validated_and_unique,
     groups_have_tiers_and_staff_members,

@@ -33,6 +33,7 @@ pub struct OrganisationQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -109,7 +110,10 @@ pub struct UserQuery {
     pub organisation_id: Option<i64>,
     /// Exact phone number in any common notation, for caller look-up.
     pub phone: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -173,7 +177,8 @@ pub async fn get_user(
 
 #[utoipa::path(patch, path = "/users/{id}", tag = "directory", security(("token" = [])),
     params(("id" = i64, Path)), request_body = UserPatch,
-    responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "an email another user has, or an administrator taking away their own rights", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_user(
     State(s): State<AppState>,
     Auth(actor): Auth,

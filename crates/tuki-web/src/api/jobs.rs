@@ -16,10 +16,12 @@ use crate::AppState;
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     /// `pending`, `running`, `done` or `failed`.
+    #[param(pattern = r"^(|(pending|running|done|failed))$")]
     pub status: Option<String>,
     /// Only jobs of this kind, e.g. `sla_check`.
     pub kind: Option<String>,
     /// 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -62,6 +62,7 @@ pub async fn set_pref(
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

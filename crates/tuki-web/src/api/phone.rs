@@ -75,7 +75,8 @@ async fn announce(s: &AppState, actor: &Actor, event: &str, group: Option<&str>,
 #[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// The number, international form (`+358401234567` or `00358…`).
-    pub number: Option<String>,
+    #[param(min_length = 1, pattern = r"\S")]
+    pub number: String,
 }
 
 /// Who is calling: the customer with this number and their open requests.
@@ -87,11 +88,10 @@ pub async fn lookup(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<LookupQuery>,
 ) -> ApiResult<Json<CallerLookup>> {
-    let number = q
-        .number
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| AppError::invalid("number", "is required"))?;
-    Ok(Json(s.store.lookup_caller(&actor, &number).await?))
+    if q.number.trim().is_empty() {
+        return Err(AppError::invalid("number", "is required"));
+    }
+    Ok(Json(s.store.lookup_caller(&actor, &q.number).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -99,6 +99,7 @@ pub async fn lookup(
 #[into_params(parameter_in = Query)]
 pub struct CallsQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

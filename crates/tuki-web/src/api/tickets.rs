@@ -20,6 +20,9 @@ use crate::AppState;
 #[into_params(parameter_in = Query)]
 pub struct TicketQuery {
     /// Comma-separated states, e.g. `new,open`.
+    #[param(
+        pattern = r"^(|(new|open|pending_customer|pending_third_party|resolved|closed)(,(new|open|pending_customer|pending_third_party|resolved|closed))*)$"
+    )]
     pub state: Option<String>,
     /// `true`: only tickets not yet resolved or closed.
     pub active: Option<bool>,
@@ -30,6 +33,7 @@ pub struct TicketQuery {
     pub requester_id: Option<i64>,
     pub organisation_id: Option<i64>,
     /// Comma-separated priorities, e.g. `high,urgent`.
+    #[param(pattern = r"^(|(low|normal|high|urgent)(,(low|normal|high|urgent))*)$")]
     pub priority: Option<String>,
     pub tag: Option<String>,
     /// Text in the subject.
@@ -38,13 +42,18 @@ pub struct TicketQuery {
     /// time; combine with `sort=due` for the at-risk queue.
     pub at_risk: Option<bool>,
     /// Comma-separated overall SLA states, e.g. `warned,breached`.
+    #[param(
+        pattern = r"^(|(running|paused|warned|breached|met)(,(running|paused|warned|breached|met))*)$"
+    )]
     pub sla_state: Option<String>,
     /// `-created` (default), `created`, `-priority`, `priority`, `-updated`,
     /// `updated`, `due` (earliest SLA due time first).
+    #[param(pattern = r"^(|(-created|created|-priority|priority|-updated|updated|due))$")]
     pub sort: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
