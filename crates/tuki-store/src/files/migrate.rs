@@ -5,10 +5,9 @@
 //! it can be run again: moved blobs are not looked at twice, and a copy left
 //! half-made is swept.
 
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::read::Source;
+use super::read::{read_matching, Source};
 use super::write::Placed;
 use super::{blob_path, blob_row, delete_upload, BlobRow, Damage, Location};
 use crate::{Result, Store, StoreError};
@@ -147,7 +146,7 @@ impl Store {
     /// Reads a copy back from where it was written and checks it, before
     /// any row names it.
     async fn check_copy(&self, row: &BlobRow, placed: &Placed) -> Result<()> {
-        let mut source = match placed {
+        let source = match placed {
             Placed::Database { upload_id } => Source::Database {
                 pool: self.write.clone(),
                 upload_id: *upload_id,
@@ -157,13 +156,7 @@ impl Store {
                 tokio::fs::File::open(placed.path().expect("a folder copy has a path")).await?,
             ),
         };
-        let mut hasher = Sha256::new();
-        let mut size = 0i64;
-        while let Some(chunk) = source.next().await? {
-            size += chunk.len() as i64;
-            hasher.update(&chunk);
-        }
-        if size != row.size || hex::encode(hasher.finalize()) != row.sha256 {
+        if read_matching(source, row, false).await?.is_err() {
             return Err(StoreError::Files(std::io::Error::other(format!(
                 "the copy of blob {} read back does not match its SHA-256",
                 row.sha256

@@ -103,9 +103,20 @@ pub(super) async fn check(
     row: &BlobRow,
     keep: bool,
 ) -> Result<std::result::Result<Vec<u8>, Damage>> {
-    let Some(mut source) = Source::open(store, row).await? else {
+    let Some(source) = Source::open(store, row).await? else {
         return Ok(Err(Damage::Missing));
     };
+    read_matching(source, row, keep).await
+}
+
+/// Reads `source` to its end and compares it with the size and SHA-256 of
+/// `row`; with `keep`, returns the bytes. A database blob with no chunk at
+/// all is missing; any other difference is damage.
+pub(super) async fn read_matching(
+    mut source: Source,
+    row: &BlobRow,
+    keep: bool,
+) -> Result<std::result::Result<Vec<u8>, Damage>> {
     let mut hasher = Sha256::new();
     let mut size = 0i64;
     let mut kept = Vec::new();
@@ -119,7 +130,7 @@ pub(super) async fn check(
             kept.extend_from_slice(&chunk);
         }
     }
-    if size == 0 && row.size > 0 && row.location == Location::Database {
+    if size == 0 && row.size > 0 && matches!(source, Source::Database { .. }) {
         return Ok(Err(Damage::Missing));
     }
     if size != row.size || hex::encode(hasher.finalize()) != row.sha256 {

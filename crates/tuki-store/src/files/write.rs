@@ -78,12 +78,7 @@ impl Store {
                 }
             }
             Location::Database => {
-                let upload_id: i64 =
-                    sqlx::query("INSERT INTO blob_uploads (started_at) VALUES ($1) RETURNING id")
-                        .bind(to_db(self.now()))
-                        .fetch_one(&self.write)
-                        .await?
-                        .try_get("id")?;
+                let upload_id = new_upload(&self.write, to_db(self.now())).await?;
                 Sink::Database {
                     upload_id,
                     seq: 0,
@@ -150,20 +145,7 @@ impl BlobUpload {
         let (store, blob, placed) = self.seal().await?;
         let mut tx = store.begin_write().await?;
         let now = to_db(store.now());
-        let ours = register(
-            &mut tx,
-            &blob.sha256,
-            blob.size,
-            placed.location(),
-            placed.upload_id(),
-            now,
-        )
-        .await?;
-        if ours {
-            placed.put_in_place(&blob.sha256).await?;
-        } else {
-            placed.discard(&mut tx).await?;
-        }
+        placed.settle(&mut tx, &blob, now).await?;
         tx.commit().await?;
         Ok(blob)
     }
@@ -263,6 +245,27 @@ impl Placed {
         Ok(())
     }
 
+    /// Makes the sealed bytes the blob `blob`, in the caller's transaction:
+    /// its row written or touched, then the bytes put in place, or thrown
+    /// away when the same content is stored already.
+    async fn settle(&self, conn: &mut AnyConnection, blob: &StoredBlob, now: i64) -> Result<()> {
+        let location = self.location();
+        if register(
+            conn,
+            &blob.sha256,
+            blob.size,
+            location,
+            self.upload_id(),
+            now,
+        )
+        .await?
+        {
+            self.put_in_place(&blob.sha256).await
+        } else {
+            self.discard(conn).await
+        }
+    }
+
     /// Throws the bytes away (the same content is stored already).
     pub(crate) async fn discard(&self, conn: &mut AnyConnection) -> Result<()> {
         match self {
@@ -275,12 +278,28 @@ impl Placed {
     }
 }
 
-async fn insert_chunk(pool: &sqlx::AnyPool, upload_id: i64, seq: i64, data: Vec<u8>) -> Result<()> {
+/// Starts a database upload: the id its chunks are written under.
+async fn new_upload<'c>(db: impl sqlx::AnyExecutor<'c>, now: i64) -> Result<i64> {
+    Ok(
+        sqlx::query("INSERT INTO blob_uploads (started_at) VALUES ($1) RETURNING id")
+            .bind(now)
+            .fetch_one(db)
+            .await?
+            .try_get("id")?,
+    )
+}
+
+async fn insert_chunk<'c>(
+    db: impl sqlx::AnyExecutor<'c>,
+    upload_id: i64,
+    seq: i64,
+    data: Vec<u8>,
+) -> Result<()> {
     sqlx::query("INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1, $2, $3)")
         .bind(upload_id)
         .bind(seq)
         .bind(data)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(())
 }
@@ -360,56 +379,29 @@ impl Store {
         if known.is_some() {
             return Ok(StoredBlob { sha256, size });
         }
-        match self.files.write_to {
+        let placed = match self.files.write_to {
             Location::Folder => {
                 let root = self
                     .files
                     .folder
-                    .as_deref()
+                    .clone()
                     .expect("a checked FilesConfig writing to the folder has one");
-                let tmp = temp_path(root);
+                let tmp = temp_path(&root);
                 std::fs::create_dir_all(tmp.parent().expect("a temp path has a parent"))?;
                 std::fs::write(&tmp, bytes)?;
-                if register(conn, &sha256, size, Location::Folder, None, now).await? {
-                    let path = blob_path(root, &sha256);
-                    std::fs::create_dir_all(path.parent().expect("blob paths have a parent"))?;
-                    std::fs::rename(&tmp, &path)?;
-                } else {
-                    let _ = std::fs::remove_file(&tmp);
-                }
+                Placed::Folder { tmp, root }
             }
             Location::Database => {
-                let upload_id: i64 =
-                    sqlx::query("INSERT INTO blob_uploads (started_at) VALUES ($1) RETURNING id")
-                        .bind(now)
-                        .fetch_one(&mut *conn)
-                        .await?
-                        .try_get("id")?;
+                let upload_id = new_upload(&mut *conn, now).await?;
                 for (seq, chunk) in bytes.chunks(CHUNK).enumerate() {
-                    sqlx::query(
-                        "INSERT INTO blob_chunks (upload_id, seq, data) VALUES ($1, $2, $3)",
-                    )
-                    .bind(upload_id)
-                    .bind(seq as i64)
-                    .bind(chunk.to_vec())
-                    .execute(&mut *conn)
-                    .await?;
+                    insert_chunk(&mut *conn, upload_id, seq as i64, chunk.to_vec()).await?;
                 }
-                if !register(
-                    conn,
-                    &sha256,
-                    size,
-                    Location::Database,
-                    Some(upload_id),
-                    now,
-                )
-                .await?
-                {
-                    delete_upload(conn, upload_id).await?;
-                }
+                Placed::Database { upload_id }
             }
-        }
-        Ok(StoredBlob { sha256, size })
+        };
+        let blob = StoredBlob { sha256, size };
+        placed.settle(conn, &blob, now).await?;
+        Ok(blob)
     }
 
     /// [`Store::put_in`] in a transaction of its own: tools and tests that
