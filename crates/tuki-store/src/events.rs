@@ -4,7 +4,8 @@
 //! A write path in [`crate::tickets`] changes the ticket's row, then hands a
 //! [`TicketChange`] to [`dispatch`] inside the same transaction: its field
 //! changes go to the history, its domain events to the service levels and
-//! the mail, and the change feed announces the ticket to every server. A
+//! the mail, a change of its text to the search index, and the change feed
+//! announces the ticket to every server. A
 //! capability may answer with follow-up changes of its own (the service
 //! levels record their clock events, an escalation raises the priority or
 //! moves the ticket on); those take the same way, in order, until none is
@@ -116,6 +117,9 @@ async fn follow(
     let mut queue = VecDeque::from([change]);
     while let Some(c) = queue.pop_front() {
         history::record_all(conn, t.id, c.actor_id, c.at, &c.changes).await?;
+        if crate::search::changes_text(&c) {
+            later.search.push(t.id);
+        }
         let follow_ups = crate::sla::on_ticket_change(conn, t, &c).await?;
         crate::outbox::on_ticket_change(conn, t, &c, later).await?;
         queue.extend(follow_ups);
@@ -123,10 +127,12 @@ async fn follow(
     Ok(())
 }
 
-/// What the dispatches of a transaction leave to its end: change-feed rows
-/// and jobs, each written in one statement by [`Later::write`].
+/// What the dispatches of a transaction leave to its end: search documents
+/// (each changed ticket indexed once), change-feed rows and jobs, each
+/// written in one statement by [`Later::write`].
 #[derive(Default)]
 pub(crate) struct Later {
+    search: Vec<i64>,
     signals: Vec<Announced>,
     jobs: Vec<NewJob<'static>>,
     at: Option<Timestamp>,
@@ -144,7 +150,10 @@ impl Later {
     }
 
     /// Writes what was left, in the caller's transaction.
-    pub async fn write(self, conn: &mut AnyConnection) -> Result<()> {
+    pub async fn write(mut self, conn: &mut AnyConnection) -> Result<()> {
+        self.search.sort_unstable();
+        self.search.dedup();
+        crate::search::index_tickets(conn, &self.search).await?;
         if let Some(at) = self.at {
             enqueue_all(conn, &self.jobs, at).await?;
         }
@@ -186,5 +195,6 @@ pub(crate) async fn dispatch_created(
         }
     }
     later.signals = created.iter().map(|c| Announced::of(c.ticket)).collect();
+    later.search.extend(created.iter().map(|c| c.ticket.id));
     later.write(conn).await
 }

@@ -2,8 +2,8 @@
 //!
 //! Queries are written once, with `$1` placeholders that both engines accept,
 //! and run through sqlx's `Any` driver. Engine-specific code is limited to the
-//! migrations (one folder per engine), connection set-up and, later, search
-//! and locking. Every function that reads or writes tickets takes the acting
+//! migrations (one folder per engine), connection set-up, full-text search and
+//! locking. Every function that reads or writes tickets takes the acting
 //! user (`tuki_domain::access::Actor`) and applies the domain's access rules,
 //! so no caller can forget them.
 
@@ -20,6 +20,7 @@ pub mod mail;
 pub mod outbox;
 pub mod phone;
 pub mod resource;
+pub mod search;
 pub mod seed;
 pub mod sla;
 mod sql;

@@ -458,6 +458,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        crate::search::index_users(&mut tx, &[id]).await?;
         tx.commit().await?;
         Ok(Some(id))
     }

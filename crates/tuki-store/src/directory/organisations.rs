@@ -108,6 +108,7 @@ impl Store {
         .map_err(on_duplicate("name", "an organisation with this name exists"))?;
         let id: i64 = row.try_get("id")?;
         insert_domains(&mut tx, id, &domains).await?;
+        crate::search::index_organisations(&mut tx, &[id]).await?;
         tx.commit().await?;
         self.organisation(actor, id).await
     }
@@ -212,6 +213,7 @@ impl Store {
                 .await?;
             insert_domains(&mut tx, id, &domains).await?;
         }
+        crate::search::index_organisations(&mut tx, &[id]).await?;
         tx.commit().await?;
         self.organisation(actor, id).await
     }

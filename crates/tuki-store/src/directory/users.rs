@@ -135,6 +135,7 @@ impl Store {
             None => None,
         };
         let at = to_db(now());
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO users (email, name, name_folded, phone, role, language, organisation_id, password_hash, \
              active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
@@ -149,10 +150,13 @@ impl Store {
         .bind(password_hash)
         .bind(true)
         .bind(at)
-        .fetch_one(&self.write)
+        .fetch_one(&mut *tx)
         .await
         .map_err(on_duplicate("email", "a user with this email exists"))?;
-        self.user_unchecked(row.try_get("id")?).await
+        let id: i64 = row.try_get("id")?;
+        crate::search::index_users(&mut tx, &[id]).await?;
+        tx.commit().await?;
+        self.user_unchecked(id).await
     }
 
     async fn require_organisation(&self, field: &str, id: i64) -> Result<()> {
@@ -332,10 +336,13 @@ impl Store {
             sql.push(", active = ").bind(Value::Bool(a));
         }
         sql.push(" WHERE id = ").bind(Value::Int(id));
+        let mut tx = self.begin_write().await?;
         sql.query()
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(on_duplicate("email", "a user with this email exists"))?;
+        crate::search::index_users(&mut tx, &[id]).await?;
+        tx.commit().await?;
         self.user_unchecked(id).await
     }
 }

@@ -5,12 +5,13 @@ use base64::Engine as _;
 use serde::Serialize;
 use sqlx::Row;
 use tuki_domain::access::{Actor, TicketAction};
+use tuki_domain::search::SearchQuery;
 use tuki_domain::sla::SlaState;
 use tuki_domain::ticket::{Priority, TicketState};
 use tuki_domain::values;
 
 use super::visibility::visibility;
-use super::{load_extras, load_for, ticket_from_row, Ticket, TICKET_COLUMNS};
+use super::{load_extras_into, load_for, ticket_from_row, Ticket, TICKET_COLUMNS};
 use crate::sql::{Sql, Value};
 use crate::time::to_db;
 use crate::{Result, Store, StoreError};
@@ -86,8 +87,13 @@ pub struct TicketFilter {
     pub organisation_id: Option<i64>,
     pub priorities: Vec<Priority>,
     pub tag: Option<String>,
-    /// Part of the subject, case-insensitive.
+    /// Words to find (full text: subject, number, tags, the articles the
+    /// caller may read, the requester's name and email).
     pub text: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<jiff::Timestamp>,
+    /// Created before.
+    pub created_before: Option<jiff::Timestamp>,
     /// Only active tickets with an SLA clock running towards a due time.
     pub at_risk: bool,
     /// Only tickets whose overall SLA state is one of these.
@@ -131,6 +137,10 @@ impl Store {
         let mut sql = Sql::new(&format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE 1=1"));
         visibility(actor, f.group_id, &mut sql);
         conditions(f, &mut sql)?;
+        if let Some(text) = f.text.as_deref().filter(|s| !s.trim().is_empty()) {
+            let query = SearchQuery::parse("q", text)?;
+            crate::search::ticket_match(self.engine(), actor, &query, &mut sql);
+        }
         let (key, desc) = f.sort.key();
         let cmp = if desc { "<" } else { ">" };
         if let Some(cursor) = &f.cursor {
@@ -180,14 +190,7 @@ impl Store {
         } else {
             None
         };
-        let ids: Vec<i64> = items.iter().map(|t| t.id).collect();
-        let mut extras = load_extras(&mut conn, &ids).await?;
-        for t in &mut items {
-            if let Some((tags, followers)) = extras.remove(&t.id) {
-                t.tags = tags;
-                t.followers = followers;
-            }
-        }
+        load_extras_into(&mut conn, &mut items).await?;
         Ok(TicketPage { items, next_cursor })
     }
 }
@@ -215,8 +218,9 @@ fn decode_cursor(cursor: &str) -> Result<(Option<i64>, i64)> {
     }
 }
 
-/// The filter's conditions on a ticket query (visibility apart).
-fn conditions(f: &TicketFilter, sql: &mut Sql) -> Result<()> {
+/// The filter's conditions on a ticket query (visibility and the full
+/// text apart).
+pub(crate) fn conditions(f: &TicketFilter, sql: &mut Sql) -> Result<()> {
     if !f.states.is_empty() {
         sql.push(" AND t.state IN (");
         for (i, s) in f.states.iter().enumerate() {
@@ -257,14 +261,13 @@ fn conditions(f: &TicketFilter, sql: &mut Sql) -> Result<()> {
         .bind(Value::Text(tag))
         .push(")");
     }
-    if let Some(text) = f.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        values::clean_text("q", text, 200)?;
-        sql.push(" AND t.subject_folded LIKE ")
-            .bind(Value::Text(format!(
-                "%{}%",
-                crate::directory::like_escape(&values::fold(text))
-            )))
-            .push(" ESCAPE '\\'");
+    if let Some(from) = f.created_from {
+        sql.push(" AND t.created_at >= ")
+            .bind(Value::Int(to_db(from)));
+    }
+    if let Some(before) = f.created_before {
+        sql.push(" AND t.created_at < ")
+            .bind(Value::Int(to_db(before)));
     }
     if f.at_risk {
         sql.push(" AND t.active = ")

@@ -8,7 +8,7 @@ pub(crate) mod batch;
 mod create;
 pub mod history;
 pub mod links;
-mod list;
+pub(crate) mod list;
 pub mod ratings;
 pub mod transfer;
 mod update;
@@ -196,6 +196,22 @@ pub(crate) async fn load_for(
 }
 
 type Extras = HashMap<i64, (Vec<String>, Vec<i64>)>;
+
+/// Fills in the tags and followers of tickets read as rows.
+pub(crate) async fn load_extras_into(
+    conn: &mut AnyConnection,
+    tickets: &mut [Ticket],
+) -> Result<()> {
+    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
+    let mut extras = load_extras(conn, &ids).await?;
+    for t in tickets {
+        if let Some((tags, followers)) = extras.remove(&t.id) {
+            t.tags = tags;
+            t.followers = followers;
+        }
+    }
+    Ok(())
+}
 
 async fn load_extras(conn: &mut AnyConnection, ids: &[i64]) -> Result<Extras> {
     let mut out: Extras = HashMap::new();

@@ -7,6 +7,7 @@ mod imap;
 mod mail;
 mod mail_admin;
 mod phone;
+mod search;
 mod signals;
 mod sla;
 mod tickets;

@@ -81,9 +81,12 @@ pub(super) async fn senders_as_users<'a>(
                 .push(")");
         }
         sql.push(" RETURNING id, email");
+        let mut new_ids = Vec::with_capacity(chunk.len());
         for r in sql.query().fetch_all(&mut *tx).await? {
+            new_ids.push(r.try_get("id")?);
             users.insert(r.try_get("email")?, (r.try_get("id")?, Role::Customer));
         }
+        crate::search::index_users(&mut *tx, &new_ids).await?;
     }
     Ok(users)
 }

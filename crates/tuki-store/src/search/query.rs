@@ -1,0 +1,358 @@
+//! Reading the search index: ranked ticket results with snippets, people
+//! and organisations, and the full-text condition of ticket lists.
+//!
+//! The only engine-specific SQL of search is here, in [`MatchSql`]: how a
+//! query of terms is asked of FTS5 or of a `tsvector`, and its score (lower
+//! is better on both: FTS5's bm25 and PostgreSQL's rank negated). Title
+//! terms (subject, name) weigh more than body terms.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+use tuki_domain::access::Actor;
+use tuki_domain::search::{opening, snippet, Piece, SearchQuery};
+
+use super::DocKind;
+use crate::sql::{Sql, Value};
+use crate::tickets::list::{conditions, TicketFilter};
+use crate::tickets::visibility::visibility;
+use crate::tickets::{load_extras_into, ticket_from_row, Ticket, TICKET_COLUMNS};
+use crate::{Engine, Result, Store};
+
+/// Characters of text around a match.
+const SNIPPET_CHARS: usize = 160;
+
+/// A query as one engine asks its index: `SELECT doc, score` of the
+/// matching documents.
+pub(crate) struct MatchSql {
+    engine: Engine,
+    expr: String,
+}
+
+impl MatchSql {
+    /// Every word must match (`any` false), or any word may (for "more like
+    /// this"). `None` for a query without words: it matches nothing.
+    pub fn new(engine: Engine, query: &SearchQuery, any: bool) -> Option<MatchSql> {
+        if query.is_empty() {
+            return None;
+        }
+        // Terms and prefixes are ASCII letters and digits only
+        // (`tuki_domain::search`), so nothing in them is query syntax.
+        let (or, and) = match engine {
+            Engine::Sqlite => (" OR ", " AND "),
+            Engine::Postgres => (" | ", " & "),
+        };
+        let term = |t: &String| match engine {
+            Engine::Sqlite => format!("\"{t}\""),
+            Engine::Postgres => t.clone(),
+        };
+        let prefix = |p: &String| match engine {
+            Engine::Sqlite => format!("\"{p}\"*"),
+            Engine::Postgres => format!("{p}:*"),
+        };
+        let words: Vec<String> = query
+            .words
+            .iter()
+            .map(|w| {
+                let alts: Vec<String> = w
+                    .terms
+                    .iter()
+                    .map(term)
+                    .chain(w.prefix.iter().map(prefix))
+                    .collect();
+                format!("({})", alts.join(or))
+            })
+            .collect();
+        Some(MatchSql {
+            engine,
+            expr: words.join(if any { or } else { and }),
+        })
+    }
+
+    /// `SELECT doc, score FROM … WHERE <matches>` as a subquery.
+    fn push_hits(&self, sql: &mut Sql) {
+        match self.engine {
+            Engine::Sqlite => {
+                sql.push(
+                    "SELECT rowid AS doc, bm25(search_fts, 4.0, 1.0) AS score FROM search_fts \
+                     WHERE search_fts MATCH ",
+                )
+                .bind(Value::Text(self.expr.clone()));
+            }
+            Engine::Postgres => {
+                sql.push("SELECT doc, -ts_rank(terms, to_tsquery('simple', ")
+                    .bind(Value::Text(self.expr.clone()))
+                    .push(")) AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
+                    .bind(Value::Text(self.expr.clone()))
+                    .push(")");
+            }
+        }
+    }
+
+    /// `SELECT tid, score`: tickets whose document of `kind` matches, and
+    /// tickets whose requester's document does (a ticket may come twice).
+    fn push_ticket_hits(&self, sql: &mut Sql, kind: DocKind) {
+        sql.push("SELECT h.doc / 8 AS tid, h.score FROM (");
+        self.push_hits(sql);
+        sql.push(&format!(") h WHERE h.doc % 8 = {}", kind as i64));
+        sql.push(" UNION ALL SELECT r.id AS tid, h.score FROM (");
+        self.push_hits(sql);
+        sql.push(&format!(
+            ") h JOIN tickets r ON r.requester_id = h.doc / 8 WHERE h.doc % 8 = {}",
+            DocKind::User as i64
+        ));
+    }
+}
+
+/// Which of a ticket's documents an actor searches: customers never
+/// search internal articles.
+fn ticket_doc_for(actor: &Actor) -> DocKind {
+    if actor.is_staff() {
+        DocKind::TicketStaff
+    } else {
+        DocKind::TicketCustomer
+    }
+}
+
+/// The full-text condition of a ticket list (`q`): appends
+/// `AND t.id IN (…)`, or a condition that is never true for a query with
+/// no words to match.
+pub(crate) fn ticket_match(engine: Engine, actor: &Actor, query: &SearchQuery, sql: &mut Sql) {
+    match MatchSql::new(engine, query, false) {
+        Some(m) => {
+            sql.push(" AND t.id IN (SELECT u.tid FROM (");
+            m.push_ticket_hits(sql, ticket_doc_for(actor));
+            sql.push(") u)");
+        }
+        None => {
+            sql.push(" AND 1 = 0");
+        }
+    }
+}
+
+/// What to search: the words, and the usual ticket filters (state, group,
+/// organisation, owner, priority, tag, dates; their `text`, `sort` and
+/// `cursor` are not used: results come by relevance).
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub q: String,
+    pub filter: TicketFilter,
+    /// Results to skip (pages of results by relevance).
+    pub offset: i64,
+    /// Also people and organisations (staff only; not on later pages).
+    pub customers: bool,
+}
+
+/// A ticket found, with where it matched.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketHit {
+    pub ticket: Ticket,
+    pub requester_name: String,
+    /// Text around the first match among the articles the caller may read
+    /// (the start of the first article when the match is in the subject or
+    /// the requester's name); pieces with `hit` are the matching words.
+    pub snippet: Vec<Piece>,
+}
+
+/// A person or an organisation found.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerHit {
+    /// `person` or `organisation`.
+    pub kind: String,
+    pub id: i64,
+    pub name: String,
+    /// A person's email.
+    pub email: Option<String>,
+    /// A person's organisation.
+    pub organisation_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchResults {
+    /// Most relevant first; among equals the latest updated first.
+    pub tickets: Vec<TicketHit>,
+    /// Whether there are more tickets after these (ask with `offset`).
+    pub more: bool,
+    pub customers: Vec<CustomerHit>,
+}
+
+impl Store {
+    /// Searches what the actor may read: tickets by their subject, number,
+    /// tags, articles (customers: the public ones) and their requester's
+    /// name and email; for staff also people and organisations.
+    pub async fn search(&self, actor: &Actor, req: &SearchRequest) -> Result<SearchResults> {
+        let query = SearchQuery::parse("q", &req.q)?;
+        let limit = req.filter.limit.clamp(1, 100);
+        let offset = req.offset.clamp(0, 10_000);
+        let Some(m) = MatchSql::new(self.engine(), &query, false) else {
+            return Ok(SearchResults {
+                tickets: Vec::new(),
+                more: false,
+                customers: Vec::new(),
+            });
+        };
+        let mut sql = Sql::new(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN (SELECT u.tid, MIN(u.score) AS score FROM ("
+        ));
+        m.push_ticket_hits(&mut sql, ticket_doc_for(actor));
+        sql.push(") u GROUP BY u.tid) m ON m.tid = t.id WHERE 1=1");
+        visibility(actor, req.filter.group_id, &mut sql);
+        let filter = TicketFilter {
+            text: None,
+            ..req.filter.clone()
+        };
+        conditions(&filter, &mut sql)?;
+        sql.push(" ORDER BY m.score, t.updated_at DESC, t.id DESC LIMIT ")
+            .bind(Value::Int(limit + 1))
+            .push(" OFFSET ")
+            .bind(Value::Int(offset));
+        let mut conn = self.read.acquire().await?;
+        let rows = sql.query().fetch_all(&mut *conn).await?;
+        let mut tickets = rows
+            .iter()
+            .map(ticket_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let more = tickets.len() as i64 > limit;
+        tickets.truncate(limit as usize);
+        load_extras_into(&mut conn, &mut tickets).await?;
+        let snippets = snippets(&mut conn, actor, &tickets, &query).await?;
+        drop(conn);
+        let names = self
+            .user_names(&tickets.iter().map(|t| t.requester_id).collect::<Vec<_>>())
+            .await?;
+        let tickets = tickets
+            .into_iter()
+            .zip(snippets)
+            .map(|(ticket, snippet)| TicketHit {
+                requester_name: names
+                    .get(&ticket.requester_id)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default(),
+                ticket,
+                snippet,
+            })
+            .collect();
+        let customers = if req.customers && actor.is_staff() && offset == 0 {
+            self.search_customers(&m, 10).await?
+        } else {
+            Vec::new()
+        };
+        Ok(SearchResults {
+            tickets,
+            more,
+            customers,
+        })
+    }
+
+    /// People and organisations matching, best first.
+    async fn search_customers(&self, m: &MatchSql, limit: i64) -> Result<Vec<CustomerHit>> {
+        let mut sql = Sql::new("SELECT h.doc FROM (");
+        m.push_hits(&mut sql);
+        sql.push(&format!(
+            ") h WHERE h.doc % 8 IN ({}, {}) ORDER BY h.score, h.doc DESC LIMIT ",
+            DocKind::User as i64,
+            DocKind::Organisation as i64
+        ))
+        .bind(Value::Int(limit));
+        let docs: Vec<i64> = sql
+            .query()
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| r.try_get("doc"))
+            .collect::<std::result::Result<_, _>>()?;
+        let ids_of = |kind: DocKind| -> Vec<i64> {
+            docs.iter()
+                .filter(|d| *d % 8 == kind as i64)
+                .map(|d| d / 8)
+                .collect()
+        };
+        let mut found: HashMap<i64, CustomerHit> = HashMap::new();
+        let people = ids_of(DocKind::User);
+        if !people.is_empty() {
+            let mut sql =
+                Sql::new("SELECT id, name, email, organisation_id FROM users WHERE id IN ");
+            sql.bind_list(&people);
+            for r in sql.query().fetch_all(&self.read).await? {
+                let id: i64 = r.try_get("id")?;
+                found.insert(
+                    DocKind::User.key(id),
+                    CustomerHit {
+                        kind: "person".into(),
+                        id,
+                        name: r.try_get("name")?,
+                        email: Some(r.try_get("email")?),
+                        organisation_id: r.try_get("organisation_id")?,
+                    },
+                );
+            }
+        }
+        let orgs = ids_of(DocKind::Organisation);
+        if !orgs.is_empty() {
+            let mut sql = Sql::new("SELECT id, name FROM organisations WHERE id IN ");
+            sql.bind_list(&orgs);
+            for r in sql.query().fetch_all(&self.read).await? {
+                let id: i64 = r.try_get("id")?;
+                found.insert(
+                    DocKind::Organisation.key(id),
+                    CustomerHit {
+                        kind: "organisation".into(),
+                        id,
+                        name: r.try_get("name")?,
+                        email: None,
+                        organisation_id: None,
+                    },
+                );
+            }
+        }
+        Ok(docs.iter().filter_map(|d| found.remove(d)).collect())
+    }
+}
+
+/// Each ticket's snippet: around the first match in the articles the actor
+/// may read, or the opening of the first of them.
+async fn snippets(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    tickets: &[Ticket],
+    query: &SearchQuery,
+) -> Result<Vec<Vec<Piece>>> {
+    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
+    let mut found: HashMap<i64, Vec<Piece>> = HashMap::new();
+    let mut first: HashMap<i64, Vec<Piece>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut sql = Sql::new("SELECT ticket_id, body FROM articles WHERE ticket_id IN ");
+        sql.bind_list(&ids);
+        if !actor.is_staff() {
+            sql.push(" AND internal = ").bind(Value::Bool(false));
+        }
+        sql.push(" ORDER BY id");
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get("ticket_id")?;
+            if found.contains_key(&id) {
+                continue;
+            }
+            let body: String = r.try_get("body")?;
+            if let Some(s) = snippet(&body, query, SNIPPET_CHARS) {
+                found.insert(id, s);
+            } else {
+                first
+                    .entry(id)
+                    .or_insert_with(|| opening(&body, SNIPPET_CHARS));
+            }
+        }
+    }
+    Ok(ids
+        .iter()
+        .map(|id| {
+            found
+                .remove(id)
+                .or_else(|| first.remove(id))
+                .unwrap_or_default()
+        })
+        .collect())
+}
