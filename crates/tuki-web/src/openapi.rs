@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Tuki REST API", description = "Service desk: tickets, tiers, directory. Authenticate with a personal access token: `Authorization: Bearer tuki_…`."),
     modifiers(&BearerToken),
     tags((name = "tickets", description = "Requests, their articles, transfers between tiers, links and history"),
+         (name = "search", description = "Full-text search over tickets, people and organisations"),
          (name = "directory", description = "Organisations, users and support groups"),
          (name = "service levels", description = "Business calendars, SLA policies and escalation rules (administrators)"),
          (name = "system", description = "Health and background jobs"),

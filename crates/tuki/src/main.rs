@@ -7,6 +7,7 @@ mod bench_sla;
 mod files;
 mod mail;
 mod mail_ca;
+mod search;
 mod serve;
 
 use std::io::BufRead;
@@ -180,6 +181,11 @@ enum Command {
         #[command(subcommand)]
         command: files::FilesCommand,
     },
+    /// The full-text search index: rebuild it.
+    Search {
+        #[command(subcommand)]
+        command: search::SearchCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -346,6 +352,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchConnections(args) => bench_connections::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
         Command::Files { command } => files::run(command, cli.db).await?,
+        Command::Search { command } => search::run(command, cli.db).await?,
     }
     Ok(())
 }

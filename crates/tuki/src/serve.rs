@@ -142,6 +142,20 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
     // The hourly sweep of unreferenced files: one pending at a time however
     // many servers start.
     store.schedule_files_sweep(store.now()).await?;
+    // A database from before search (or restored without its index) is
+    // indexed in the background; search finds more as it goes.
+    if store.search_index_missing().await? {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tracing::info!("building the search index");
+            match store.reindex_search(|_| {}).await {
+                Ok(p) => tracing::info!(documents = p.done, "search index built"),
+                Err(e) => {
+                    tracing::error!(error = %e, "search index not built: run tuki search reindex")
+                }
+            }
+        });
+    }
     // Background work runs beside the server; several processes on one
     // database share the job queue and each job runs once.
     let (stop, stopped) = tokio::sync::watch::channel(false);

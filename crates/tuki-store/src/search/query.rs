@@ -115,18 +115,17 @@ fn ticket_doc_for(actor: &Actor) -> DocKind {
     }
 }
 
-/// The full-text condition of a ticket list (`q`): appends
-/// `AND t.id IN (…)`, or a condition that is never true for a query with
-/// no words to match.
+/// The full-text condition of a ticket list (`q`): `t.id IN (…)`, or a
+/// condition that is never true for a query with no words to match.
 pub(crate) fn ticket_match(engine: Engine, actor: &Actor, query: &SearchQuery, sql: &mut Sql) {
     match MatchSql::new(engine, query, false) {
         Some(m) => {
-            sql.push(" AND t.id IN (SELECT u.tid FROM (");
+            sql.push("t.id IN (SELECT u.tid FROM (");
             m.push_ticket_hits(sql, ticket_doc_for(actor));
             sql.push(") u)");
         }
         None => {
-            sql.push(" AND 1 = 0");
+            sql.push("1 = 0");
         }
     }
 }

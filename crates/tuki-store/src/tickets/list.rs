@@ -88,7 +88,8 @@ pub struct TicketFilter {
     pub priorities: Vec<Priority>,
     pub tag: Option<String>,
     /// Words to find (full text: subject, number, tags, the articles the
-    /// caller may read, the requester's name and email).
+    /// caller may read, the requester's name and email), or a part of the
+    /// subject.
     pub text: Option<String>,
     /// Created at or after.
     pub created_from: Option<jiff::Timestamp>,
@@ -138,8 +139,18 @@ impl Store {
         visibility(actor, f.group_id, &mut sql);
         conditions(f, &mut sql)?;
         if let Some(text) = f.text.as_deref().filter(|s| !s.trim().is_empty()) {
+            // The words anywhere (full text), or the text inside the
+            // subject: a part of a compound word ("pesukone" in
+            // "Astianpesukone") is found there too.
             let query = SearchQuery::parse("q", text)?;
+            sql.push(" AND (t.subject_folded LIKE ")
+                .bind(Value::Text(format!(
+                    "%{}%",
+                    crate::directory::like_escape(&values::fold(text.trim()))
+                )))
+                .push(" ESCAPE '\\' OR ");
             crate::search::ticket_match(self.engine(), actor, &query, &mut sql);
+            sql.push(")");
         }
         let (key, desc) = f.sort.key();
         let cmp = if desc { "<" } else { ">" };

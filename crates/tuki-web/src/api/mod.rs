@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod phone;
 pub mod resource;
+pub mod search;
 pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
@@ -55,6 +56,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_groups, create_group))
         .routes(routes!(get_group, update_group))
         .routes(routes!(add_member, remove_member))
+        .routes(routes!(search::search))
         .routes(routes!(list_tickets, create_ticket))
         .routes(routes!(get_ticket_by_number))
         .routes(routes!(get_ticket, update_ticket))

@@ -36,8 +36,17 @@ pub struct TicketQuery {
     #[param(pattern = r"^(|(low|normal|high|urgent)(,(low|normal|high|urgent))*)$")]
     pub priority: Option<String>,
     pub tag: Option<String>,
-    /// Text in the subject.
+    /// Words to find (full text: subject, number, tags, the articles the
+    /// caller may read, the requester's name and email; see `/search`), or
+    /// a part of the subject.
+    #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Only tickets created at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
+    pub created_from: Option<String>,
+    /// Only tickets created before this instant (RFC 3339).
+    #[param(format = DateTime)]
+    pub created_before: Option<String>,
     /// `true`: only active tickets with an SLA clock running towards a due
     /// time; combine with `sort=due` for the at-risk queue.
     pub at_risk: Option<bool>,
@@ -57,7 +66,21 @@ pub struct TicketQuery {
     pub limit: Option<i64>,
 }
 
-fn list_of<T>(
+/// An instant from a query parameter (RFC 3339), naming the field when it
+/// is not one.
+pub(crate) fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<jiff::Timestamp>> {
+    raw.map(|r| {
+        r.parse::<jiff::Timestamp>().map_err(|_| {
+            AppError::invalid(
+                field,
+                "must be an instant like 2026-12-01T08:00:00Z (RFC 3339)",
+            )
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn list_of<T>(
     field: &str,
     raw: Option<&str>,
     parse: impl Fn(&str, &str) -> Result<T, tuki_domain::ValidationError>,
@@ -90,6 +113,8 @@ pub async fn list_tickets(
         priorities: list_of("priority", q.priority.as_deref(), Priority::parse)?,
         tag: q.tag,
         text: q.q,
+        created_from: instant("created_from", q.created_from.as_deref())?,
+        created_before: instant("created_before", q.created_before.as_deref())?,
         at_risk: q.at_risk.unwrap_or(false),
         sla_states: list_of("sla_state", q.sla_state.as_deref(), SlaState::parse)?,
         sort: q

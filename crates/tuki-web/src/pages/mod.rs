@@ -31,6 +31,7 @@ pub mod mail_admin;
 pub mod portal;
 pub mod render;
 pub mod resource;
+pub mod search;
 pub mod settings;
 pub mod setup;
 pub mod sla_admin;
@@ -143,6 +144,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .layer(uploads),
         )
         .route("/agent/customers", get(console::customer_search))
+        .route("/agent/search", get(search::agent))
         .route("/agent/calls/{id}/card", get(calls::card))
         .route("/agent/calls/{id}/ticket", post(calls::register))
         .route("/agent/tickets/{number}", get(console::ticket_page))

@@ -2,9 +2,10 @@
 //! requests, submitting a new one, replying, closing or reopening, and
 //! rating the help after resolution.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
+use serde::Deserialize;
 use tuki_domain::ticket::{Channel, TicketState};
 use tuki_store::tickets::articles::NewArticle;
 use tuki_store::tickets::{NewTicket, TicketFilter};
@@ -23,9 +24,28 @@ fn customers_only(v: &Viewer) -> Option<axum::response::Response> {
     v.is_staff().then(|| Redirect::to("/agent").into_response())
 }
 
-pub async fn list(State(state): State<AppState>, v: Viewer) -> PageResult {
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+}
+
+/// The customer's requests, or those matching their search.
+pub async fn list(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(lq): Query<ListQuery>,
+) -> PageResult {
     if let Some(r) = customers_only(&v) {
         return Ok(r);
+    }
+    if let Some(q) = lq.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        let (hits, error) = super::search::portal(&state, &v, q)
+            .await
+            .map_err(|e| v.err(e))?;
+        return Ok(render(
+            "portal_list.html",
+            v.ctx(context! { q => q, searched => true, hits => hits, error => error }),
+        ));
     }
     let page = state
         .store

@@ -28,6 +28,7 @@ templates!(
     "me.html",
     "agent.html",
     "queue.html",
+    "search.html",
     "ticket.html",
     "intake.html",
     "customers.html",

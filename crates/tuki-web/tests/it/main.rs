@@ -8,6 +8,7 @@ mod files;
 mod live;
 mod mail_admin;
 mod openapi;
+mod search;
 mod settings;
 mod sla;
 mod slow_clients;
