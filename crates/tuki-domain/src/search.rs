@@ -267,8 +267,8 @@ impl SearchQuery {
         })
     }
 
-    /// Whether a text holds a match for every word of the query.
-    pub fn matches(&self, text: &str) -> bool {
+    /// How many of the query's words a text matches.
+    pub fn matched(&self, text: &str) -> usize {
         let mut found = vec![false; self.words.len()];
         for (_, word) in word_spans(text) {
             let terms = word_terms(word);
@@ -281,7 +281,12 @@ impl SearchQuery {
                 }
             }
         }
-        !found.is_empty() && found.iter().all(|f| *f)
+        found.iter().filter(|f| **f).count()
+    }
+
+    /// Whether a text holds a match for every word of the query.
+    pub fn matches(&self, text: &str) -> bool {
+        !self.words.is_empty() && self.matched(text) == self.words.len()
     }
 }
 

@@ -28,14 +28,83 @@ const STATES: [&str; 6] = [
     "resolved",
     "closed",
 ];
-const SUBJECTS: [&str; 6] = [
-    "Printer does not feed paper",
-    "VPN disconnects every hour",
-    "Dishwasher shows error E15",
-    "Cannot sign in to the exam software",
-    "Laptop battery drains overnight",
-    "Projector in room 204 flickers",
+/// What the seeded requests are about, in English and Finnish: the words
+/// vary from ticket to ticket so that search has something to tell apart.
+const DEVICES: [(&str, &str); 12] = [
+    ("printer", "tulostin"),
+    ("dishwasher", "astianpesukone"),
+    ("washing machine", "pesukone"),
+    ("laptop", "kannettava"),
+    ("router", "reititin"),
+    ("projector", "videotykki"),
+    ("fridge", "jääkaappi"),
+    ("phone", "puhelin"),
+    ("monitor", "näyttö"),
+    ("heat pump", "lämpöpumppu"),
+    ("charger", "laturi"),
+    ("speaker", "kaiutin"),
 ];
+const SYMPTOMS: [(&str, &str); 10] = [
+    ("does not start", "ei käynnisty"),
+    ("shows error", "näyttää virheen"),
+    ("makes a loud noise", "pitää kovaa ääntä"),
+    ("leaks water", "vuotaa vettä"),
+    ("loses its connection", "menettää yhteyden"),
+    ("overheats", "kuumenee liikaa"),
+    ("flickers", "välkkyy"),
+    ("drains the battery", "tyhjentää akun"),
+    ("cannot sign in", "kirjautuminen ei onnistu"),
+    ("is very slow", "on todella hidas"),
+];
+const DETAILS: [(&str, &str); 8] = [
+    (
+        "after the latest update",
+        "viimeisimmän päivityksen jälkeen",
+    ),
+    ("every morning", "joka aamu"),
+    ("since we moved offices", "muuton jälkeen"),
+    ("when the door is opened", "kun luukku avataan"),
+    ("only on the second floor", "vain toisessa kerroksessa"),
+    ("after a power cut", "sähkökatkon jälkeen"),
+    ("with the new cable", "uuden kaapelin kanssa"),
+    ("during video calls", "videopuheluiden aikana"),
+];
+
+/// The subject and the customer's first message of seeded ticket `seq`:
+/// every other one in Finnish, with its own error code and serial number.
+fn problem(seq: u64) -> (String, String) {
+    let s = seq as usize;
+    let (device, symptom, detail) = (
+        DEVICES[s % DEVICES.len()],
+        SYMPTOMS[(s / 3) % SYMPTOMS.len()],
+        DETAILS[(s / 7) % DETAILS.len()],
+    );
+    let code = format!("E{}", (s * 37) % 400);
+    if s.is_multiple_of(2) {
+        (
+            format!("{} {}", capital(device.1), symptom.1),
+            format!(
+                "Hei, {} {} {}. Laitteessa näkyy koodi {code}, sarjanumero SN{seq:07}. Voitteko auttaa?",
+                device.1, symptom.1, detail.1
+            ),
+        )
+    } else {
+        (
+            format!("{} {}", capital(device.0), symptom.0),
+            format!(
+                "Hello, our {} {} {}. It shows code {code}, serial number SN{seq:07}. Can you help?",
+                device.0, symptom.0, detail.0
+            ),
+        )
+    }
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
 
 impl Store {
     /// Creates the directory for a benchmark: `orgs` organisations with 20
@@ -177,7 +246,7 @@ impl Store {
                     let state = STATES[(seq as usize / 7) % STATES.len()];
                     let active = !matches!(state, "resolved" | "closed");
                     let priority = 1 + (seq % 4) as i64;
-                    let subject = format!("{} ({seq})", SUBJECTS[seq as usize % SUBJECTS.len()]);
+                    let (subject, first) = problem(seq);
                     let at = base_time + seq as i64 * 1_000_000;
                     let sep = if j == 0 { "" } else { ", " };
                     tickets.push_str(&format!(
@@ -187,7 +256,7 @@ impl Store {
                         owner = if seq.is_multiple_of(3) { "NULL".to_string() } else { agent.to_string() },
                     ));
                     articles.push_str(&format!(
-                        "{sep}({id}, 'reply', FALSE, {customer}, 'Hello, {subject}. It started yesterday after the update and happens every time I try.', {at}), \
+                        "{sep}({id}, 'reply', FALSE, {customer}, '{first}', {at}), \
                          ({id}, 'note', TRUE, {agent}, 'Checked the logs: matches known issue, asked the customer for the serial number.', {a2}), \
                          ({id}, 'reply', FALSE, {agent}, 'Thank you for reporting this. Could you send the serial number from the label on the back?', {a3})",
                         a2 = at + 1000,

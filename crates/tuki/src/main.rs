@@ -3,6 +3,7 @@
 mod bench;
 mod bench_connections;
 mod bench_files;
+mod bench_search;
 mod bench_sla;
 mod files;
 mod mail;
@@ -171,6 +172,9 @@ enum Command {
     BenchFiles(bench_files::BenchFilesArgs),
     /// Measure how the server holds up against clients that never finish.
     BenchConnections(bench_connections::BenchConnectionsArgs),
+    /// Measure full-text search: index build time and memory, search
+    /// latency as staff and as a customer, at one and several searchers.
+    BenchSearch(bench_search::BenchSearchArgs),
     /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
     Mail {
         #[command(subcommand)]
@@ -350,6 +354,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
         Command::BenchFiles(args) => bench_files::run(args, cli.db).await?,
         Command::BenchConnections(args) => bench_connections::run(args, cli.db).await?,
+        Command::BenchSearch(args) => bench_search::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
         Command::Files { command } => files::run(command, cli.db).await?,
         Command::Search { command } => search::run(command, cli.db).await?,

@@ -3,8 +3,7 @@
 //!
 //! The only engine-specific SQL of search is here, in [`MatchSql`]: how a
 //! query of terms is asked of FTS5 or of a `tsvector`, and its score (lower
-//! is better on both: FTS5's bm25 and PostgreSQL's rank negated). Title
-//! terms (subject, name) weigh more than body terms.
+//! is better on both). Title terms (subject, name) rank first.
 
 use std::collections::HashMap;
 
@@ -12,6 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 use tuki_domain::access::Actor;
 use tuki_domain::search::{opening, snippet, Piece, SearchQuery};
+use tuki_domain::ticket::TicketState;
 
 use super::DocKind;
 use crate::sql::{Sql, Value};
@@ -22,12 +22,36 @@ use crate::{Engine, Result, Store};
 
 /// Characters of text around a match.
 const SNIPPET_CHARS: usize = 160;
+/// Words of a ticket that look for similar ones.
+const SIMILAR_WORDS: usize = 10;
+
+/// How a page of tickets is found and ranked.
+struct Ranking<'a> {
+    m: &'a MatchSql,
+    /// The words shown marked in snippets.
+    query: &'a SearchQuery,
+    /// Also tickets whose requester's name or email matches.
+    by_requester: bool,
+    /// A ticket left out (the one whose like is sought).
+    except: Option<i64>,
+}
 
 /// A query as one engine asks its index: `SELECT doc, score` of the
-/// matching documents.
+/// matching documents (a document may come twice; callers keep its lowest
+/// score).
+///
+/// Two scores. When every word must match, each matching document holds
+/// every word, so a statistical rank (bm25, `ts_rank`) would only tell
+/// longer documents from shorter ones while costing most of the query's
+/// time on common words: the score is 0 when the title (subject, name)
+/// holds every word and 1 otherwise, and recency orders the rest. When any
+/// word may match ("more like this"), documents differ in which words they
+/// share and how rare those are: the engines' own rank.
 pub(crate) struct MatchSql {
     engine: Engine,
     expr: String,
+    /// The same words, in the title only (every-word queries).
+    title: Option<String>,
 }
 
 impl MatchSql {
@@ -43,48 +67,77 @@ impl MatchSql {
             Engine::Sqlite => (" OR ", " AND "),
             Engine::Postgres => (" | ", " & "),
         };
-        let term = |t: &String| match engine {
-            Engine::Sqlite => format!("\"{t}\""),
-            Engine::Postgres => t.clone(),
+        // PostgreSQL marks title terms with weight A; FTS5 filters the
+        // whole expression by column.
+        let render = |in_title: bool| {
+            let weight = if in_title { "A" } else { "" };
+            let words: Vec<String> = query
+                .words
+                .iter()
+                .map(|w| {
+                    let alts: Vec<String> = w
+                        .terms
+                        .iter()
+                        .map(|t| match engine {
+                            Engine::Sqlite => format!("\"{t}\""),
+                            Engine::Postgres if in_title => format!("{t}:{weight}"),
+                            Engine::Postgres => t.clone(),
+                        })
+                        .chain(w.prefix.iter().map(|p| match engine {
+                            Engine::Sqlite => format!("\"{p}\"*"),
+                            Engine::Postgres => format!("{p}:*{weight}"),
+                        }))
+                        .collect();
+                    format!("({})", alts.join(or))
+                })
+                .collect();
+            let expr = words.join(if any { or } else { and });
+            match engine {
+                Engine::Sqlite if in_title => format!("title : ({expr})"),
+                _ => expr,
+            }
         };
-        let prefix = |p: &String| match engine {
-            Engine::Sqlite => format!("\"{p}\"*"),
-            Engine::Postgres => format!("{p}:*"),
-        };
-        let words: Vec<String> = query
-            .words
-            .iter()
-            .map(|w| {
-                let alts: Vec<String> = w
-                    .terms
-                    .iter()
-                    .map(term)
-                    .chain(w.prefix.iter().map(prefix))
-                    .collect();
-                format!("({})", alts.join(or))
-            })
-            .collect();
         Some(MatchSql {
             engine,
-            expr: words.join(if any { or } else { and }),
+            expr: render(false),
+            title: (!any).then(|| render(true)),
         })
     }
 
     /// `SELECT doc, score FROM … WHERE <matches>` as a subquery.
     fn push_hits(&self, sql: &mut Sql) {
-        match self.engine {
-            Engine::Sqlite => {
-                sql.push(
-                    "SELECT rowid AS doc, bm25(search_fts, 4.0, 1.0) AS score FROM search_fts \
-                     WHERE search_fts MATCH ",
-                )
-                .bind(Value::Text(self.expr.clone()));
+        let expr = Value::Text(self.expr.clone());
+        match (self.engine, &self.title) {
+            (Engine::Sqlite, Some(title)) => {
+                sql.push("SELECT rowid AS doc, 0 AS score FROM search_fts WHERE search_fts MATCH ")
+                    .bind(Value::Text(title.clone()))
+                    .push(
+                        " UNION ALL SELECT rowid AS doc, 1 AS score FROM search_fts \
+                         WHERE search_fts MATCH ",
+                    )
+                    .bind(expr);
             }
-            Engine::Postgres => {
-                sql.push("SELECT doc, -ts_rank(terms, to_tsquery('simple', ")
-                    .bind(Value::Text(self.expr.clone()))
-                    .push(")) AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
-                    .bind(Value::Text(self.expr.clone()))
+            (Engine::Sqlite, None) => {
+                // The `rank` column rather than bm25() itself: a function
+                // of the table cannot run once the subquery is flattened.
+                sql.push(
+                    "SELECT rowid AS doc, rank AS score FROM search_fts WHERE search_fts MATCH ",
+                )
+                .bind(expr)
+                .push(" AND rank MATCH 'bm25(4.0, 1.0)'");
+            }
+            (Engine::Postgres, Some(title)) => {
+                sql.push("SELECT doc, CASE WHEN terms @@ to_tsquery('simple', ")
+                    .bind(Value::Text(title.clone()))
+                    .push(") THEN 0 ELSE 1 END AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
+                    .bind(expr)
+                    .push(")");
+            }
+            (Engine::Postgres, None) => {
+                sql.push("SELECT doc, CAST(-ts_rank(terms, to_tsquery('simple', ")
+                    .bind(expr.clone())
+                    .push(")) AS DOUBLE PRECISION) AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
+                    .bind(expr)
                     .push(")");
             }
         }
@@ -92,10 +145,13 @@ impl MatchSql {
 
     /// `SELECT tid, score`: tickets whose document of `kind` matches, and
     /// tickets whose requester's document does (a ticket may come twice).
-    fn push_ticket_hits(&self, sql: &mut Sql, kind: DocKind) {
+    fn push_ticket_hits(&self, sql: &mut Sql, kind: DocKind, by_requester: bool) {
         sql.push("SELECT h.doc / 8 AS tid, h.score FROM (");
         self.push_hits(sql);
         sql.push(&format!(") h WHERE h.doc % 8 = {}", kind as i64));
+        if !by_requester {
+            return;
+        }
         sql.push(" UNION ALL SELECT r.id AS tid, h.score FROM (");
         self.push_hits(sql);
         sql.push(&format!(
@@ -121,7 +177,7 @@ pub(crate) fn ticket_match(engine: Engine, actor: &Actor, query: &SearchQuery, s
     match MatchSql::new(engine, query, false) {
         Some(m) => {
             sql.push("t.id IN (SELECT u.tid FROM (");
-            m.push_ticket_hits(sql, ticket_doc_for(actor));
+            m.push_ticket_hits(sql, ticket_doc_for(actor), true);
             sql.push(") u)");
         }
         None => {
@@ -185,7 +241,6 @@ impl Store {
     /// name and email; for staff also people and organisations.
     pub async fn search(&self, actor: &Actor, req: &SearchRequest) -> Result<SearchResults> {
         let query = SearchQuery::parse("q", &req.q)?;
-        let limit = req.filter.limit.clamp(1, 100);
         let offset = req.offset.clamp(0, 10_000);
         let Some(m) = MatchSql::new(self.engine(), &query, false) else {
             return Ok(SearchResults {
@@ -194,17 +249,122 @@ impl Store {
                 customers: Vec::new(),
             });
         };
+        let ranking = Ranking {
+            m: &m,
+            query: &query,
+            by_requester: true,
+            except: None,
+        };
+        let (tickets, more) = self.ranked(actor, &ranking, &req.filter, offset).await?;
+        let customers = if req.customers && actor.is_staff() && offset == 0 {
+            self.search_customers(&m, 10).await?
+        } else {
+            Vec::new()
+        };
+        Ok(SearchResults {
+            tickets,
+            more,
+            customers,
+        })
+    }
+
+    /// Solved requests like this one, for the agent working on it: found by
+    /// the words of its subject and first article (any of them; those
+    /// sharing more and rarer words first), the ticket itself left out.
+    pub async fn similar_tickets(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        limit: i64,
+    ) -> Result<Vec<TicketHit>> {
+        let t = self.ticket(actor, ticket_id).await?;
+        if !actor.is_staff() {
+            return Err(crate::StoreError::forbidden(
+                "only staff see similar requests",
+            ));
+        }
+        let first: Option<String> =
+            sqlx::query("SELECT body FROM articles WHERE ticket_id = $1 ORDER BY id LIMIT 1")
+                .bind(ticket_id)
+                .fetch_optional(&self.read)
+                .await?
+                .map(|r| r.try_get("body"))
+                .transpose()?;
+        let text = format!("{} {}", t.subject, first.unwrap_or_default());
+        let query = SearchQuery::from_text(&text, SIMILAR_WORDS);
+        let Some(m) = MatchSql::new(self.engine(), &query, true) else {
+            return Ok(Vec::new());
+        };
+        let ranking = Ranking {
+            m: &m,
+            query: &query,
+            by_requester: false,
+            except: Some(ticket_id),
+        };
+        let filter = TicketFilter {
+            states: vec![TicketState::Resolved, TicketState::Closed],
+            limit: limit * 3,
+            ..Default::default()
+        };
+        let hits = self.ranked(actor, &ranking, &filter, 0).await?.0;
+        // One shared word is chance ("printer" alone): a similar request
+        // shares two of this one's words in its subject and first message.
+        let ids: Vec<i64> = hits.iter().map(|h| h.ticket.id).collect();
+        let mut texts: HashMap<i64, String> = hits
+            .iter()
+            .map(|h| (h.ticket.id, h.ticket.subject.clone()))
+            .collect();
+        if !ids.is_empty() {
+            let mut sql = Sql::new(
+                "SELECT a.ticket_id, a.body FROM articles a WHERE a.id IN \
+                 (SELECT MIN(b.id) FROM articles b WHERE b.ticket_id IN ",
+            );
+            sql.bind_list(&ids).push(" GROUP BY b.ticket_id)");
+            for r in sql.query().fetch_all(&self.read).await? {
+                if let Some(t) = texts.get_mut(&r.try_get("ticket_id")?) {
+                    t.push(' ');
+                    t.push_str(&r.try_get::<String, _>("body")?);
+                }
+            }
+        }
+        let needed = query.words.len().min(2);
+        Ok(hits
+            .into_iter()
+            .filter(|h| {
+                texts
+                    .get(&h.ticket.id)
+                    .is_some_and(|t| query.matched(t) >= needed)
+            })
+            .take(limit.max(0) as usize)
+            .collect())
+    }
+
+    /// One page of tickets by relevance, with snippets: what the actor may
+    /// see that matches and passes the filter.
+    async fn ranked(
+        &self,
+        actor: &Actor,
+        r: &Ranking<'_>,
+        filter: &TicketFilter,
+        offset: i64,
+    ) -> Result<(Vec<TicketHit>, bool)> {
+        let limit = filter.limit.clamp(1, 100);
         let mut sql = Sql::new(&format!(
             "SELECT {TICKET_COLUMNS} FROM tickets t JOIN (SELECT u.tid, MIN(u.score) AS score FROM ("
         ));
-        m.push_ticket_hits(&mut sql, ticket_doc_for(actor));
+        r.m.push_ticket_hits(&mut sql, ticket_doc_for(actor), r.by_requester);
         sql.push(") u GROUP BY u.tid) m ON m.tid = t.id WHERE 1=1");
-        visibility(actor, req.filter.group_id, &mut sql);
-        let filter = TicketFilter {
-            text: None,
-            ..req.filter.clone()
-        };
-        conditions(&filter, &mut sql)?;
+        visibility(actor, filter.group_id, &mut sql);
+        conditions(
+            &TicketFilter {
+                text: None,
+                ..filter.clone()
+            },
+            &mut sql,
+        )?;
+        if let Some(id) = r.except {
+            sql.push(" AND t.id <> ").bind(Value::Int(id));
+        }
         sql.push(" ORDER BY m.score, t.updated_at DESC, t.id DESC LIMIT ")
             .bind(Value::Int(limit + 1))
             .push(" OFFSET ")
@@ -218,12 +378,12 @@ impl Store {
         let more = tickets.len() as i64 > limit;
         tickets.truncate(limit as usize);
         load_extras_into(&mut conn, &mut tickets).await?;
-        let snippets = snippets(&mut conn, actor, &tickets, &query).await?;
+        let snippets = snippets(&mut conn, actor, &tickets, r.query).await?;
         drop(conn);
         let names = self
             .user_names(&tickets.iter().map(|t| t.requester_id).collect::<Vec<_>>())
             .await?;
-        let tickets = tickets
+        let hits = tickets
             .into_iter()
             .zip(snippets)
             .map(|(ticket, snippet)| TicketHit {
@@ -235,16 +395,7 @@ impl Store {
                 snippet,
             })
             .collect();
-        let customers = if req.customers && actor.is_staff() && offset == 0 {
-            self.search_customers(&m, 10).await?
-        } else {
-            Vec::new()
-        };
-        Ok(SearchResults {
-            tickets,
-            more,
-            customers,
-        })
+        Ok((hits, more))
     }
 
     /// People and organisations matching, best first.
@@ -252,7 +403,7 @@ impl Store {
         let mut sql = Sql::new("SELECT h.doc FROM (");
         m.push_hits(&mut sql);
         sql.push(&format!(
-            ") h WHERE h.doc % 8 IN ({}, {}) ORDER BY h.score, h.doc DESC LIMIT ",
+            ") h WHERE h.doc % 8 IN ({}, {}) GROUP BY h.doc ORDER BY MIN(h.score), h.doc DESC LIMIT ",
             DocKind::User as i64,
             DocKind::Organisation as i64
         ))

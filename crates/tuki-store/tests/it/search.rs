@@ -4,14 +4,15 @@
 
 use tuki_domain::access::Actor;
 use tuki_domain::ticket::ArticleKind;
+use tuki_domain::ticket::TicketState;
 use tuki_store::directory::{OrganisationPatch, UserPatch};
 use tuki_store::search::SearchRequest;
 use tuki_store::testing::TestDb;
 use tuki_store::tickets::articles::NewArticle;
-use tuki_store::tickets::TicketFilter;
+use tuki_store::tickets::{TicketFilter, TicketPatch};
 use tuki_store::StoreError;
 
-use crate::fixture::Desk;
+use crate::fixture::{ticket, Desk};
 
 fn request(q: &str) -> SearchRequest {
     SearchRequest {
@@ -282,7 +283,64 @@ async fn a_rebuild_restores_the_index(db: TestDb) {
     assert_eq!(numbers(&desk, &desk.tier1, "jääkaappi ").await, [t.number]);
 }
 
+async fn suggests_similar_solved_requests(db: TestDb) {
+    let desk = Desk::new(db.store.clone()).await;
+    let solved = desk
+        .ticket_for(&desk.alice, "Tulostimen paperi juuttuu")
+        .await;
+    desk.store
+        .update_ticket(
+            &desk.admin,
+            solved.id,
+            TicketPatch {
+                state: Some(TicketState::Resolved),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut screen = ticket("Näyttö pimenee");
+    screen.body = "Kuva katoaa hetkeksi, ääni kuuluu edelleen.".into();
+    let unrelated = desk.store.create_ticket(&desk.tier1, screen).await.unwrap();
+    desk.store
+        .update_ticket(
+            &desk.admin,
+            unrelated.id,
+            TicketPatch {
+                state: Some(TicketState::Resolved),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let still_open = desk.ticket_for(&desk.bob, "Tulostin: paperi jumissa").await;
+    let new = desk
+        .ticket_for(&desk.amir, "Paperi jumittuu tulostimeen")
+        .await;
+    let similar = desk
+        .store
+        .similar_tickets(&desk.admin, new.id, 5)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = similar.iter().map(|h| h.ticket.id).collect();
+    // Solved ones only, never the ticket itself or the open one.
+    assert_eq!(ids, [solved.id]);
+    assert!(!ids.contains(&still_open.id) && !ids.contains(&new.id));
+    // Tier 2 sees only its own tickets' like (none are in its group).
+    assert!(desk
+        .store
+        .similar_tickets(&desk.tier2, new.id, 5)
+        .await
+        .is_err());
+    assert!(desk
+        .store
+        .similar_tickets(&desk.amir, new.id, 5)
+        .await
+        .is_err());
+}
+
 tuki_store::on_both_engines!(
+    suggests_similar_solved_requests,
     finds_word_forms_in_both_languages,
     ranks_the_subject_above_the_body,
     customers_find_only_what_they_may_read,

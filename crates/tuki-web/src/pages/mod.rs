@@ -145,6 +145,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/agent/customers", get(console::customer_search))
         .route("/agent/search", get(search::agent))
+        .route("/agent/tickets/{number}/similar", get(search::similar))
         .route("/agent/calls/{id}/card", get(calls::card))
         .route("/agent/calls/{id}/ticket", post(calls::register))
         .route("/agent/tickets/{number}", get(console::ticket_page))

@@ -29,6 +29,7 @@ templates!(
     "agent.html",
     "queue.html",
     "search.html",
+    "similar.html",
     "ticket.html",
     "intake.html",
     "customers.html",

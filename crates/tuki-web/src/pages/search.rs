@@ -2,7 +2,7 @@
 //! organisations (the box at the top of every console page), and the
 //! portal's search of a customer's own requests.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
 use serde::Deserialize;
@@ -185,5 +185,36 @@ pub(super) async fn portal(
     Ok((
         outcome.results.as_ref().map(hits).unwrap_or_default(),
         outcome.error,
+    ))
+}
+
+/// `/agent/tickets/{number}/similar`: solved requests like this one, for
+/// the ticket page's side (loaded after the page, so it never slows it).
+pub async fn similar(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(number): Path<i64>,
+) -> PageResult {
+    if !v.is_staff() {
+        return Ok(Redirect::to(&format!("/portal/tickets/{number}")).into_response());
+    }
+    let t = state
+        .store
+        .ticket_by_number(&v.actor, number)
+        .await
+        .map_err(|e| v.err(e))?;
+    let found = state
+        .store
+        .similar_tickets(&v.actor, t.id, 5)
+        .await
+        .map_err(|e| v.err(e))?;
+    let results = SearchResults {
+        tickets: found,
+        more: false,
+        customers: Vec::new(),
+    };
+    Ok(render(
+        "similar.html",
+        v.ctx(context! { hits => hits(&results) }),
     ))
 }
