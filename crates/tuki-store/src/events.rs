@@ -167,6 +167,9 @@ pub(crate) struct Created<'a> {
     pub actor_id: Option<i64>,
     /// Its first article.
     pub article_id: i64,
+    /// The first article's text and whether it is internal (for search).
+    pub body: &'a str,
+    pub internal: bool,
     pub at: Timestamp,
     /// The message it came in by, when it came by mail.
     pub inbound: Option<Inbound>,
@@ -195,6 +198,17 @@ pub(crate) async fn dispatch_created(
         }
     }
     later.signals = created.iter().map(|c| Announced::of(c.ticket)).collect();
-    later.search.extend(created.iter().map(|c| c.ticket.id));
+    let texts: Vec<crate::search::NewTicketText<'_>> = created
+        .iter()
+        .map(|c| crate::search::NewTicketText {
+            id: c.ticket.id,
+            number: c.ticket.number,
+            subject: &c.ticket.subject,
+            tags: &c.ticket.tags,
+            body: c.body,
+            internal: c.internal,
+        })
+        .collect();
+    crate::search::index_created(conn, &texts).await?;
     later.write(conn).await
 }

@@ -192,6 +192,13 @@ impl Store {
                 customer_orgs.push(oid);
             }
         }
+        let mut people = vec![admin_id];
+        people.extend(&agent_ids);
+        people.extend(&customer_ids);
+        crate::search::index_users(&mut tx, &people).await?;
+        let mut orgs_seeded = customer_orgs.clone();
+        orgs_seeded.dedup();
+        crate::search::index_organisations(&mut tx, &orgs_seeded).await?;
         tx.commit().await?;
         Ok(Seeded {
             admin_id,
@@ -276,6 +283,10 @@ impl Store {
                 sqlx::raw_sql(&history).execute(&mut *tx).await?;
                 i += m;
             }
+            // Indexed as the desk's own writes index them, so that a
+            // seeded database is what a real one looks like to search.
+            let ids: Vec<i64> = (first_id..first_id + n as i64).collect();
+            crate::search::index_tickets(&mut tx, &ids).await?;
             done += n;
             sqlx::query("UPDATE counters SET value = $1 WHERE name = 'ticket_number'")
                 .bind(start + done as i64)

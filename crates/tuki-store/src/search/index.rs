@@ -78,34 +78,70 @@ pub(crate) async fn index_tickets(conn: &mut AnyConnection, ids: &[i64]) -> Resu
             }
         }
     }
-    let mut docs = Vec::with_capacity(texts.len() * 2);
-    for (id, t) in &texts {
-        let title = index_terms([t.title.as_str()]);
-        let tags = t.tags.iter().map(String::as_str);
+    let docs: Vec<Doc> = texts.iter().flat_map(|(id, t)| t.docs(*id)).collect();
+    upsert(conn, &docs).await
+}
+
+/// Writes the documents of tickets just created, from what their writer
+/// holds (no reading back): subject, number, tags and the first article.
+pub(crate) async fn index_created(
+    conn: &mut AnyConnection,
+    created: &[NewTicketText<'_>],
+) -> Result<()> {
+    let docs: Vec<Doc> = created
+        .iter()
+        .flat_map(|c| {
+            TicketText {
+                title: format!("{} {}", c.subject, c.number),
+                tags: c.tags.to_vec(),
+                articles: vec![(c.internal, c.body.to_string())],
+            }
+            .docs(c.id)
+        })
+        .collect();
+    upsert(conn, &docs).await
+}
+
+/// A new ticket's text, for [`index_created`].
+pub(crate) struct NewTicketText<'a> {
+    pub id: i64,
+    pub number: i64,
+    pub subject: &'a str,
+    pub tags: &'a [String],
+    pub body: &'a str,
+    pub internal: bool,
+}
+
+impl TicketText {
+    /// The ticket's two documents: for staff, and for its customers.
+    fn docs(&self, id: i64) -> [Doc; 2] {
+        let title = index_terms([self.title.as_str()]);
+        let tags = self.tags.iter().map(String::as_str);
         let all = index_terms(
             tags.clone()
-                .chain(t.articles.iter().map(|(_, b)| b.as_str())),
+                .chain(self.articles.iter().map(|(_, b)| b.as_str())),
         );
         let public = index_terms(
             tags.chain(
-                t.articles
+                self.articles
                     .iter()
                     .filter(|(internal, _)| !internal)
                     .map(|(_, b)| b.as_str()),
             ),
         );
-        docs.push(Doc {
-            key: DocKind::TicketStaff.key(*id),
-            title: title.clone(),
-            body: all,
-        });
-        docs.push(Doc {
-            key: DocKind::TicketCustomer.key(*id),
-            title,
-            body: public,
-        });
+        [
+            Doc {
+                key: DocKind::TicketStaff.key(id),
+                title: title.clone(),
+                body: all,
+            },
+            Doc {
+                key: DocKind::TicketCustomer.key(id),
+                title,
+                body: public,
+            },
+        ]
     }
-    upsert(conn, &docs).await
 }
 
 #[derive(Default)]

@@ -25,7 +25,9 @@
 mod index;
 mod query;
 
-pub(crate) use index::{index_organisations, index_tickets, index_users};
+pub(crate) use index::{
+    index_created, index_organisations, index_tickets, index_users, NewTicketText,
+};
 pub(crate) use query::ticket_match;
 pub use query::{CustomerHit, SearchRequest, SearchResults, TicketHit};
 

@@ -179,6 +179,8 @@ pub(crate) async fn insert_tickets(
         .zip(tickets.iter_mut())
         .map(|(d, t)| Created {
             article_id: article_of[&t.id],
+            body: &d.body,
+            internal: d.internal,
             actor_id: d.actor.user_id,
             at: d.at,
             inbound: d.inbound.clone(),
