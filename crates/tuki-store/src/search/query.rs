@@ -146,18 +146,20 @@ impl MatchSql {
     /// `SELECT tid, score`: tickets whose document of `kind` matches, and
     /// tickets whose requester's document does (a ticket may come twice).
     fn push_ticket_hits(&self, sql: &mut Sql, kind: DocKind, by_requester: bool) {
-        sql.push("SELECT h.doc / 8 AS tid, h.score FROM (");
-        self.push_hits(sql);
-        sql.push(&format!(") h WHERE h.doc % 8 = {}", kind as i64));
-        if !by_requester {
-            return;
-        }
-        sql.push(" UNION ALL SELECT r.id AS tid, h.score FROM (");
+        // The index is asked once; both branches read its answer.
+        sql.push("WITH h AS (");
         self.push_hits(sql);
         sql.push(&format!(
-            ") h JOIN tickets r ON r.requester_id = h.doc / 8 WHERE h.doc % 8 = {}",
-            DocKind::User as i64
+            ") SELECT h.doc / 8 AS tid, h.score FROM h WHERE h.doc % 8 = {}",
+            kind as i64
         ));
+        if by_requester {
+            sql.push(&format!(
+                " UNION ALL SELECT r.id AS tid, h.score FROM h \
+                 JOIN tickets r ON r.requester_id = h.doc / 8 WHERE h.doc % 8 = {}",
+                DocKind::User as i64
+            ));
+        }
     }
 }
 
