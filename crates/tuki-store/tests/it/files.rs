@@ -242,6 +242,10 @@ async fn the_sweep_removes_orphans_and_keeps_what_articles_name(db: TestDb) {
         let mut cut = store.start_upload("cut.bin").await.unwrap();
         cut.write(&bytes(CHUNK + 10, seed + 2)).await.unwrap();
         drop(cut);
+        // A dropped file finishes its pending writes in the background, and
+        // a file touched after the sweep's cutoff is rightly kept: let
+        // them land first.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         // A file in the folder no row names (a write that was rolled back).
         let stray = bytes(100, seed + 3);
         let stray_path = blob_path(dir.path(), &sha(&stray));
