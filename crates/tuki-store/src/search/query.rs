@@ -424,39 +424,36 @@ impl Store {
                 .collect()
         };
         let mut found: HashMap<i64, CustomerHit> = HashMap::new();
-        let people = ids_of(DocKind::User);
-        if !people.is_empty() {
-            let mut sql =
-                Sql::new("SELECT id, name, email, organisation_id FROM users WHERE id IN ");
-            sql.bind_list(&people);
-            for r in sql.query().fetch_all(&self.read).await? {
-                let id: i64 = r.try_get("id")?;
-                found.insert(
-                    DocKind::User.key(id),
-                    CustomerHit {
-                        kind: "person".into(),
-                        id,
-                        name: r.try_get("name")?,
-                        email: Some(r.try_get("email")?),
-                        organisation_id: r.try_get("organisation_id")?,
-                    },
-                );
+        // People and organisations read alike: an organisation has no
+        // email or organisation of its own.
+        for (kind, label, select) in [
+            (
+                DocKind::User,
+                "person",
+                "SELECT id, name, email, organisation_id FROM users WHERE id IN ",
+            ),
+            (
+                DocKind::Organisation,
+                "organisation",
+                "SELECT id, name, NULL AS email, NULL AS organisation_id FROM organisations WHERE id IN ",
+            ),
+        ] {
+            let ids = ids_of(kind);
+            if ids.is_empty() {
+                continue;
             }
-        }
-        let orgs = ids_of(DocKind::Organisation);
-        if !orgs.is_empty() {
-            let mut sql = Sql::new("SELECT id, name FROM organisations WHERE id IN ");
-            sql.bind_list(&orgs);
+            let mut sql = Sql::new(select);
+            sql.bind_list(&ids);
             for r in sql.query().fetch_all(&self.read).await? {
                 let id: i64 = r.try_get("id")?;
                 found.insert(
-                    DocKind::Organisation.key(id),
+                    kind.key(id),
                     CustomerHit {
-                        kind: "organisation".into(),
+                        kind: label.into(),
                         id,
                         name: r.try_get("name")?,
-                        email: None,
-                        organisation_id: None,
+                        email: r.try_get("email")?,
+                        organisation_id: r.try_get("organisation_id")?,
                     },
                 );
             }
