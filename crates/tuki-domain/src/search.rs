@@ -215,7 +215,8 @@ impl SearchQuery {
             let folded = fold(word);
             let prefix = (i == last && typing && folded.chars().count() >= PREFIX_MIN)
                 .then(|| folded.clone())
-                .filter(|p| indexable(p) || p.bytes().all(|b| b.is_ascii_alphanumeric()));
+                // Only ASCII letters and digits reach an engine's syntax.
+                .filter(|p| p.bytes().all(|b| b.is_ascii_alphanumeric()));
             if terms.is_empty() && prefix.is_none() {
                 continue;
             }
@@ -259,34 +260,29 @@ impl SearchQuery {
 
     /// Whether one word of a text matches one of the query's words.
     fn matches_word(&self, word: &str) -> bool {
-        let terms = word_terms(word);
-        let folded = fold(word);
-        self.words.iter().any(|q| {
-            q.terms.iter().any(|t| terms.contains(t))
-                || q.prefix.as_ref().is_some_and(|p| folded.starts_with(p))
-        })
+        let (terms, folded) = (word_terms(word), fold(word));
+        self.words.iter().any(|q| q.matches(&terms, &folded))
     }
 
     /// How many of the query's words a text matches.
     pub fn matched(&self, text: &str) -> usize {
         let mut found = vec![false; self.words.len()];
         for (_, word) in word_spans(text) {
-            let terms = word_terms(word);
-            let folded = fold(word);
+            let (terms, folded) = (word_terms(word), fold(word));
             for (i, q) in self.words.iter().enumerate() {
-                if q.terms.iter().any(|t| terms.contains(t))
-                    || q.prefix.as_ref().is_some_and(|p| folded.starts_with(p))
-                {
-                    found[i] = true;
-                }
+                found[i] |= q.matches(&terms, &folded);
             }
         }
         found.iter().filter(|f| **f).count()
     }
+}
 
-    /// Whether a text holds a match for every word of the query.
-    pub fn matches(&self, text: &str) -> bool {
-        !self.words.is_empty() && self.matched(text) == self.words.len()
+impl QueryWord {
+    /// Whether a word of a text (its terms and folded form) matches this
+    /// query word.
+    fn matches(&self, terms: &[String], folded: &str) -> bool {
+        self.terms.iter().any(|t| terms.contains(t))
+            || self.prefix.as_ref().is_some_and(|p| folded.starts_with(p))
     }
 }
 

@@ -391,3 +391,10 @@ async fn seed_with_progress(store: &Store, seeded: &Seeded, count: u64) -> anyho
     );
     Ok(())
 }
+
+/// A fresh folder for a benchmark's own SQLite database and files.
+pub(crate) fn temp_dir(bench: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("tuki-bench-{bench}-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}

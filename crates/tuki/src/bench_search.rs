@@ -56,8 +56,7 @@ const QUERIES: &[&str] = &[
 ];
 
 pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
-    let temp = std::env::temp_dir().join(format!("tuki-bench-search-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    let temp = crate::bench::temp_dir("search")?;
     let db = DbArgs {
         data_dir: if db.database_url.is_some() {
             db.data_dir.clone()

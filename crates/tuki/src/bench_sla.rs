@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 use tuki_domain::access::Actor;
 use tuki_domain::sla::{
@@ -27,7 +26,7 @@ pub struct BenchSlaArgs {
 
 pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
     // A fresh temporary SQLite database unless a database is named.
-    let temp = tempfile_dir()?;
+    let temp = crate::bench::temp_dir("sla")?;
     let db = DbArgs {
         database_url: db.database_url.clone(),
         data_dir: if db.database_url.is_some() {
@@ -112,10 +111,4 @@ pub async fn run(args: BenchSlaArgs, db: DbArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(())
-}
-
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("tuki-bench-sla-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
 }

@@ -357,13 +357,7 @@ impl Store {
         r.m.push_ticket_hits(&mut sql, ticket_doc_for(actor), r.by_requester);
         sql.push(") u GROUP BY u.tid) m ON m.tid = t.id WHERE 1=1");
         visibility(actor, filter.group_id, &mut sql);
-        conditions(
-            &TicketFilter {
-                text: None,
-                ..filter.clone()
-            },
-            &mut sql,
-        )?;
+        conditions(filter, &mut sql)?;
         if let Some(id) = r.except {
             sql.push(" AND t.id <> ").bind(Value::Int(id));
         }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect};
 use minijinja::{context, Value};
 use serde::Deserialize;
 use tuki_domain::ticket::TicketState;
-use tuki_store::search::{SearchRequest, SearchResults};
+use tuki_store::search::{SearchRequest, SearchResults, TicketHit};
 use tuki_store::tickets::TicketFilter;
 use tuki_store::StoreError;
 
@@ -52,9 +52,8 @@ fn day_start(
 }
 
 /// A request's results as the templates show them.
-fn hits(results: &SearchResults) -> Vec<Value> {
-    results
-        .tickets
+fn hits(found: &[TicketHit]) -> Vec<Value> {
+    found
         .iter()
         .map(|h| {
             context! {
@@ -157,7 +156,7 @@ pub async fn agent(
         groups => groups.iter().map(|g| context! { id => g.id, name => &g.name }).collect::<Vec<_>>(),
         error => outcome.error,
         searched => found.is_some(),
-        hits => found.map(hits).unwrap_or_default(),
+        hits => found.map(|r| hits(&r.tickets)).unwrap_or_default(),
         customers => found.map(|r| Value::from_serialize(&r.customers)),
         more => found.is_some_and(|r| r.more),
         page => page,
@@ -183,7 +182,11 @@ pub(super) async fn portal(
     };
     let outcome = run(state, v, request).await?;
     Ok((
-        outcome.results.as_ref().map(hits).unwrap_or_default(),
+        outcome
+            .results
+            .as_ref()
+            .map(|r| hits(&r.tickets))
+            .unwrap_or_default(),
         outcome.error,
     ))
 }
@@ -208,13 +211,8 @@ pub async fn similar(
         .similar_tickets(&v.actor, t.id, 5)
         .await
         .map_err(|e| v.err(e))?;
-    let results = SearchResults {
-        tickets: found,
-        more: false,
-        customers: Vec::new(),
-    };
     Ok(render(
         "similar.html",
-        v.ctx(context! { hits => hits(&results) }),
+        v.ctx(context! { hits => hits(&found) }),
     ))
 }
