@@ -11,6 +11,7 @@ pub mod access;
 pub mod directory;
 mod enums;
 pub mod error;
+pub mod knowledge;
 pub mod search;
 pub mod sla;
 pub mod ticket;

@@ -16,6 +16,7 @@ pub(crate) mod events;
 pub mod feed;
 pub mod files;
 pub mod jobs;
+pub mod knowledge;
 pub mod mail;
 pub mod outbox;
 pub mod phone;

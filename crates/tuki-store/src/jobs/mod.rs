@@ -24,6 +24,7 @@ use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 
 use crate::files::sweep::FILES_SWEEP_JOB;
+use crate::knowledge::KNOWLEDGE_REVIEW_JOB;
 use crate::outbox::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
 use crate::sla::SLA_CHECK_JOB;
 use crate::sql::{Sql, Value};
@@ -38,6 +39,7 @@ pub const STORE_KINDS: &[&str] = &[
     TICKET_MAIL_JOB,
     NOTIFICATION_MAIL_JOB,
     FILES_SWEEP_JOB,
+    KNOWLEDGE_REVIEW_JOB,
 ];
 
 /// How a job's handler ended.
@@ -437,6 +439,7 @@ impl Store {
                 .await
                 .map(|()| Outcome::Finished),
             FILES_SWEEP_JOB => self.run_files_sweep().await.map(|()| Outcome::Done),
+            KNOWLEDGE_REVIEW_JOB => self.run_knowledge_review().await.map(|()| Outcome::Done),
             other => return Outcome::Failed(format!("no handler for job kind {other:?}")),
         };
         ran.unwrap_or_else(|e| Outcome::Failed(e.to_string()))

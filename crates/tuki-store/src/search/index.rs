@@ -215,3 +215,33 @@ pub(crate) async fn index_organisations(conn: &mut AnyConnection, ids: &[i64]) -
     }
     upsert(conn, &docs).await
 }
+
+/// (Re)writes the documents of knowledge articles: the title, then
+/// symptom, cause, solution, products and category. Who may find one
+/// (state, visibility) is asked of the article's row when searching, so a
+/// state change needs no reindex.
+pub(crate) async fn index_articles(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
+    let mut docs = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut sql = Sql::new(
+            "SELECT id, title, symptom, cause, solution, products, category FROM kb_articles WHERE id IN ",
+        );
+        sql.bind_list(chunk);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            let text = tuki_domain::knowledge::ArticleText {
+                title: r.try_get("title")?,
+                symptom: r.try_get("symptom")?,
+                cause: r.try_get("cause")?,
+                solution: r.try_get("solution")?,
+                products: crate::knowledge::split_products(&r.try_get::<String, _>("products")?),
+                category: r.try_get("category")?,
+            };
+            docs.push(Doc {
+                key: DocKind::Article.key(r.try_get("id")?),
+                title: index_terms([text.title.as_str()]),
+                body: index_terms([text.body().as_str()]),
+            });
+        }
+    }
+    upsert(conn, &docs).await
+}

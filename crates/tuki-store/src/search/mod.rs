@@ -1,4 +1,5 @@
-//! Full-text search over tickets, people and organisations.
+//! Full-text search over tickets, people, organisations and knowledge
+//! articles.
 //!
 //! **The choice.** The database's own full-text index, fed with terms made
 //! in Rust (`tuki_domain::search`): SQLite's FTS5 and PostgreSQL's GIN
@@ -12,8 +13,9 @@
 //!
 //! **Documents** (`search_docs`, one row each, keyed `id * 8 + kind`):
 //! a ticket as staff see it and as its customers see it (no internal
-//! articles), a person (name; email and phone) and an organisation (name;
-//! mail domains). A ticket is found by its requester's name through the
+//! articles), a person (name; email and phone), an organisation (name;
+//! mail domains) and a knowledge article (title; symptom, cause, solution,
+//! products, category). A ticket is found by its requester's name through the
 //! person's document, so a renamed customer is found by the new name at
 //! once, without touching their tickets.
 //!
@@ -25,8 +27,11 @@
 mod index;
 mod query;
 
+mod articles;
+
+pub use articles::{ArticleHit, ArticleSearch};
 pub(crate) use index::{
-    index_created, index_organisations, index_tickets, index_users, NewTicketText,
+    index_articles, index_created, index_organisations, index_tickets, index_users, NewTicketText,
 };
 pub(crate) use query::ticket_match;
 pub use query::{CustomerHit, SearchRequest, SearchResults, TicketHit};
@@ -45,6 +50,9 @@ pub(crate) enum DocKind {
     TicketCustomer = 2,
     User = 3,
     Organisation = 4,
+    /// A knowledge article (who may find it is its row's state and
+    /// visibility).
+    Article = 5,
 }
 
 impl DocKind {
@@ -85,7 +93,7 @@ impl Store {
         &self,
         mut progress: impl FnMut(ReindexProgress),
     ) -> Result<ReindexProgress> {
-        let tables = ["tickets", "users", "organisations"];
+        let tables = ["tickets", "users", "organisations", "kb_articles"];
         let mut total = 0u64;
         for table in tables {
             let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
@@ -114,6 +122,7 @@ impl Store {
                 match table {
                     "tickets" => index_tickets(&mut tx, &ids).await?,
                     "users" => index_users(&mut tx, &ids).await?,
+                    "kb_articles" => index_articles(&mut tx, &ids).await?,
                     _ => index_organisations(&mut tx, &ids).await?,
                 }
                 tx.commit().await?;

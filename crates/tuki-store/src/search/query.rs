@@ -22,6 +22,8 @@ use crate::{Engine, Result, Store};
 
 /// Characters of text around a match.
 const SNIPPET_CHARS: usize = 160;
+/// Knowledge articles shown above the tickets found.
+const ARTICLES_SHOWN: i64 = 5;
 /// Words of a ticket that look for similar ones.
 const SIMILAR_WORDS: usize = 10;
 
@@ -105,7 +107,7 @@ impl MatchSql {
     }
 
     /// `SELECT doc, score FROM … WHERE <matches>` as a subquery.
-    fn push_hits(&self, sql: &mut Sql) {
+    pub(super) fn push_hits(&self, sql: &mut Sql) {
         let expr = Value::Text(self.expr.clone());
         match (self.engine, &self.title) {
             (Engine::Sqlite, Some(title)) => {
@@ -235,6 +237,9 @@ pub struct SearchResults {
     /// Whether there are more tickets after these (ask with `offset`).
     pub more: bool,
     pub customers: Vec<CustomerHit>,
+    /// Knowledge articles the caller may read (first page only; staff
+    /// find drafts and internal ones too).
+    pub articles: Vec<super::ArticleHit>,
 }
 
 impl Store {
@@ -249,6 +254,7 @@ impl Store {
                 tickets: Vec::new(),
                 more: false,
                 customers: Vec::new(),
+                articles: Vec::new(),
             });
         };
         let ranking = Ranking {
@@ -263,10 +269,21 @@ impl Store {
         } else {
             Vec::new()
         };
+        let articles = if offset == 0 {
+            let filter = crate::knowledge::ArticleFilter {
+                limit: ARTICLES_SHOWN,
+                ..Default::default()
+            };
+            self.ranked_articles(Some(actor), &m, &query, &filter, None)
+                .await?
+        } else {
+            Vec::new()
+        };
         Ok(SearchResults {
             tickets,
             more,
             customers,
+            articles,
         })
     }
 
@@ -279,20 +296,7 @@ impl Store {
         ticket_id: i64,
         limit: i64,
     ) -> Result<Vec<TicketHit>> {
-        let t = self.ticket(actor, ticket_id).await?;
-        if !actor.is_staff() {
-            return Err(crate::StoreError::forbidden(
-                "only staff see similar requests",
-            ));
-        }
-        let first: Option<String> =
-            sqlx::query("SELECT body FROM articles WHERE ticket_id = $1 ORDER BY id LIMIT 1")
-                .bind(ticket_id)
-                .fetch_optional(&self.read)
-                .await?
-                .map(|r| r.try_get("body"))
-                .transpose()?;
-        let text = format!("{} {}", t.subject, first.unwrap_or_default());
+        let text = self.ticket_opening(actor, ticket_id).await?;
         let query = SearchQuery::from_text(&text, SIMILAR_WORDS);
         let Some(m) = MatchSql::new(self.engine(), &query, true) else {
             return Ok(Vec::new());

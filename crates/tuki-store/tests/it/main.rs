@@ -4,6 +4,7 @@ mod directory;
 mod files;
 mod fixture;
 mod imap;
+mod knowledge;
 mod mail;
 mod mail_admin;
 mod phone;
