@@ -216,6 +216,36 @@ pub fn tag(word: &str, number: i64) -> String {
     format!("[{word} #{number}]")
 }
 
+/// The reminder to an article's owner that its review is due: subject and
+/// body in `lang`. `due` is the review date as the owner reads it, `path`
+/// the article's address in the console.
+pub fn knowledge_review(
+    lang: Lang,
+    name: &str,
+    title: &str,
+    due: &str,
+    path: &str,
+) -> (String, String) {
+    match lang {
+        Lang::Fi => (
+            format!("Tietämysartikkeli odottaa tarkistusta: {title}"),
+            format!(
+                "Hei {name},\n\nOmistamasi tietämysartikkelin \"{title}\" tarkistuspäivä oli {due}.\n\
+                 Tarkista, pitääkö ohje yhä paikkansa, ja päivitä se tai aseta uusi tarkistuspäivä.\n\
+                 Artikkeli konsolissa: {path}\n\nTuki\n"
+            ),
+        ),
+        Lang::En => (
+            format!("Knowledge article due for review: {title}"),
+            format!(
+                "Hello {name},\n\nthe knowledge article \"{title}\" that you own was due for review on {due}.\n\
+                 Check that it still holds, then update it or set a new review date.\n\
+                 The article in the console: {path}\n\nTuki\n"
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,35 +309,5 @@ mod tests {
         assert_eq!(file_size(512), "512 B");
         assert_eq!(file_size(34 * 1024), "34 kB");
         assert_eq!(file_size(5 * 1024 * 1024 / 2), "2.5 MB");
-    }
-}
-
-/// The reminder to an article's owner that its review is due: subject and
-/// body in `lang`. `due` is the review date as the owner reads it, `path`
-/// the article's address in the console.
-pub fn knowledge_review(
-    lang: Lang,
-    name: &str,
-    title: &str,
-    due: &str,
-    path: &str,
-) -> (String, String) {
-    match lang {
-        Lang::Fi => (
-            format!("Tietämysartikkeli odottaa tarkistusta: {title}"),
-            format!(
-                "Hei {name},\n\nomistamasi tietämysartikkelin \"{title}\" tarkistuspäivä oli {due}.\n\
-                 Tarkista, pitääkö ohje yhä paikkansa, ja päivitä se tai aseta uusi tarkistuspäivä.\n\
-                 Artikkeli konsolissa: {path}\n\nTuki\n"
-            ),
-        ),
-        Lang::En => (
-            format!("Knowledge article due for review: {title}"),
-            format!(
-                "Hello {name},\n\nthe knowledge article \"{title}\" that you own was due for review on {due}.\n\
-                 Check that it still holds, then update it or set a new review date.\n\
-                 The article in the console: {path}\n\nTuki\n"
-            ),
-        ),
     }
 }

@@ -29,6 +29,33 @@
   });
   document.addEventListener("htmx:afterSwap", function () { current = -1; });
 
+  // "Insert solution into reply": the use is counted by the server, which
+  // answers with the text; it goes into the reply box where the cursor is,
+  // keeping what the agent already wrote. Without this, the form opens the
+  // ticket with the reply box filled.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.classList || !form.classList.contains("insert-article")) return;
+    var box = document.querySelector("#composer textarea[name=body]");
+    if (!box || !window.fetch) return;
+    e.preventDefault();
+    fetch(form.action, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-Tuki-Insert": "1", "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(new FormData(form)).toString()
+    }).then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (text) {
+        var at = box.selectionStart || box.value.length;
+        var before = box.value.slice(0, at), after = box.value.slice(at);
+        var sep = before && !/\n$/.test(before) ? "\n\n" : "";
+        box.value = before + sep + text + after;
+        box.focus();
+        box.selectionStart = box.selectionEnd = (before + sep + text).length;
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      })
+      .catch(function () { form.submit(); });
+  });
+
   // Live updates: the console listens; when a ticket changes, the list or the
   // ticket's header and timeline are fetched again (the composer is kept).
   var main = document.getElementById("main");

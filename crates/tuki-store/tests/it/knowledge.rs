@@ -572,6 +572,15 @@ async fn owners_are_reminded_of_overdue_reviews(db: TestDb) {
     assert!(reminders[0]
         .body
         .contains(&format!("/agent/knowledge/{}", a.id)));
+    insta::assert_snapshot!(
+        "knowledge_review_mail",
+        format!(
+            "To: {}\nSubject: {}\n\n{}",
+            reminders[0].recipient,
+            reminders[0].subject,
+            reminders[0].body.replace(&format!("/{}\n", a.id), "/ID\n")
+        )
+    );
     // Not again the next day; again a week later.
     clock.advance(SignedDuration::from_hours(24));
     assert_eq!(store.remind_article_owners().await.unwrap(), 0);

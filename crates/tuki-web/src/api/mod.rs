@@ -12,6 +12,7 @@ pub mod attachments;
 pub mod directory;
 pub mod files;
 pub mod jobs;
+pub mod knowledge;
 pub mod outbox;
 pub mod phone;
 pub mod resource;
@@ -81,7 +82,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox::list_prefs))
         .routes(routes!(outbox::set_pref))
         .routes(routes!(outbox::list_outbox))
-        .routes(routes!(files::files_overview));
+        .routes(routes!(files::files_overview))
+        .routes(routes!(
+            knowledge::list_knowledge,
+            knowledge::create_knowledge
+        ))
+        .routes(routes!(
+            knowledge::get_knowledge,
+            knowledge::update_knowledge
+        ))
+        .routes(routes!(knowledge::set_knowledge_state))
+        .routes(routes!(knowledge::list_revisions))
+        .routes(routes!(knowledge::revision_diff))
+        .routes(routes!(knowledge::feedback))
+        .routes(routes!(knowledge::use_article))
+        .routes(routes!(knowledge::suggestions))
+        .routes(routes!(knowledge::get_settings, knowledge::put_settings));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())

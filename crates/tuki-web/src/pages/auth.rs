@@ -263,6 +263,11 @@ impl<const FILES: bool> FromRequest<AppState> for Posted<FILES> {
     }
 }
 
+/// Whether a token posted without [`Posted`] is the viewer's CSRF token.
+pub fn csrf_matches(v: &Viewer, token: Option<&str>) -> bool {
+    token.is_some_and(|t| same(t, &v.csrf))
+}
+
 pub fn csrf_refused(lang: Lang) -> Response {
     PageError::new(StatusCode::FORBIDDEN, lang, i18n::t(lang, "error.csrf")).into_response()
 }

@@ -26,8 +26,10 @@ pub mod files;
 pub mod files_admin;
 pub mod form;
 pub mod i18n;
+pub mod knowledge;
 pub mod live;
 pub mod mail_admin;
+pub mod markdown;
 pub mod portal;
 pub mod render;
 pub mod resource;
@@ -146,6 +148,31 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/agent/customers", get(console::customer_search))
         .route("/agent/search", get(search::agent))
         .route("/agent/tickets/{number}/similar", get(search::similar))
+        .route(
+            "/agent/tickets/{number}/knowledge/{id}",
+            post(knowledge::at_work::insert),
+        )
+        .route("/agent/knowledge", get(knowledge::list))
+        .route(
+            "/agent/knowledge/new",
+            get(knowledge::edit::new_page).post(knowledge::edit::create),
+        )
+        .route("/agent/knowledge/{id}", get(knowledge::view))
+        .route(
+            "/agent/knowledge/{id}/edit",
+            get(knowledge::edit::edit_page).post(knowledge::edit::update),
+        )
+        .route(
+            "/agent/knowledge/{id}/state",
+            post(knowledge::edit::set_state),
+        )
+        .route("/agent/knowledge/{id}/feedback", post(knowledge::feedback))
+        .route("/agent/knowledge/{id}/revisions", get(knowledge::revisions))
+        .route("/help", get(knowledge::help::list))
+        .route("/help/{id}", get(knowledge::help::article))
+        .route("/help/{id}/feedback", post(knowledge::help::feedback))
+        .route("/portal/new/suggest", get(knowledge::help::suggest))
+        .route("/portal/solved/{id}", post(knowledge::help::solved))
         .route("/agent/calls/{id}/card", get(calls::card))
         .route("/agent/calls/{id}/ticket", post(calls::register))
         .route("/agent/tickets/{number}", get(console::ticket_page))

@@ -27,6 +27,8 @@ fn customers_only(v: &Viewer) -> Option<axum::response::Response> {
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     q: Option<String>,
+    /// Back from "This solved my problem".
+    solved: Option<String>,
 }
 
 /// The customer's requests, or those matching their search.
@@ -69,7 +71,10 @@ pub async fn list(
             }
         })
         .collect();
-    Ok(render("portal_list.html", v.ctx(context! { rows => rows })))
+    Ok(render(
+        "portal_list.html",
+        v.ctx(context! { rows => rows, solved => lq.solved.is_some() }),
+    ))
 }
 
 fn new_form(v: &Viewer, values: Value, error: Option<Mistake>) -> axum::response::Response {

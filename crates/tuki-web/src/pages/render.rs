@@ -55,6 +55,16 @@ templates!(
     "portal_ticket.html",
     "call_card.html",
     "settings.html",
+    "kb_macros.html",
+    "kb_sections.html",
+    "knowledge.html",
+    "knowledge_article.html",
+    "knowledge_form.html",
+    "knowledge_revisions.html",
+    "help_base.html",
+    "help.html",
+    "help_article.html",
+    "help_suggest.html",
 );
 
 /// `t("key", name=value)` in templates: the text in the page's language.

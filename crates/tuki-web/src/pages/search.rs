@@ -157,6 +157,7 @@ pub async fn agent(
         error => outcome.error,
         searched => found.is_some(),
         hits => found.map(|r| hits(&r.tickets)).unwrap_or_default(),
+        articles => found.map(|r| super::knowledge::hit_rows(v.lang, &r.articles)).unwrap_or_default(),
         customers => found.map(|r| Value::from_serialize(&r.customers)),
         more => found.is_some_and(|r| r.more),
         page => page,
@@ -191,8 +192,9 @@ pub(super) async fn portal(
     ))
 }
 
-/// `/agent/tickets/{number}/similar`: solved requests like this one, for
-/// the ticket page's side (loaded after the page, so it never slows it).
+/// `/agent/tickets/{number}/similar`: knowledge articles about this
+/// request and solved requests like it, for the ticket page's side (loaded
+/// after the page, so it never slows it).
 pub async fn similar(
     State(state): State<AppState>,
     v: Viewer,
@@ -211,8 +213,17 @@ pub async fn similar(
         .similar_tickets(&v.actor, t.id, 5)
         .await
         .map_err(|e| v.err(e))?;
+    let articles = state
+        .store
+        .suggest_articles_for_ticket(&v.actor, t.id, 3)
+        .await
+        .map_err(|e| v.err(e))?;
     Ok(render(
         "similar.html",
-        v.ctx(context! { hits => hits(&found) }),
+        v.ctx(context! {
+            number => number,
+            hits => hits(&found),
+            articles => super::knowledge::hit_rows(v.lang, &articles),
+        }),
     ))
 }

@@ -5,6 +5,7 @@ mod access;
 mod admin_resources;
 mod errors;
 mod files;
+mod knowledge;
 mod live;
 mod mail_admin;
 mod openapi;

@@ -33,7 +33,7 @@ use crate::AppState;
 
 const PER_PAGE: i64 = 50;
 
-pub(super) fn staff_only(v: &Viewer) -> Result<(), PageError> {
+pub(crate) fn staff_only(v: &Viewer) -> Result<(), PageError> {
     if v.is_staff() {
         Ok(())
     } else {

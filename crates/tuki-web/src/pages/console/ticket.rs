@@ -86,6 +86,18 @@ pub(super) async fn ticket_view(
     error: Option<Mistake>,
     invite_link: Option<String>,
 ) -> PageResult {
+    ticket_view_with(state, v, number, error, invite_link, None).await
+}
+
+/// The ticket page, with the reply box holding `composer` if given.
+async fn ticket_view_with(
+    state: &AppState,
+    v: &Viewer,
+    number: i64,
+    error: Option<Mistake>,
+    invite_link: Option<String>,
+    composer: Option<String>,
+) -> PageResult {
     staff_only(v)?;
     let store = &state.store;
     let a = &v.actor;
@@ -138,6 +150,7 @@ pub(super) async fn ticket_view(
             merged_into => t.merged_into_id,
             created => when(t.created_at),
             active => t.state.is_active(),
+            solved => matches!(t.state, TicketState::Resolved | TicketState::Closed),
             due => crate::pages::due::badge(v.lang, &t, state.store.now()),
         },
         requester => context! {
@@ -165,6 +178,7 @@ pub(super) async fn ticket_view(
             .map(|g| context! { id => g.id, name => &g.name, tier => g.tier }).collect::<Vec<_>>(),
         error => &error,
         invite_link => invite_link,
+        composer => composer,
     });
     Ok(with_status(render("ticket.html", ctx), &error))
 }
@@ -291,13 +305,25 @@ fn timeline(
     timeline
 }
 
+#[derive(serde::Deserialize, Default)]
+pub struct TicketPageQuery {
+    /// A knowledge article whose solution fills the reply box.
+    insert: Option<i64>,
+}
+
 pub async fn ticket_page(
     State(state): State<AppState>,
     v: Viewer,
+    headers: axum::http::HeaderMap,
     Path(number): Path<i64>,
+    axum::extract::Query(tq): axum::extract::Query<TicketPageQuery>,
 ) -> PageResult {
     if !v.is_staff() {
         return Ok(Redirect::to(&format!("/portal/tickets/{number}")).into_response());
     }
-    ticket_view(&state, &v, number, None, None).await
+    let composer = match tq.insert {
+        Some(id) => crate::pages::knowledge::at_work::prefill(&state, &v, &headers, id).await,
+        None => None,
+    };
+    ticket_view_with(&state, &v, number, None, None, composer).await
 }
