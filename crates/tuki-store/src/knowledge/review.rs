@@ -72,14 +72,18 @@ impl Store {
             let title: String = r.try_get("title")?;
             let name: String = r.try_get("name")?;
             let lang = Lang::from_code(&r.try_get::<String, _>("language")?);
-            // The date as the desk's people read it (Finland's day).
+            // The day in Finland (the desk's home), as the owner reads dates.
+            let format = match lang {
+                Lang::Fi => "%-d.%-m.%Y",
+                Lang::En => "%Y-%m-%d",
+            };
             let due = review_by
                 .map(|t| {
                     t.to_zoned(
                         jiff::tz::TimeZone::get("Europe/Helsinki")
                             .unwrap_or(jiff::tz::TimeZone::UTC),
                     )
-                    .date()
+                    .strftime(format)
                     .to_string()
                 })
                 .unwrap_or_default();
