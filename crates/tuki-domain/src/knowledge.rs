@@ -261,6 +261,48 @@ pub fn draft_from_ticket(subject: &str, first_message: &str, last_answer: &str) 
     }
 }
 
+/// A form of the website's help widget sent sooner than this after it was
+/// shown was not filled in by a person.
+pub const FORM_MIN_SECONDS: i64 = 3;
+/// A form older than this is stale (a token harvested and replayed later).
+pub const FORM_MAX_HOURS: i64 = 2;
+
+/// What the spam checks say of a request sent from the website's widget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormVerdict {
+    Genuine,
+    /// The field people do not see was filled in.
+    Honeypot,
+    /// Sent within seconds of the form being shown.
+    TooFast,
+    /// No such form shown, used already, or shown too long ago.
+    Stale,
+}
+
+/// The widget's spam rule, without any third-party service: the honeypot
+/// field must be empty and the form must have been shown (its token known,
+/// `issued`) between [`FORM_MIN_SECONDS`] and [`FORM_MAX_HOURS`] ago.
+pub fn widget_form_verdict(
+    honeypot: &str,
+    issued: Option<Timestamp>,
+    now: Timestamp,
+) -> FormVerdict {
+    if !honeypot.trim().is_empty() {
+        return FormVerdict::Honeypot;
+    }
+    let Some(issued) = issued else {
+        return FormVerdict::Stale;
+    };
+    let age = now.duration_since(issued);
+    if age < SignedDuration::from_secs(FORM_MIN_SECONDS) {
+        FormVerdict::TooFast
+    } else if age > SignedDuration::from_hours(FORM_MAX_HOURS) {
+        FormVerdict::Stale
+    } else {
+        FormVerdict::Genuine
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +401,33 @@ mod tests {
             shown,
             ["same:a", "removed:b", "added:B", "same:c", "added:d"]
         );
+    }
+
+    #[test]
+    fn the_widget_catches_robots_by_honeypot_and_timing() {
+        let shown: Timestamp = "2026-12-01T08:00:00Z".parse().unwrap();
+        let at = |secs: i64| shown + SignedDuration::from_secs(secs);
+        assert_eq!(
+            widget_form_verdict("", Some(shown), at(20)),
+            FormVerdict::Genuine
+        );
+        assert_eq!(
+            widget_form_verdict("http://spam", Some(shown), at(20)),
+            FormVerdict::Honeypot
+        );
+        assert_eq!(
+            widget_form_verdict("", Some(shown), at(1)),
+            FormVerdict::TooFast
+        );
+        assert_eq!(
+            widget_form_verdict("", Some(shown), at(3)),
+            FormVerdict::Genuine
+        );
+        assert_eq!(
+            widget_form_verdict("", Some(shown), at(2 * 3600 + 1)),
+            FormVerdict::Stale
+        );
+        assert_eq!(widget_form_verdict("", None, at(20)), FormVerdict::Stale);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A rate limit was reached (the website widget).
+    #[error("too many requests")]
+    TooManyRequests,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -124,6 +127,12 @@ impl IntoResponse for AppError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request body is too large".into(),
+                None,
+            ),
+            AppError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many requests from this address; try again later".into(),
                 None,
             ),
             AppError::Store(e) => {

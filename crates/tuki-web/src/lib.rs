@@ -8,6 +8,7 @@ pub mod extract;
 pub mod openapi;
 pub mod pages;
 mod security;
+pub mod widget;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed });
     top.nest("/api/v1", api)
         .merge(pages::routes(&state))
+        .merge(widget::routes())
         .fallback(pages::not_found)
         // 1 MiB is plenty for JSON; attachments have their own limit.
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))

@@ -141,9 +141,12 @@ impl Store {
         Ok(())
     }
 
-    /// Failed sign-ins under `key` (e.g. `email:…`, `ip:…`) in the last
-    /// `window_micros`.
-    pub async fn login_failures(&self, key: &str, window_micros: i64) -> Result<i64> {
+    /// Attempts counted for a rate limit under `key` in the last
+    /// `window_micros`: failed sign-ins (`email:…`, `ip:…`) and requests
+    /// sent from the website's help widget (`widget:ip:…`). One table
+    /// (`login_failures`, named for its first use) for every node, so a
+    /// limit holds however many servers share the database.
+    pub async fn attempts(&self, key: &str, window_micros: i64) -> Result<i64> {
         let since = to_db(self.now()) - window_micros;
         let row =
             sqlx::query("SELECT COUNT(*) AS n FROM login_failures WHERE key = $1 AND at > $2")
@@ -154,7 +157,7 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    pub async fn record_login_failure(&self, keys: &[String]) -> Result<()> {
+    pub async fn record_attempts(&self, keys: &[String]) -> Result<()> {
         let at = to_db(self.now());
         let mut tx = self.begin_write().await?;
         for key in keys {
@@ -173,7 +176,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
+    pub async fn clear_attempts(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
             .execute(&self.write)

@@ -13,6 +13,8 @@
 //!   mail (the `knowledge_review` job of the one queue).
 //! - `settings.rs`: whether public articles are read without signing in,
 //!   and the websites that may embed the help widget.
+//! - `widget.rs`: the widget's request form (single-use tokens for the
+//!   domain's spam rule) and the ticket a request becomes.
 //!
 //! Searching articles is search's (`search/articles.rs`), on the same index
 //! as tickets.
@@ -20,11 +22,13 @@
 mod review;
 mod settings;
 mod usage;
+mod widget;
 mod write;
 
 pub use review::KNOWLEDGE_REVIEW_JOB;
 pub use settings::KnowledgeSettings;
 pub use usage::{Feedback, UsedArticle};
+pub use widget::{WidgetOutcome, WidgetRequest};
 pub use write::{ArticleInput, StateInput};
 
 use jiff::Timestamp;

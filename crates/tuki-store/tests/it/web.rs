@@ -409,34 +409,28 @@ async fn login_failures_are_counted_per_key_in_a_window(db: TestDb) {
     let email = "email:someone@desk.test".to_string();
     let ip = "ip:192.0.2.7".to_string();
     for _ in 0..3 {
-        s.record_login_failure(&[email.clone(), ip.clone()])
+        s.record_attempts(&[email.clone(), ip.clone()])
             .await
             .unwrap();
     }
-    s.record_login_failure(std::slice::from_ref(&ip))
-        .await
-        .unwrap();
-    assert_eq!(s.login_failures(&email, window).await.unwrap(), 3);
-    assert_eq!(s.login_failures(&ip, window).await.unwrap(), 4);
+    s.record_attempts(std::slice::from_ref(&ip)).await.unwrap();
+    assert_eq!(s.attempts(&email, window).await.unwrap(), 3);
+    assert_eq!(s.attempts(&ip, window).await.unwrap(), 4);
     assert_eq!(
-        s.login_failures("email:other@desk.test", window)
-            .await
-            .unwrap(),
+        s.attempts("email:other@desk.test", window).await.unwrap(),
         0
     );
 
     // A success clears its own key only.
-    s.clear_login_failures(&email).await.unwrap();
-    assert_eq!(s.login_failures(&email, window).await.unwrap(), 0);
-    assert_eq!(s.login_failures(&ip, window).await.unwrap(), 4);
+    s.clear_attempts(&email).await.unwrap();
+    assert_eq!(s.attempts(&email, window).await.unwrap(), 0);
+    assert_eq!(s.attempts(&ip, window).await.unwrap(), 4);
 
     // Failures older than the window no longer count.
     clock.advance(SignedDuration::from_secs(10 * 60));
-    s.record_login_failure(std::slice::from_ref(&ip))
-        .await
-        .unwrap();
+    s.record_attempts(std::slice::from_ref(&ip)).await.unwrap();
     clock.advance(SignedDuration::from_secs(6 * 60));
-    assert_eq!(s.login_failures(&ip, window).await.unwrap(), 1);
+    assert_eq!(s.attempts(&ip, window).await.unwrap(), 1);
 }
 
 async fn attachments_follow_the_ticket_rules(db: TestDb) {

@@ -39,13 +39,19 @@ pub const LIMIT_WINDOW: i64 = 15 * 60 * 1_000_000;
 /// appended last to `X-Forwarded-For`; the header is not believed from
 /// anyone else, as a client could then pick a new address per attempt.
 pub fn client_key(req: &Request) -> Option<String> {
-    use std::net::{IpAddr, SocketAddr};
     let peer = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())?;
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    client_key_of(peer, req.headers())
+}
+
+/// [`client_key`] from the peer's address and the request's headers.
+pub fn client_key_of(peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> Option<String> {
+    use std::net::IpAddr;
+    let peer = peer?;
     let forwarded = || {
-        req.headers()
+        headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -419,9 +425,9 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
     let key = format!("email:{email}");
     let store = &state.store;
     let result: Result<Response, tuki_store::StoreError> = async {
-        let mut limited = store.login_failures(&key, LIMIT_WINDOW).await? >= LIMIT_PER_EMAIL;
+        let mut limited = store.attempts(&key, LIMIT_WINDOW).await? >= LIMIT_PER_EMAIL;
         if let (false, Some(client)) = (limited, &client) {
-            limited = store.login_failures(client, LIMIT_WINDOW).await? >= LIMIT_PER_IP;
+            limited = store.attempts(client, LIMIT_WINDOW).await? >= LIMIT_PER_IP;
         }
         if limited {
             return Ok(login_form(
@@ -442,7 +448,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         if !verify(hash, password).await || user_id.is_none() {
             let mut keys = vec![key.clone()];
             keys.extend(client.clone());
-            store.record_login_failure(&keys).await?;
+            store.record_attempts(&keys).await?;
             return Ok(login_form(
                 &state,
                 &headers,
@@ -456,7 +462,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
         let user_id = user_id.expect("checked above");
         // The address's failures stay: signing in to one's own account must
         // not reset the count of guesses at others.
-        store.clear_login_failures(&key).await?;
+        store.clear_attempts(&key).await?;
         let session = store.create_session(user_id).await?;
         let to = next.clone().unwrap_or("/".into());
         Ok(signed_in(&state, &headers, &session.token, &to))

@@ -62,6 +62,8 @@ pub struct Web {
     /// Whether this server sends mail (an SMTP server is configured); the
     /// outbox page says so when it does not.
     pub sends_mail: bool,
+    /// The website widget's per-minute limit on this server.
+    pub widget: crate::widget::WidgetLimiter,
 }
 
 impl Web {
@@ -75,6 +77,7 @@ impl Web {
             live: live::Live::new(),
             counts: console::CountsCache::default(),
             sends_mail: false,
+            widget: crate::widget::WidgetLimiter::default(),
         }
     }
 
@@ -215,6 +218,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/quarantine/{id}/discard", post(mail_admin::discard))
         .route("/admin/outbox", get(mail_admin::outbox))
         .route("/admin/files", get(files_admin::overview))
+        .route(
+            "/admin/knowledge",
+            get(knowledge::settings::page).post(knowledge::settings::save),
+        )
         .route("/admin/outbox/{id}/send", post(mail_admin::send_now))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/portal", get(portal::list))

@@ -65,6 +65,7 @@ templates!(
     "help.html",
     "help_article.html",
     "help_suggest.html",
+    "admin_knowledge.html",
 );
 
 /// `t("key", name=value)` in templates: the text in the page's language.

@@ -14,6 +14,7 @@ mod settings;
 mod sla;
 mod slow_clients;
 mod story;
+mod widget;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE};
 use reqwest::{redirect, Client, Method, Response, StatusCode};
@@ -33,14 +34,20 @@ pub struct App {
 }
 
 pub async fn spawn_app(db: TestDb) -> App {
+    spawn_app_with(db, |s| s).await
+}
+
+/// [`spawn_app`] with the store adjusted first (a clock of the test's own).
+pub async fn spawn_app_with(db: TestDb, adjust: impl FnOnce(Store) -> Store) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = tuki_web::AppState::new(db.store.clone());
+    let store = adjust(db.store.clone());
+    let state = tuki_web::AppState::new(store.clone());
     tokio::spawn(tuki_web::serve(listener, state, std::future::pending()));
     App {
         base,
         client: Client::new(),
-        store: db.store.clone(),
+        store,
         _db: db,
     }
 }

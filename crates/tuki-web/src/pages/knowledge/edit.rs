@@ -7,9 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{context, Value};
 use serde::Deserialize;
-use tuki_domain::directory::{Language, Role};
+use tuki_domain::directory::Language;
 use tuki_domain::knowledge::{ArticleState, ArticleText, ArticleVisibility};
-use tuki_store::directory::UserFilter;
 use tuki_store::knowledge::{ArticleInput, StateInput};
 
 use super::super::auth::{Posted, Viewer};
@@ -31,22 +30,10 @@ pub struct NewQuery {
 
 /// Staff who may own articles, for the owner list.
 async fn owners(state: &AppState, v: &Viewer) -> Result<Vec<Value>, super::super::PageError> {
-    let mut people = Vec::new();
-    for role in [Role::Agent, Role::Admin] {
-        let found = state
-            .store
-            .users(
-                &v.actor,
-                &UserFilter {
-                    role: Some(role),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| v.err(e))?;
-        people.extend(found.into_iter().filter(|u| u.active));
-    }
+    let mut people = super::super::admin::staff(&state.store, &v.actor)
+        .await
+        .map_err(|e| v.err(e))?;
+    people.retain(|u| u.active);
     people.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(people
         .iter()

@@ -8,6 +8,7 @@
 pub mod at_work;
 pub mod edit;
 pub mod help;
+pub mod settings;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
