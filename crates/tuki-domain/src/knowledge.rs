@@ -25,6 +25,36 @@ string_enum! {
     ArticleVisibility { Internal = "internal", Public = "public" }
 }
 
+/// Markdown as plain text for snippets and lists: emphasis and code marks
+/// and heading hashes dropped, links shown by their text.
+pub fn plain(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for line in markdown.lines() {
+        let line = line
+            .trim_start_matches('#')
+            .trim_start_matches('>')
+            .trim_start();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' | '_' | '`' => {}
+                // [text](address) → text
+                ']' if chars.peek() == Some(&'(') => {
+                    for d in chars.by_ref() {
+                        if d == ')' {
+                            break;
+                        }
+                    }
+                }
+                '[' => {}
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
 /// Who may read an article: staff any, in any state; customers and
 /// readers who have not signed in (`None`) only published public ones.
 pub fn can_read(
@@ -400,6 +430,14 @@ mod tests {
         assert_eq!(
             shown,
             ["same:a", "removed:b", "added:B", "same:c", "added:d"]
+        );
+    }
+
+    #[test]
+    fn markdown_reads_as_plain_text() {
+        assert_eq!(
+            plain("## Fix\nShows **E15**; see [the manual](https://x.test/m) and `reset`."),
+            "Fix\nShows E15; see the manual and reset."
         );
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::Row;
 use tuki_domain::access::Actor;
-use tuki_domain::knowledge::ArticleState;
+use tuki_domain::knowledge::{plain, ArticleState};
 use tuki_domain::search::{opening, snippet, Piece, SearchQuery};
 
 use super::query::MatchSql;
@@ -153,11 +153,11 @@ impl Store {
                     continue;
                 }
             }
-            let body = [&text.symptom, &text.cause, &text.solution];
+            let body = [&text.symptom, &text.cause, &text.solution].map(|b| plain(b));
             let snippet = body
                 .iter()
                 .find_map(|b| snippet(b, query, SNIPPET_CHARS))
-                .unwrap_or_else(|| opening(&text.symptom, SNIPPET_CHARS));
+                .unwrap_or_else(|| opening(&body[0], SNIPPET_CHARS));
             hits.push(ArticleHit { article, snippet });
         }
         Ok(hits)
