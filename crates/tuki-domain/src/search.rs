@@ -179,12 +179,17 @@ pub fn index_terms<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// Letters a word needs before a relaxed query matches it by its start.
+const RELAXED_MIN: usize = 5;
+
 /// One word of a query: the terms any of which matches it, and the prefix
 /// it also matches by while it is being typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryWord {
     pub terms: Vec<String>,
     pub prefix: Option<String>,
+    /// The word as typed, folded.
+    pub folded: String,
 }
 
 /// A parsed query: every word must match.
@@ -220,7 +225,11 @@ impl SearchQuery {
             if terms.is_empty() && prefix.is_none() {
                 continue;
             }
-            let w = QueryWord { terms, prefix };
+            let w = QueryWord {
+                terms,
+                prefix,
+                folded,
+            };
             if !words.contains(&w) {
                 words.push(w);
             }
@@ -243,6 +252,7 @@ impl SearchQuery {
             let w = QueryWord {
                 terms,
                 prefix: None,
+                folded: fold(word),
             };
             if !words.contains(&w) {
                 words.push(w);
@@ -256,6 +266,38 @@ impl SearchQuery {
 
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+
+    /// The query loosened for a second pass when too little matched every
+    /// word: any word may match (ranked by how many and how rare), and a
+    /// word of five letters or more also matches words that begin like it
+    /// (all but its last two letters, at least four): cheap tolerance of
+    /// typos at a word's end and of forms the stemmers miss ("printr" finds
+    /// "printer", "vesi" does not find "vettä", "pesukonetta" finds
+    /// "pesukoneen").
+    pub fn relaxed(&self) -> SearchQuery {
+        let words = self
+            .words
+            .iter()
+            .map(|w| {
+                let letters: Vec<char> = w.folded.chars().collect();
+                // The shorter start wins over a prefix being typed.
+                let prefix = (letters.len() >= RELAXED_MIN)
+                    .then(|| {
+                        letters[..(letters.len() - 2).max(4)]
+                            .iter()
+                            .collect::<String>()
+                    })
+                    .filter(|p: &String| p.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .or_else(|| w.prefix.clone());
+                QueryWord {
+                    terms: w.terms.clone(),
+                    prefix,
+                    folded: w.folded.clone(),
+                }
+            })
+            .collect();
+        SearchQuery { words }
     }
 
     /// Whether one word of a text matches one of the query's words.
@@ -366,6 +408,19 @@ pub fn opening(text: &str, max_chars: usize) -> Vec<Piece> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_relaxed_query_forgives_a_word_end() {
+        let q = SearchQuery::parse("q", "printr pesukonetta ei ")
+            .unwrap()
+            .relaxed();
+        let prefixes: Vec<Option<&str>> = q.words.iter().map(|w| w.prefix.as_deref()).collect();
+        assert_eq!(prefixes, [Some("prin"), Some("pesukonet")]);
+        assert_eq!(q.matched("The printer of the office"), 1);
+        assert_eq!(q.matched("Pesukoneen luukku ja printteri"), 2);
+        assert_eq!(q.matched("Paperi ja muste"), 0);
+    }
+
     use super::*;
 
     fn q(s: &str) -> SearchQuery {

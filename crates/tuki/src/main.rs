@@ -3,6 +3,7 @@
 mod bench;
 mod bench_connections;
 mod bench_files;
+mod bench_quality;
 mod bench_search;
 mod bench_sla;
 mod files;
@@ -175,6 +176,9 @@ enum Command {
     /// Measure full-text search: index build time and memory, search
     /// latency as staff and as a customer, at one and several searchers.
     BenchSearch(bench_search::BenchSearchArgs),
+    /// Measure search quality on the judged query set: nDCG@10 and MRR@10
+    /// of Tuki's search next to a plain substring baseline.
+    BenchSearchQuality(bench_quality::BenchQualityArgs),
     /// The mail channel: import mail (pipe or Maildir), mailboxes, quarantine.
     Mail {
         #[command(subcommand)]
@@ -355,6 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchFiles(args) => bench_files::run(args, cli.db).await?,
         Command::BenchConnections(args) => bench_connections::run(args, cli.db).await?,
         Command::BenchSearch(args) => bench_search::run(args, cli.db).await?,
+        Command::BenchSearchQuality(args) => bench_quality::run(args, cli.db).await?,
         Command::Mail { command } => mail::run(command, cli.db).await?,
         Command::Files { command } => files::run(command, cli.db).await?,
         Command::Search { command } => search::run(command, cli.db).await?,

@@ -46,7 +46,8 @@ pub struct ArticleHit {
 impl Store {
     /// Articles the reader may read matching every word typed (the last
     /// also as a prefix), those with every word in the title first, then
-    /// the latest changed.
+    /// the latest changed; when fewer than a page do, then those matching
+    /// most of the words ([`SearchQuery::relaxed`]), by rank.
     pub async fn search_articles(
         &self,
         reader: Option<&Actor>,
@@ -56,8 +57,35 @@ impl Store {
         let Some(m) = MatchSql::new(self.engine(), &query, false) else {
             return Ok(Vec::new());
         };
-        self.ranked_articles(reader, &m, &query, &req.filter, None)
-            .await
+        let mut hits = self
+            .ranked_articles(reader, &m, &query, &req.filter, None)
+            .await?;
+        // Too few with every word: fill the first page from the loosened
+        // query (most of the words, typos at a word's end forgiven), after
+        // the articles that hold every word.
+        let limit = req.filter.limit.clamp(1, 100) as usize;
+        if hits.len() < limit && req.filter.offset <= 0 {
+            let relaxed = query.relaxed();
+            if let Some(any) = MatchSql::new(self.engine(), &relaxed, true) {
+                let needed = relaxed.words.len().div_ceil(2);
+                let filter = ArticleFilter {
+                    limit: (limit * 3) as i64,
+                    ..req.filter.clone()
+                };
+                let more = self
+                    .ranked_articles(reader, &any, &relaxed, &filter, Some(needed))
+                    .await?;
+                for h in more {
+                    if hits.len() == limit {
+                        break;
+                    }
+                    if !hits.iter().any(|x| x.article.id == h.article.id) {
+                        hits.push(h);
+                    }
+                }
+            }
+        }
+        Ok(hits)
     }
 
     /// Published articles about `text` (a ticket's subject and first

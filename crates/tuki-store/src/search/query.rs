@@ -236,6 +236,8 @@ pub struct SearchResults {
     pub tickets: Vec<TicketHit>,
     /// Whether there are more tickets after these (ask with `offset`).
     pub more: bool,
+    /// No ticket held every word: these hold some of them.
+    pub relaxed: bool,
     pub customers: Vec<CustomerHit>,
     /// Knowledge articles the caller may read (first page only; staff
     /// find drafts and internal ones too).
@@ -253,6 +255,7 @@ impl Store {
             return Ok(SearchResults {
                 tickets: Vec::new(),
                 more: false,
+                relaxed: false,
                 customers: Vec::new(),
                 articles: Vec::new(),
             });
@@ -263,7 +266,23 @@ impl Store {
             by_requester: true,
             except: None,
         };
-        let (tickets, more) = self.ranked(actor, &ranking, &req.filter, offset).await?;
+        let (mut tickets, mut more) = self.ranked(actor, &ranking, &req.filter, offset).await?;
+        // No ticket holds every word: those holding some of them (a typo,
+        // a word form the stemmers miss), by rank, said to be so.
+        let mut relaxed = false;
+        if tickets.is_empty() && offset == 0 {
+            let loose = query.relaxed();
+            if let Some(any) = MatchSql::new(self.engine(), &loose, true) {
+                let ranking = Ranking {
+                    m: &any,
+                    query: &loose,
+                    by_requester: true,
+                    except: None,
+                };
+                (tickets, more) = self.ranked(actor, &ranking, &req.filter, 0).await?;
+                relaxed = !tickets.is_empty();
+            }
+        }
         let customers = if req.customers && actor.is_staff() && offset == 0 {
             self.search_customers(&m, 10).await?
         } else {
@@ -282,6 +301,7 @@ impl Store {
         Ok(SearchResults {
             tickets,
             more,
+            relaxed,
             customers,
             articles,
         })

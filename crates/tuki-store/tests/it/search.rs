@@ -87,9 +87,33 @@ async fn finds_word_forms_in_both_languages(db: TestDb) {
     assert_eq!(numbers(&desk, agent, "naytto ").await, [other.number]);
     // Every word must match; the last may be a prefix while typed.
     assert_eq!(numbers(&desk, agent, "punainen tulost").await, [jam.number]);
+    // When no ticket holds every word, those holding some, said to be so.
+    let loose = desk
+        .store
+        .search(agent, &request("punainen skanneri"))
+        .await
+        .unwrap();
+    assert!(loose.relaxed);
     assert_eq!(
-        numbers(&desk, agent, "punainen skanneri").await,
-        Vec::<i64>::new()
+        loose
+            .tickets
+            .iter()
+            .map(|h| h.ticket.number)
+            .collect::<Vec<_>>(),
+        [jam.number]
+    );
+    assert!(
+        !desk
+            .store
+            .search(agent, &request("punainen tulost"))
+            .await
+            .unwrap()
+            .relaxed
+    );
+    // A typo at a word's end.
+    assert_eq!(
+        numbers(&desk, agent, "tulostn").await,
+        [printer.number, jam.number]
     );
     // By number.
     assert_eq!(

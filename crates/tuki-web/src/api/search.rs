@@ -20,7 +20,8 @@ use crate::AppState;
 pub struct SearchParams {
     /// The words to find, in Finnish or English: every word must match
     /// (any form of it: "tulostin" finds "tulostimen"); the last also as
-    /// the start of a word unless the query ends in a space.
+    /// the start of a word unless the query ends in a space. When no
+    /// ticket holds every word, those holding some are given (`relaxed`).
     #[param(min_length = 1, max_length = 200)]
     pub q: String,
     /// Comma-separated states, e.g. `resolved,closed`.

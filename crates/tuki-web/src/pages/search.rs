@@ -160,6 +160,7 @@ pub async fn agent(
         articles => found.map(|r| super::knowledge::hit_rows(v.lang, &r.articles)).unwrap_or_default(),
         customers => found.map(|r| Value::from_serialize(&r.customers)),
         more => found.is_some_and(|r| r.more),
+        relaxed => found.is_some_and(|r| r.relaxed),
         page => page,
     });
     Ok(render("search.html", ctx))
