@@ -361,3 +361,117 @@ impl Store {
         }))
     }
 }
+
+/// Ways to fix what the seeded problems are, for seeded knowledge articles.
+const FIXES: [(&str, &str); 6] = [
+    (
+        "Restart the device, then update its firmware from the settings menu.",
+        "Käynnistä laite uudelleen ja päivitä sen laiteohjelmisto asetusvalikosta.",
+    ),
+    (
+        "Unplug it for a minute, check the cable and the fuse, and plug it in again.",
+        "Irrota pistoke minuutiksi, tarkista johto ja sulake ja kytke laite uudelleen.",
+    ),
+    (
+        "Clean the filter and the vents; make sure nothing blocks the air flow.",
+        "Puhdista suodatin ja tuuletusaukot; varmista, ettei mikään estä ilmavirtaa.",
+    ),
+    (
+        "Reset the network settings and connect again with the new password.",
+        "Palauta verkkoasetukset ja yhdistä uudelleen uudella salasanalla.",
+    ),
+    (
+        "Replace the battery or the charger with an original part.",
+        "Vaihda akku tai laturi alkuperäiseen varaosaan.",
+    ),
+    (
+        "Book a service visit; the part is covered by the warranty.",
+        "Varaa huoltokäynti; osa kuuluu takuun piiriin.",
+    ),
+];
+
+impl Store {
+    /// Seeds `count` published knowledge articles by `author` about the
+    /// seeded problems, every other one in Finnish, two in three public,
+    /// each with its first revision, indexed for search.
+    pub async fn seed_articles(&self, author: i64, count: u64) -> Result<()> {
+        let at = to_db(now());
+        let mut done = 0u64;
+        while done < count {
+            let n = 200.min(count - done);
+            let mut tx = self.begin_write().await?;
+            let first_id: i64 =
+                sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM kb_articles")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("next")?;
+            let mut articles = String::from(
+                "INSERT INTO kb_articles (id, family_id, language, state, visibility, title, symptom, cause, \
+                 solution, products, category, owner_id, revision, created_by, created_at, updated_at, published_at) VALUES ",
+            );
+            let mut revisions = String::from(
+                "INSERT INTO kb_revisions (article_id, revision, author_id, at, note, state, title, symptom, cause, \
+                 solution, products, category) VALUES ",
+            );
+            for j in 0..n {
+                let seq = done + j;
+                let id = first_id + j as i64;
+                let s = seq as usize;
+                let (device, symptom, detail) = (
+                    DEVICES[s % DEVICES.len()],
+                    SYMPTOMS[(s / 3) % SYMPTOMS.len()],
+                    DETAILS[(s / 7) % DETAILS.len()],
+                );
+                let fix = FIXES[(s / 11) % FIXES.len()];
+                let fi = s.is_multiple_of(2);
+                let (title, symptom_text, solution, product) = if fi {
+                    (
+                        format!("{} {} (ohje {seq})", capital(device.1), symptom.1),
+                        format!("{} {} {}.", capital(device.1), symptom.1, detail.1),
+                        fix.1,
+                        device.1.replace(' ', "-"),
+                    )
+                } else {
+                    (
+                        format!("{} {} (guide {seq})", capital(device.0), symptom.0),
+                        format!("The {} {} {}.", device.0, symptom.0, detail.0),
+                        fix.0,
+                        device.0.replace(' ', "-"),
+                    )
+                };
+                let visibility = if s % 3 == 2 { "internal" } else { "public" };
+                let lang = if fi { "fi" } else { "en" };
+                let sep = if j == 0 { "" } else { ", " };
+                articles.push_str(&format!(
+                    "{sep}({id}, {id}, '{lang}', 'published', '{visibility}', '{title}', '{symptom_text}', '', \
+                     '{solution}', '{product}', '', {author}, 1, {author}, {at}, {at}, {at})"
+                ));
+                revisions.push_str(&format!(
+                    "{sep}({id}, 1, {author}, {at}, '', 'published', '{title}', '{symptom_text}', '', '{solution}', '{product}', '')"
+                ));
+            }
+            // Generated here, not user input: inlining is safe.
+            sqlx::raw_sql(&articles).execute(&mut *tx).await?;
+            sqlx::raw_sql(&revisions).execute(&mut *tx).await?;
+            let ids: Vec<i64> = (first_id..first_id + n as i64).collect();
+            crate::search::index_articles(&mut tx, &ids).await?;
+            tx.commit().await?;
+            done += n;
+        }
+        if self.engine() == crate::Engine::Postgres {
+            sqlx::raw_sql(
+                "SELECT setval(pg_get_serial_sequence('kb_articles', 'id'), (SELECT MAX(id) FROM kb_articles))",
+            )
+            .execute(&self.write)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn count_articles(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM kb_articles")
+            .fetch_one(&self.read)
+            .await?
+            .try_get("n")?)
+    }
+}

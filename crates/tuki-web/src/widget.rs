@@ -33,7 +33,7 @@ use tuki_store::knowledge::{ArticleFilter, WidgetOutcome, WidgetRequest};
 use tuki_store::search::ArticleSearch;
 
 use crate::error::AppError;
-use crate::pages::markdown::to_html;
+use crate::pages::markdown::to_html_on;
 use crate::AppState;
 
 /// The widget's script, embedded.
@@ -272,17 +272,21 @@ async fn article(
     }
     .await;
     match shown {
-        Ok(a) => answer(
-            &origin,
-            StatusCode::OK,
-            json!({
-                "id": a.id,
-                "title": a.title,
-                "symptom_html": to_html(&a.symptom),
-                "cause_html": to_html(&a.cause),
-                "solution_html": to_html(&a.solution),
-            }),
-        ),
+        Ok(a) => {
+            // The article's own images and links point back at the desk.
+            let base = crate::pages::console::base_url(&headers);
+            answer(
+                &origin,
+                StatusCode::OK,
+                json!({
+                    "id": a.id,
+                    "title": a.title,
+                    "symptom_html": to_html_on(&a.symptom, &base),
+                    "cause_html": to_html_on(&a.cause, &base),
+                    "solution_html": to_html_on(&a.solution, &base),
+                }),
+            )
+        }
         Err(e) => refusal(&origin, e),
     }
 }

@@ -22,6 +22,9 @@ pub struct BenchSearchArgs {
     /// Tickets to search (seeded when the database has fewer).
     #[arg(long, default_value_t = 100_000)]
     tickets: u64,
+    /// Knowledge articles to search (seeded when the database has fewer).
+    #[arg(long, default_value_t = 10_000)]
+    articles: u64,
     /// Searches per round.
     #[arg(long, default_value_t = 400)]
     searches: usize,
@@ -86,6 +89,19 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
+    let have = store.count_articles().await? as u64;
+    if have < args.articles {
+        let t = Instant::now();
+        store
+            .seed_articles(seeded.admin_id, args.articles - have)
+            .await?;
+        println!(
+            "seeded {} knowledge articles in {:.1} s",
+            args.articles - have,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let articles = store.count_articles().await?;
     let tickets = store.count_tickets().await?;
     let t = Instant::now();
     let done = if args.keep_index {
@@ -121,6 +137,7 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
         println!("  {:>7.1} ms  {q:?} ({n} results)", ms(*d));
     }
     let store = Arc::new(store);
+    let staff_again = staff.clone();
     for (who, actor) in [("staff", staff), ("customer", customer)] {
         let actor = Arc::new(actor);
         for c in [1, args.concurrency] {
@@ -132,6 +149,22 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
                 ms(percentile(&lat, 0.99)),
                 ms(*lat.last().unwrap_or(&Duration::ZERO)),
                 lat.len() as f64 / lat.iter().sum::<Duration>().as_secs_f64() * c as f64,
+                found as f64 / lat.len() as f64,
+            );
+        }
+    }
+    // Knowledge articles, as staff (every state) and as the public (the
+    // widget, the help pages: published public ones).
+    for (who, actor) in [("staff", Some(staff_again)), ("the public", None)] {
+        let actor = Arc::new(actor);
+        for c in [1, args.concurrency] {
+            let (lat, found) = article_round(&store, &actor, args.searches, c).await?;
+            println!(
+                "{engine}, {articles} articles ({tickets} tickets), as {who}, c={c}: {} searches, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.1} results per search (page of 10)",
+                lat.len(),
+                ms(percentile(&lat, 0.50)),
+                ms(percentile(&lat, 0.99)),
+                ms(*lat.last().unwrap_or(&Duration::ZERO)),
                 found as f64 / lat.len() as f64,
             );
         }
@@ -166,6 +199,48 @@ async fn round(
                     .await?;
                 lat.push(t.elapsed());
                 found += r.tickets.len();
+            }
+            anyhow::Ok((lat, found))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut found = 0;
+    for t in tasks {
+        let (lat, f) = t.await??;
+        all.extend(lat);
+        found += f;
+    }
+    all.sort();
+    Ok((all, found))
+}
+
+/// [`round`] for knowledge articles: a first page of 10.
+async fn article_round(
+    store: &Arc<tuki_store::Store>,
+    actor: &Arc<Option<Actor>>,
+    n: usize,
+    c: usize,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let mut tasks = Vec::new();
+    for worker in 0..c {
+        let (store, actor) = (store.clone(), actor.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut found = 0;
+            for i in (worker..n).step_by(c) {
+                let t = Instant::now();
+                let search = tuki_store::search::ArticleSearch {
+                    q: QUERIES[i % QUERIES.len()].to_string(),
+                    filter: tuki_store::knowledge::ArticleFilter {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                };
+                let r = store
+                    .search_articles(actor.as_ref().as_ref(), &search)
+                    .await?;
+                lat.push(t.elapsed());
+                found += r.len();
             }
             anyhow::Ok((lat, found))
         }));

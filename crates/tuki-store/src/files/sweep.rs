@@ -1,4 +1,5 @@
-//! The sweep: removes blobs no attachment names (an upload whose request
+//! The sweep: removes blobs no attachment (of a ticket's article or of a
+//! knowledge article) names (an upload whose request
 //! failed or was refused, the files of a deleted ticket), once their grace
 //! period has passed, on both backends; also uploads that never finished and
 //! stray files in the data folder. A job of the one queue, every hour.
@@ -86,7 +87,8 @@ impl Store {
 
     async fn sweep_blobs(&self, cutoff: i64, report: &mut SweepReport) -> Result<()> {
         const UNREFERENCED: &str = "touched_at < $1 AND NOT EXISTS \
-             (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256)";
+             (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256) AND NOT EXISTS \
+             (SELECT 1 FROM kb_files k WHERE k.sha256 = blobs.sha256)";
         loop {
             let rows = sqlx::query(&format!(
                 "SELECT sha256 FROM blobs WHERE {UNREFERENCED} ORDER BY sha256 LIMIT {BATCH}"

@@ -9,6 +9,7 @@
 //!   transaction.
 //! - `usage.rs`: views, uses in replies, helpful/not helpful, deflected
 //!   requests, and the draft a solved ticket gives.
+//! - `files.rs`: files and images of articles (blobs of the blob store).
 //! - `review.rs`: review dates: overdue reviews listed, owners reminded by
 //!   mail (the `knowledge_review` job of the one queue).
 //! - `settings.rs`: whether public articles are read without signing in,
@@ -19,12 +20,14 @@
 //! Searching articles is search's (`search/articles.rs`), on the same index
 //! as tickets.
 
+mod files;
 mod review;
 mod settings;
 mod usage;
 mod widget;
 mod write;
 
+pub use files::KnowledgeFile;
 pub use review::KNOWLEDGE_REVIEW_JOB;
 pub use settings::KnowledgeSettings;
 pub use usage::{Feedback, UsedArticle};

@@ -657,7 +657,84 @@ async fn settings_take_origins_as_browsers_send_them(db: TestDb) {
     ));
 }
 
+async fn files_follow_their_article_and_the_sweep_keeps_them(db: TestDb) {
+    let store = db
+        .store
+        .clone()
+        .with_files(tuki_store::files::FilesConfig {
+            grace: SignedDuration::ZERO,
+            ..tuki_store::files::FilesConfig::default()
+        })
+        .unwrap();
+    let desk = Desk::new(store.clone()).await;
+    let public = store
+        .create_knowledge_article(
+            &desk.tier1,
+            input("Router lights", "Red light.", "Restart."),
+        )
+        .await
+        .unwrap();
+    let mut i = input("Router service menu", "Hidden menu.", "Code 4711.");
+    i.visibility = ArticleVisibility::Internal;
+    let internal = store
+        .create_knowledge_article(&desk.tier1, i)
+        .await
+        .unwrap();
+    let mut files = Vec::new();
+    for (article, name) in [(public.id, "lights.png"), (internal.id, "menu.png")] {
+        let blob = store.put_blob(name.as_bytes()).await.unwrap();
+        let attached = store
+            .attach_knowledge_files(
+                &desk.tier1,
+                article,
+                vec![tuki_store::attachments::NewAttachment {
+                    sha256: blob.sha256,
+                    size: blob.size,
+                    content_type: "image/png".into(),
+                    file_name: format!("../{name}"),
+                }],
+            )
+            .await
+            .unwrap();
+        assert_eq!(attached[0].file_name, name);
+        files.push(attached[0].id);
+    }
+    // Customers may not add files.
+    assert!(store
+        .attach_knowledge_files(&desk.alice, public.id, Vec::new())
+        .await
+        .is_err());
+    // A draft's files are staff's; published public ones everyone's.
+    assert!(matches!(
+        store.knowledge_file(None, files[0]).await,
+        Err(StoreError::NotFound)
+    ));
+    publish(&desk, public.id).await;
+    publish(&desk, internal.id).await;
+    assert!(store.knowledge_file(None, files[0]).await.is_ok());
+    assert!(matches!(
+        store.knowledge_file(Some(&desk.bob), files[1]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store
+        .knowledge_file(Some(&desk.tier2), files[1])
+        .await
+        .is_ok());
+    // The sweep keeps what an article names, and lets go once removed.
+    assert_eq!(store.sweep_files().await.unwrap().blobs, 0);
+    store
+        .remove_knowledge_file(&desk.tier1, files[1])
+        .await
+        .unwrap();
+    assert_eq!(store.sweep_files().await.unwrap().blobs, 1);
+    assert_eq!(
+        store.knowledge_files(None, public.id).await.unwrap().len(),
+        1
+    );
+}
+
 tuki_store::on_both_engines!(
+    files_follow_their_article_and_the_sweep_keeps_them,
     revisions_record_every_change_with_a_readable_diff,
     states_and_translations,
     customers_read_and_find_only_published_public_articles,

@@ -101,7 +101,7 @@ fn sniff_type(raw: &str) -> String {
 
 /// Types a browser may show inline without risk to Tuki's origin; anything
 /// else (HTML, SVG, scripts…) is a download.
-fn inline_safe(ctype: &str) -> bool {
+pub(crate) fn inline_safe(ctype: &str) -> bool {
     matches!(
         ctype,
         "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain"
@@ -139,12 +139,21 @@ pub(crate) async fn file_body(
 /// nothing in it run. The pages and the API serve files through here.
 pub(crate) fn file_response(
     a: &tuki_store::attachments::Attachment,
+    body: (i64, Body),
+    inline: bool,
+) -> Response {
+    named_file_response(&a.file_name, &a.content_type, body, inline)
+}
+
+/// [`file_response`] by a file's name and type (knowledge articles' files).
+pub(crate) fn named_file_response(
+    file_name: &str,
+    content_type: &str,
     (size, body): (i64, Body),
     inline: bool,
 ) -> Response {
     let disposition = if inline { "inline" } else { "attachment" };
-    let ascii: String = a
-        .file_name
+    let ascii: String = file_name
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -155,7 +164,7 @@ pub(crate) fn file_response(
         })
         .filter(|c| *c != '"' && *c != '\\')
         .collect();
-    let encoded: String = form_urlencoded::byte_serialize(a.file_name.as_bytes())
+    let encoded: String = form_urlencoded::byte_serialize(file_name.as_bytes())
         .collect::<String>()
         .replace('+', "%20");
     let cd = format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
@@ -167,7 +176,7 @@ pub(crate) fn file_response(
     );
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&a.content_type)
+        HeaderValue::from_str(content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     h.insert(

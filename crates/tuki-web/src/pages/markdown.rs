@@ -9,6 +9,16 @@ use pulldown_cmark::{html, Event, Options, Parser};
 
 /// `text` (Markdown) as HTML that is safe to put into a page unescaped.
 pub fn to_html(text: &str) -> String {
+    render(text, None)
+}
+
+/// [`to_html`] for a page on another website (the help widget): links and
+/// images relative to Tuki (an article's own files) made absolute on `base`.
+pub fn to_html_on(text: &str, base: &str) -> String {
+    render(text, ammonia::Url::parse(base).ok())
+}
+
+fn render(text: &str, base: Option<ammonia::Url>) -> String {
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(
         |event| match event {
             // Raw HTML written into an article is shown, not obeyed.
@@ -18,11 +28,14 @@ pub fn to_html(text: &str) -> String {
     );
     let mut out = String::with_capacity(text.len() * 3 / 2);
     html::push_html(&mut out, parser);
-    ammonia::Builder::default()
+    let mut cleaner = ammonia::Builder::default();
+    cleaner
         .url_schemes(["http", "https", "mailto"].into())
-        .link_rel(Some("noopener noreferrer nofollow"))
-        .clean(&out)
-        .to_string()
+        .link_rel(Some("noopener noreferrer nofollow"));
+    if let Some(base) = base {
+        cleaner.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+    }
+    cleaner.clean(&out).to_string()
 }
 
 #[cfg(test)]
@@ -59,6 +72,14 @@ mod tests {
                 assert!(!tag.contains("javascript:"), "{evil} → {html}");
             }
         }
+        let image = to_html_on(
+            "![fault](/knowledge/files/7/e15.png)",
+            "https://desk.example",
+        );
+        assert!(
+            image.contains("src=\"https://desk.example/knowledge/files/7/e15.png\""),
+            "{image}"
+        );
         let link = to_html("[manual](https://example.com/manual.pdf)");
         assert!(
             link.contains("href=\"https://example.com/manual.pdf\""),

@@ -158,13 +158,22 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/agent/knowledge", get(knowledge::list))
         .route(
             "/agent/knowledge/new",
-            get(knowledge::edit::new_page).post(knowledge::edit::create),
+            get(knowledge::edit::new_page)
+                .post(knowledge::edit::create)
+                .layer(uploads.clone()),
         )
         .route("/agent/knowledge/{id}", get(knowledge::view))
         .route(
             "/agent/knowledge/{id}/edit",
-            get(knowledge::edit::edit_page).post(knowledge::edit::update),
+            get(knowledge::edit::edit_page)
+                .post(knowledge::edit::update)
+                .layer(uploads.clone()),
         )
+        .route(
+            "/agent/knowledge/{id}/files/{file}/remove",
+            post(knowledge::edit::remove_file),
+        )
+        .route("/knowledge/files/{id}/{name}", get(knowledge::file))
         .route(
             "/agent/knowledge/{id}/state",
             post(knowledge::edit::set_state),

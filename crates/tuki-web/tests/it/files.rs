@@ -38,7 +38,7 @@ fn keeping(to: Location, dir: &std::path::Path, grace: SignedDuration) -> FilesC
 }
 
 /// Posts a multipart form with one file, `log.txt` holding `content`.
-async fn post_file(
+pub async fn post_file(
     b: &Browser,
     path: &str,
     fields: &[(&str, &str)],

@@ -325,6 +325,32 @@ async fn knowledge_api_and_pages(db: TestDb) {
         )
         .await;
     assert_eq!(s, 303);
+    // A file added with an edit is listed and served with its article.
+    let res = crate::files::post_file(
+        &browser,
+        &format!("/agent/knowledge/{new_id}/edit"),
+        &[
+            ("title", "Näyttö välkkyy"),
+            ("symptom", "Kuva välkkyy."),
+            ("solution", "Vaihda kaapeli."),
+            ("language", "fi"),
+            ("visibility", "public"),
+        ],
+        b"cable diagram",
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, html) = browser.get(&page).await;
+    assert!(html.contains("log.txt"), "{html}");
+    let file_url = html
+        .replace("&#x2f;", "/")
+        .split("href=\"")
+        .find(|p| p.starts_with("/knowledge/files/"))
+        .and_then(|p| p.split('"').next())
+        .unwrap()
+        .to_string();
+    let (s, body) = browser.get(&file_url).await;
+    assert_eq!((s.as_u16(), body.as_str()), (200, "cable diagram"));
     let (s, html) = browser
         .get(&format!("/agent/knowledge/{new_id}/revisions"))
         .await;

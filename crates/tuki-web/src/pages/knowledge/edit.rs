@@ -202,15 +202,24 @@ async fn refused(state: &AppState, v: &Viewer, form: &Form, new: bool, m: Mistak
 
 pub async fn create(
     State(state): State<AppState>,
-    Posted { viewer: v, form }: Posted,
+    Posted {
+        viewer: v,
+        mut form,
+    }: Posted<true>,
 ) -> PageResult {
     staff_only(&v)?;
     let input = match input(&v, &form) {
         Ok(i) => i,
         Err(m) => return refused(&state, &v, &form, true, m).await,
     };
+    let uploads = std::mem::take(&mut form.files);
     match state.store.create_knowledge_article(&v.actor, input).await {
-        Ok(a) => Ok(Redirect::to(&format!("/agent/knowledge/{}", a.id)).into_response()),
+        Ok(a) => {
+            attach(&state, &v, a.id, uploads)
+                .await
+                .map_err(|e| v.err(e))?;
+            Ok(Redirect::to(&format!("/agent/knowledge/{}", a.id)).into_response())
+        }
         Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => refused(&state, &v, &form, true, m).await,
             None => Err(v.err(e)),
@@ -248,7 +257,10 @@ pub async fn edit_page(
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Posted { viewer: v, form }: Posted,
+    Posted {
+        viewer: v,
+        mut form,
+    }: Posted<true>,
 ) -> PageResult {
     staff_only(&v)?;
     let with_id = |form: &Form| {
@@ -263,12 +275,18 @@ pub async fn update(
         Ok(i) => i,
         Err(m) => return refused(&state, &v, &with_id(&form), false, m).await,
     };
+    let uploads = std::mem::take(&mut form.files);
     match state
         .store
         .update_knowledge_article(&v.actor, id, input)
         .await
     {
-        Ok(a) => Ok(Redirect::to(&format!("/agent/knowledge/{}", a.id)).into_response()),
+        Ok(a) => {
+            attach(&state, &v, a.id, uploads)
+                .await
+                .map_err(|e| v.err(e))?;
+            Ok(Redirect::to(&format!("/agent/knowledge/{}", a.id)).into_response())
+        }
         Err(e) => match Mistake::of(v.lang, &e) {
             Some(m) => refused(&state, &v, &with_id(&form), false, m).await,
             None => Err(v.err(e)),
@@ -301,4 +319,53 @@ pub async fn set_state(
             None => Err(v.err(e)),
         },
     }
+}
+
+/// Stores the files posted with an article's form on it.
+async fn attach(
+    state: &AppState,
+    v: &Viewer,
+    id: i64,
+    uploads: Vec<super::super::form::Upload>,
+) -> Result<(), tuki_store::StoreError> {
+    if uploads.is_empty() {
+        return Ok(());
+    }
+    let files = uploads
+        .into_iter()
+        .map(|u| tuki_store::attachments::NewAttachment {
+            sha256: u.blob.sha256,
+            size: u.blob.size,
+            content_type: u.content_type,
+            file_name: u.file_name,
+        })
+        .collect();
+    state
+        .store
+        .attach_knowledge_files(&v.actor, id, files)
+        .await
+        .map(|_| ())
+}
+
+/// Removes a file from an article.
+pub async fn remove_file(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(i64, i64)>,
+    Posted { viewer: v, .. }: Posted,
+) -> PageResult {
+    staff_only(&v)?;
+    let f = state
+        .store
+        .knowledge_file(Some(&v.actor), file)
+        .await
+        .map_err(|e| v.err(e))?;
+    if f.article_id != id {
+        return Err(super::super::PageError::not_found(v.lang));
+    }
+    state
+        .store
+        .remove_knowledge_file(&v.actor, file)
+        .await
+        .map_err(|e| v.err(e))?;
+    Ok(Redirect::to(&format!("/agent/knowledge/{id}")).into_response())
 }

@@ -145,12 +145,18 @@ pub async fn article(
         .record_knowledge_view(reader(&v), id)
         .await
         .map_err(|e| PageError::store(lang, e))?;
+    let files = state
+        .store
+        .knowledge_files(reader(&v), id)
+        .await
+        .map_err(|e| PageError::store(lang, e))?;
     Ok(render(
         "help_article.html",
         page_ctx(
             &v,
             lang,
             context! {
+                files => super::file_rows(&files),
                 a => row(lang, &a, None),
                 text => sections(&a),
                 translations => a.translations.iter().map(|t| context! {

@@ -154,6 +154,56 @@ pub(crate) fn sections(a: &KnowledgeArticle) -> Value {
     }
 }
 
+/// An article's files as the pages list them, with the address to show
+/// an image in the article's Markdown.
+pub(crate) fn file_rows(files: &[tuki_store::knowledge::KnowledgeFile]) -> Vec<Value> {
+    files
+        .iter()
+        .map(|f| {
+            let url = format!(
+                "/knowledge/files/{}/{}",
+                f.id,
+                form_urlencoded::byte_serialize(f.file_name.as_bytes()).collect::<String>()
+            );
+            context! {
+                id => f.id,
+                name => &f.file_name,
+                size => super::console::size(f.size),
+                image => f.content_type.starts_with("image/") && super::files::inline_safe(&f.content_type),
+                url => url,
+            }
+        })
+        .collect()
+}
+
+/// `/knowledge/files/{id}/{name}`: a file of an article the reader may
+/// read (the public too, for a published public article: its images show
+/// on the help pages and in the website widget).
+pub async fn file(
+    State(state): State<AppState>,
+    super::auth::MaybeViewer(v): super::auth::MaybeViewer,
+    Path((id, _name)): Path<(i64, String)>,
+) -> PageResult {
+    let lang = v.as_ref().map(|v| v.lang).unwrap_or_default();
+    let reader = v.as_ref().map(|v| &v.actor);
+    let f = state
+        .store
+        .knowledge_file(reader, id)
+        .await
+        .map_err(|e| super::render::PageError::store(lang, e))?;
+    let (size, stream) = state
+        .store
+        .open_blob(&f.sha256)
+        .await
+        .map_err(|e| super::render::PageError::store(lang, e))?;
+    Ok(super::files::named_file_response(
+        &f.file_name,
+        &f.content_type,
+        (size, axum::body::Body::from_stream(stream)),
+        super::files::inline_safe(&f.content_type),
+    ))
+}
+
 /// `/agent/knowledge/{id}`: the article, its state actions, counts,
 /// translations and feedback.
 pub async fn view(State(state): State<AppState>, v: Viewer, Path(id): Path<i64>) -> PageResult {
@@ -189,9 +239,15 @@ pub(crate) async fn article_page(
         .filter(|l| *l != a.language && !a.translations.iter().any(|t| t.language == *l))
         .map(|l| l.as_str())
         .collect();
+    let files = state
+        .store
+        .knowledge_files(Some(&v.actor), id)
+        .await
+        .map_err(|e| v.err(e))?;
     let ctx = v.ctx(context! {
         a => row(v.lang, &a, None),
         text => sections(&a),
+        files => file_rows(&files),
         category => &a.category,
         revision => a.revision,
         source_ticket => a.source_ticket_id,
