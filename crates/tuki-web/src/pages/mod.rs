@@ -160,14 +160,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/agent/knowledge/new",
             get(knowledge::edit::new_page)
                 .post(knowledge::edit::create)
-                .layer(uploads.clone()),
+                .layer(uploads),
         )
         .route("/agent/knowledge/{id}", get(knowledge::view))
         .route(
             "/agent/knowledge/{id}/edit",
             get(knowledge::edit::edit_page)
                 .post(knowledge::edit::update)
-                .layer(uploads.clone()),
+                .layer(uploads),
         )
         .route(
             "/agent/knowledge/{id}/files/{file}/remove",
