@@ -40,7 +40,7 @@ fn render(text: &str, base: Option<ammonia::Url>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::{to_html, to_html_on};
 
     #[test]
     fn markdown_becomes_html() {
