@@ -141,7 +141,7 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
     for (who, actor) in [("staff", staff), ("customer", customer)] {
         let actor = Arc::new(actor);
         for c in [1, args.concurrency] {
-            let (lat, found) = round(&store, &actor, args.searches, c).await?;
+            let (lat, found) = round(args.searches, c, tickets_by(&store, &actor)).await?;
             println!(
                 "{engine}, {tickets} tickets, as {who}, c={c}: {} searches, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} searches/s, {:.1} results per search (page of 20)",
                 lat.len(),
@@ -158,7 +158,7 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
     for (who, actor) in [("staff", Some(staff_again)), ("the public", None)] {
         let actor = Arc::new(actor);
         for c in [1, args.concurrency] {
-            let (lat, found) = article_round(&store, &actor, args.searches, c).await?;
+            let (lat, found) = round(args.searches, c, articles_by(&store, &actor)).await?;
             println!(
                 "{engine}, {articles} articles ({tickets} tickets), as {who}, c={c}: {} searches, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.1} results per search (page of 10)",
                 lat.len(),
@@ -178,27 +178,24 @@ pub async fn run(args: BenchSearchArgs, db: DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` searches over the query list by `c` concurrent searchers: each
-/// search's latency, sorted, and the results found in all.
-async fn round(
-    store: &Arc<tuki_store::Store>,
-    actor: &Arc<Actor>,
-    n: usize,
-    c: usize,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
+/// `n` searches over the query list by `c` concurrent searchers, each
+/// by `search` (query → results found): each search's latency, sorted,
+/// and the results found in all.
+async fn round<F, Fut>(n: usize, c: usize, search: F) -> anyhow::Result<(Vec<Duration>, usize)>
+where
+    F: Fn(&'static str) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<usize>> + Send,
+{
     let mut tasks = Vec::new();
     for worker in 0..c {
-        let (store, actor) = (store.clone(), actor.clone());
+        let search = search.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut found = 0;
             for i in (worker..n).step_by(c) {
                 let t = Instant::now();
-                let r = store
-                    .search(&actor, &request(QUERIES[i % QUERIES.len()]))
-                    .await?;
+                found += search(QUERIES[i % QUERIES.len()]).await?;
                 lat.push(t.elapsed());
-                found += r.tickets.len();
             }
             anyhow::Ok((lat, found))
         }));
@@ -214,46 +211,51 @@ async fn round(
     Ok((all, found))
 }
 
-/// [`round`] for knowledge articles: a first page of 10.
-async fn article_round(
+/// Searching tickets as `actor`, for [`round`].
+fn tickets_by(
     store: &Arc<tuki_store::Store>,
-    actor: &Arc<Option<Actor>>,
-    n: usize,
-    c: usize,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let mut tasks = Vec::new();
-    for worker in 0..c {
+    actor: &Arc<Actor>,
+) -> impl Fn(
+    &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<usize>> + Send>>
+       + Clone
+       + Send
+       + 'static {
+    let (store, actor) = (store.clone(), actor.clone());
+    move |q| {
         let (store, actor) = (store.clone(), actor.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut found = 0;
-            for i in (worker..n).step_by(c) {
-                let t = Instant::now();
-                let search = tuki_store::search::ArticleSearch {
-                    q: QUERIES[i % QUERIES.len()].to_string(),
-                    filter: tuki_store::knowledge::ArticleFilter {
-                        limit: 10,
-                        ..Default::default()
-                    },
-                };
-                let r = store
-                    .search_articles(actor.as_ref().as_ref(), &search)
-                    .await?;
-                lat.push(t.elapsed());
-                found += r.len();
-            }
-            anyhow::Ok((lat, found))
-        }));
+        Box::pin(async move { Ok(store.search(&actor, &request(q)).await?.tickets.len()) })
     }
-    let mut all = Vec::new();
-    let mut found = 0;
-    for t in tasks {
-        let (lat, f) = t.await??;
-        all.extend(lat);
-        found += f;
+}
+
+/// Searching knowledge articles as `reader` (`None`: the public), a page
+/// of 10, for [`round`].
+fn articles_by(
+    store: &Arc<tuki_store::Store>,
+    reader: &Arc<Option<Actor>>,
+) -> impl Fn(
+    &'static str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<usize>> + Send>>
+       + Clone
+       + Send
+       + 'static {
+    let (store, reader) = (store.clone(), reader.clone());
+    move |q| {
+        let (store, reader) = (store.clone(), reader.clone());
+        Box::pin(async move {
+            let search = tuki_store::search::ArticleSearch {
+                q: q.to_string(),
+                filter: tuki_store::knowledge::ArticleFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+            };
+            Ok(store
+                .search_articles(reader.as_ref().as_ref(), &search)
+                .await?
+                .len())
+        })
     }
-    all.sort();
-    Ok((all, found))
 }
 
 /// A first page of 20, with people and organisations, as the console asks.

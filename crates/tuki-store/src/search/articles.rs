@@ -13,7 +13,7 @@ use tuki_domain::knowledge::{plain, ArticleState};
 use tuki_domain::search::{opening, snippet, Piece, SearchQuery};
 
 use super::query::MatchSql;
-use super::DocKind;
+use super::{DocKind, Scope};
 use crate::knowledge::{
     article_conditions, article_from_row, readable, ArticleFilter, KnowledgeArticle,
     ARTICLE_COLUMNS, ARTICLE_FROM,
@@ -158,9 +158,10 @@ impl Store {
     ) -> Result<Vec<ArticleHit>> {
         let now = self.now();
         let mut sql = Sql::new(&format!(
-            "SELECT {ARTICLE_COLUMNS} FROM {ARTICLE_FROM} JOIN (SELECT h.doc / 8 AS aid, MIN(h.score) AS score FROM ("
+            "SELECT {ARTICLE_COLUMNS} FROM {ARTICLE_FROM} JOIN (SELECT {} AS aid, MIN(h.score) AS score FROM (",
+            DocKind::Article.id_sql("h.doc")
         ));
-        m.push_hits(&mut sql);
+        m.within(Scope::Articles).push_hits(&mut sql);
         sql.push(&format!(
             ") h WHERE h.doc % 8 = {} GROUP BY h.doc) m ON m.aid = a.id WHERE 1=1",
             DocKind::Article as i64

@@ -11,7 +11,8 @@
 //! would rank better out of the box but needs its own files on every node,
 //! fed from the change feed, and a rebuild when a node is added.)
 //!
-//! **Documents** (`search_docs`, one row each, keyed `id * 8 + kind`):
+//! **Documents** (`search_docs`, one row each, keyed `(base + id) * 8 +
+//! kind`, each kind's base a range of its own: [`DocKind::key`]):
 //! a ticket as staff see it and as its customers see it (no internal
 //! articles), a person (name; email and phone), an organisation (name;
 //! mail domains) and a knowledge article (title; symptom, cause, solution,
@@ -55,9 +56,56 @@ pub(crate) enum DocKind {
     Article = 5,
 }
 
+/// Where people's and organisations' keys begin, and knowledge articles'.
+const CUSTOMERS_BASE: i64 = 1 << 40;
+const ARTICLES_BASE: i64 = 1 << 41;
+
 impl DocKind {
+    /// Tickets, people and organisations, and articles each have a range of
+    /// keys of their own, so that a search of one reads only its range (a
+    /// rowid range for FTS5, the key's index for PostgreSQL) instead of
+    /// every document holding the words; people come above tickets, so a
+    /// newest-first read of ticket matches meets requesters first.
+    fn base(self) -> i64 {
+        match self {
+            DocKind::TicketStaff | DocKind::TicketCustomer => 0,
+            DocKind::User | DocKind::Organisation => CUSTOMERS_BASE,
+            DocKind::Article => ARTICLES_BASE,
+        }
+    }
+
     pub fn key(self, id: i64) -> i64 {
-        id * 8 + self as i64
+        (self.base() + id) * 8 + self as i64
+    }
+
+    /// The thing's id of a key of this kind.
+    pub fn id_of(self, doc: i64) -> i64 {
+        doc / 8 - self.base()
+    }
+
+    /// [`DocKind::id_of`] in SQL, of the key column `doc`.
+    pub fn id_sql(self, doc: &str) -> String {
+        format!("({doc} / 8 - {})", self.base())
+    }
+}
+
+/// The keys a search reads: `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Tickets, and people for requesters' names.
+    Tickets,
+    /// People and organisations.
+    Customers,
+    Articles,
+}
+
+impl Scope {
+    pub fn range(self) -> (i64, i64) {
+        match self {
+            Scope::Tickets => (0, ARTICLES_BASE * 8),
+            Scope::Customers => (CUSTOMERS_BASE * 8, ARTICLES_BASE * 8),
+            Scope::Articles => (ARTICLES_BASE * 8, i64::MAX),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use tuki_domain::access::Actor;
 use tuki_domain::search::{opening, snippet, Piece, SearchQuery};
 use tuki_domain::ticket::TicketState;
 
-use super::DocKind;
+use super::{DocKind, Scope};
 use crate::sql::{Sql, Value};
 use crate::tickets::list::{conditions, TicketFilter};
 use crate::tickets::visibility::visibility;
@@ -22,6 +22,8 @@ use crate::{Engine, Result, Store};
 
 /// Characters of text around a match.
 const SNIPPET_CHARS: usize = 160;
+/// Matches of each score read first by a capped search ([`Store::ranked_capped`]).
+const CANDIDATES: i64 = 2_000;
 /// Knowledge articles shown above the tickets found.
 const ARTICLES_SHOWN: i64 = 5;
 /// Words of a ticket that look for similar ones.
@@ -49,11 +51,18 @@ struct Ranking<'a> {
 /// holds every word and 1 otherwise, and recency orders the rest. When any
 /// word may match ("more like this"), documents differ in which words they
 /// share and how rare those are: the engines' own rank.
+#[derive(Clone)]
 pub(crate) struct MatchSql {
     engine: Engine,
     expr: String,
     /// The same words, in the title only (every-word queries).
     title: Option<String>,
+    /// SQLite, every-word queries: only the newest this many matches of
+    /// each score are read (FTS5 gives them newest first, stopping there);
+    /// see [`Store::ranked`].
+    cap: Option<i64>,
+    /// Only keys in `[from, to)` (one kind of document: [`Scope`]).
+    range: Option<(i64, i64)>,
 }
 
 impl MatchSql {
@@ -103,21 +112,46 @@ impl MatchSql {
             engine,
             expr: render(false),
             title: (!any).then(|| render(true)),
+            cap: None,
+            range: None,
         })
+    }
+
+    /// The same query over one scope's documents only.
+    pub(super) fn within(&self, scope: Scope) -> MatchSql {
+        MatchSql {
+            range: Some(scope.range()),
+            ..self.clone()
+        }
     }
 
     /// `SELECT doc, score FROM … WHERE <matches>` as a subquery.
     pub(super) fn push_hits(&self, sql: &mut Sql) {
         let expr = Value::Text(self.expr.clone());
+        let range = |column: &str| match self.range {
+            Some((from, to)) => format!(" AND {column} >= {from} AND {column} < {to}"),
+            None => String::new(),
+        };
         match (self.engine, &self.title) {
             (Engine::Sqlite, Some(title)) => {
-                sql.push("SELECT rowid AS doc, 0 AS score FROM search_fts WHERE search_fts MATCH ")
+                // Newest first with a cap: FTS5 walks its lists backwards
+                // and stops, instead of handing over every match.
+                let cap = match self.cap {
+                    Some(n) => format!(" ORDER BY rowid DESC LIMIT {n}"),
+                    None => String::new(),
+                };
+                sql.push("SELECT doc, score FROM (SELECT rowid AS doc, 0 AS score FROM search_fts WHERE search_fts MATCH ")
                     .bind(Value::Text(title.clone()))
+                    .push(&range("rowid"))
+                    .push(&cap)
                     .push(
-                        " UNION ALL SELECT rowid AS doc, 1 AS score FROM search_fts \
+                        ") UNION ALL SELECT doc, score FROM (SELECT rowid AS doc, 1 AS score FROM search_fts \
                          WHERE search_fts MATCH ",
                     )
-                    .bind(expr);
+                    .bind(expr)
+                    .push(&range("rowid"))
+                    .push(&cap)
+                    .push(")");
             }
             (Engine::Sqlite, None) => {
                 // The `rank` column rather than bm25() itself: a function
@@ -126,21 +160,29 @@ impl MatchSql {
                     "SELECT rowid AS doc, rank AS score FROM search_fts WHERE search_fts MATCH ",
                 )
                 .bind(expr)
+                .push(&range("rowid"))
                 .push(" AND rank MATCH 'bm25(4.0, 1.0)'");
+                // Capped: the newest matches only, ranked among themselves
+                // (bm25 is computed for the rows read, not for every match).
+                if let Some(n) = self.cap {
+                    sql.push(&format!(" ORDER BY rowid DESC LIMIT {n}"));
+                }
             }
             (Engine::Postgres, Some(title)) => {
                 sql.push("SELECT doc, CASE WHEN terms @@ to_tsquery('simple', ")
                     .bind(Value::Text(title.clone()))
                     .push(") THEN 0 ELSE 1 END AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
                     .bind(expr)
-                    .push(")");
+                    .push(")")
+                    .push(&range("doc"));
             }
             (Engine::Postgres, None) => {
                 sql.push("SELECT doc, CAST(-ts_rank(terms, to_tsquery('simple', ")
                     .bind(expr.clone())
                     .push(")) AS DOUBLE PRECISION) AS score FROM search_docs WHERE terms @@ to_tsquery('simple', ")
                     .bind(expr)
-                    .push(")");
+                    .push(")")
+                    .push(&range("doc"));
             }
         }
     }
@@ -150,15 +192,17 @@ impl MatchSql {
     fn push_ticket_hits(&self, sql: &mut Sql, kind: DocKind, by_requester: bool) {
         // The index is asked once; both branches read its answer.
         sql.push("WITH h AS (");
-        self.push_hits(sql);
+        self.within(Scope::Tickets).push_hits(sql);
         sql.push(&format!(
-            ") SELECT h.doc / 8 AS tid, h.score FROM h WHERE h.doc % 8 = {}",
+            ") SELECT {} AS tid, h.score FROM h WHERE h.doc % 8 = {}",
+            kind.id_sql("h.doc"),
             kind as i64
         ));
         if by_requester {
             sql.push(&format!(
                 " UNION ALL SELECT r.id AS tid, h.score FROM h \
-                 JOIN tickets r ON r.requester_id = h.doc / 8 WHERE h.doc % 8 = {}",
+                 JOIN tickets r ON r.requester_id = {} WHERE h.doc % 8 = {}",
+                DocKind::User.id_sql("h.doc"),
                 DocKind::User as i64
             ));
         }
@@ -266,13 +310,20 @@ impl Store {
             by_requester: true,
             except: None,
         };
-        let (mut tickets, mut more) = self.ranked(actor, &ranking, &req.filter, offset).await?;
+        let (mut tickets, mut more) = self
+            .ranked_capped(actor, &ranking, &req.filter, offset)
+            .await?;
         // No ticket holds every word: those holding some of them (a typo,
         // a word form the stemmers miss), by rank, said to be so.
         let mut relaxed = false;
         if tickets.is_empty() && offset == 0 {
             let loose = query.relaxed();
-            if let Some(any) = MatchSql::new(self.engine(), &loose, true) {
+            if let Some(mut any) = MatchSql::new(self.engine(), &loose, true) {
+                // Any word of a common pair matches a large part of a big
+                // desk: rank the newest matches, not all of them.
+                if self.engine() == Engine::Sqlite {
+                    any.cap = Some(CANDIDATES * 4);
+                }
                 let ranking = Ranking {
                     m: &any,
                     query: &loose,
@@ -365,6 +416,33 @@ impl Store {
             .collect())
     }
 
+    /// [`Store::ranked`] reading only the newest matches first (SQLite,
+    /// every-word queries): a common word matches a tenth of a million
+    /// tickets, and ranking them all is what a search would spend its time
+    /// on. The newest [`CANDIDATES`] matches of each score are ranked; when
+    /// they do not fill the page (few visible to the actor, a narrow
+    /// filter, a later page), every match is.
+    async fn ranked_capped(
+        &self,
+        actor: &Actor,
+        r: &Ranking<'_>,
+        filter: &TicketFilter,
+        offset: i64,
+    ) -> Result<(Vec<TicketHit>, bool)> {
+        if self.engine() == Engine::Sqlite && r.m.title.is_some() {
+            let capped = MatchSql {
+                cap: Some(CANDIDATES),
+                ..r.m.clone()
+            };
+            let first = Ranking { m: &capped, ..*r };
+            let (hits, more) = self.ranked(actor, &first, filter, offset).await?;
+            if more {
+                return Ok((hits, more));
+            }
+        }
+        self.ranked(actor, r, filter, offset).await
+    }
+
     /// One page of tickets by relevance, with snippets: what the actor may
     /// see that matches and passes the filter.
     async fn ranked(
@@ -421,7 +499,7 @@ impl Store {
     /// People and organisations matching, best first.
     async fn search_customers(&self, m: &MatchSql, limit: i64) -> Result<Vec<CustomerHit>> {
         let mut sql = Sql::new("SELECT h.doc FROM (");
-        m.push_hits(&mut sql);
+        m.within(Scope::Customers).push_hits(&mut sql);
         sql.push(&format!(
             ") h WHERE h.doc % 8 IN ({}, {}) GROUP BY h.doc ORDER BY MIN(h.score), h.doc DESC LIMIT ",
             DocKind::User as i64,
@@ -438,7 +516,7 @@ impl Store {
         let ids_of = |kind: DocKind| -> Vec<i64> {
             docs.iter()
                 .filter(|d| *d % 8 == kind as i64)
-                .map(|d| d / 8)
+                .map(|d| kind.id_of(*d))
                 .collect()
         };
         let mut found: HashMap<i64, CustomerHit> = HashMap::new();

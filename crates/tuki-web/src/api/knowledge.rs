@@ -16,7 +16,7 @@ use tuki_store::knowledge::{
 use tuki_store::search::{ArticleHit, ArticleSearch};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiResult, AppError, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{id, ApiJson, ApiQuery, Auth};
 use crate::AppState;
 
@@ -53,16 +53,7 @@ pub async fn list_knowledge(
     Auth(actor): Auth,
     ApiQuery(p): ApiQuery<ArticleParams>,
 ) -> ApiResult<Json<Vec<ArticleHit>>> {
-    let limit = match p.limit {
-        None => 20,
-        Some(n) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 100")),
-    };
-    let offset = match p.offset {
-        None => 0,
-        Some(n) if (0..=10_000).contains(&n) => n,
-        Some(_) => return Err(AppError::invalid("offset", "must be between 0 and 10000")),
-    };
+    let (limit, offset) = super::ranked_page(p.limit, p.offset)?;
     let filter = ArticleFilter {
         state: p.state,
         language: p.language,

@@ -41,6 +41,26 @@ pub(crate) fn limit(raw: Option<i64>) -> Result<i64, crate::error::AppError> {
     }
 }
 
+/// Checks a page of ranked results: `limit` 1 to 100 (20 when absent),
+/// `offset` 0 to 10,000 (0).
+pub(crate) fn ranked_page(
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> Result<(i64, i64), crate::error::AppError> {
+    use crate::error::AppError;
+    let limit = match limit {
+        None => 20,
+        Some(n) if (1..=100).contains(&n) => n,
+        Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 100")),
+    };
+    let offset = match offset {
+        None => 0,
+        Some(n) if (0..=10_000).contains(&n) => n,
+        Some(_) => return Err(AppError::invalid("offset", "must be between 0 and 10000")),
+    };
+    Ok((limit, offset))
+}
+
 /// Every route of the API with its operation, relative to `/api/v1`.
 pub fn routes() -> OpenApiRouter<AppState> {
     use directory::*;

@@ -10,7 +10,7 @@ use tuki_store::tickets::TicketFilter;
 use utoipa::IntoParams;
 
 use super::tickets::{instant, list_of};
-use crate::error::{ApiResult, AppError, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, Auth};
 use crate::AppState;
 
@@ -64,16 +64,7 @@ pub async fn search(
     Auth(actor): Auth,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchResults>> {
-    let limit = match p.limit {
-        None => 20,
-        Some(n) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(AppError::invalid("limit", "must be between 1 and 100")),
-    };
-    let offset = match p.offset {
-        None => 0,
-        Some(n) if (0..=10_000).contains(&n) => n,
-        Some(_) => return Err(AppError::invalid("offset", "must be between 0 and 10000")),
-    };
+    let (limit, offset) = super::ranked_page(p.limit, p.offset)?;
     let request = SearchRequest {
         q: p.q,
         filter: TicketFilter {
