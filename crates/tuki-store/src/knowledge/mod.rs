@@ -337,25 +337,26 @@ impl Store {
         revision: i64,
     ) -> Result<RevisionDiff> {
         let revisions = self.knowledge_revisions(actor, id).await?;
-        let at = revisions
-            .iter()
-            .position(|r| r.revision == revision)
-            .ok_or(StoreError::NotFound)?;
-        let this = revisions[at].clone();
-        let before = revisions.get(at + 1);
-        let old = before
-            .map(|b| tuki_domain::knowledge::revision_text(&b.text()))
-            .unwrap_or_default();
-        let lines = tuki_domain::knowledge::diff(
-            &old,
-            &tuki_domain::knowledge::revision_text(&this.text()),
-        );
-        Ok(RevisionDiff {
-            previous: before.map(|b| b.revision),
-            revision: this,
-            lines,
-        })
+        revision_diff(&revisions, revision).ok_or(StoreError::NotFound)
     }
+}
+
+/// What `revision` changed against the one before it, from an article's
+/// revisions, latest first (as [`Store::knowledge_revisions`] gives them).
+pub fn revision_diff(revisions: &[Revision], revision: i64) -> Option<RevisionDiff> {
+    let at = revisions.iter().position(|r| r.revision == revision)?;
+    let this = revisions[at].clone();
+    let before = revisions.get(at + 1);
+    let old = before
+        .map(|b| tuki_domain::knowledge::revision_text(&b.text()))
+        .unwrap_or_default();
+    let lines =
+        tuki_domain::knowledge::diff(&old, &tuki_domain::knowledge::revision_text(&this.text()));
+    Some(RevisionDiff {
+        previous: before.map(|b| b.revision),
+        revision: this,
+        lines,
+    })
 }
 
 const REVISION_COLUMNS: &str = "r.revision, r.author_id, COALESCE(u.name, '') AS author_name, \

@@ -305,10 +305,9 @@ pub async fn revisions(
         .await
         .map_err(|e| v.err(e))?;
     let shown = rq.rev.unwrap_or(a.revision);
-    let diff = store
-        .knowledge_revision_diff(&v.actor, id, shown)
-        .await
-        .map_err(|e| v.err(e))?;
+    // The list already holds every revision: the diff needs no second read.
+    let diff = tuki_store::knowledge::revision_diff(&list, shown)
+        .ok_or_else(|| super::render::PageError::not_found(v.lang))?;
     Ok(render(
         "knowledge_revisions.html",
         v.ctx(context! {
