@@ -8,10 +8,12 @@
 //! can be tested exhaustively; the store, the web layer and the CLI call it.
 
 pub mod access;
+pub mod coverage;
 pub mod directory;
 mod enums;
 pub mod error;
 pub mod knowledge;
+pub mod money;
 pub mod search;
 pub mod sla;
 pub mod ticket;

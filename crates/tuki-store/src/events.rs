@@ -3,7 +3,8 @@
 //!
 //! A write path in [`crate::tickets`] changes the ticket's row, then hands a
 //! [`TicketChange`] to [`dispatch`] inside the same transaction: its field
-//! changes go to the history, its domain events to the service levels and
+//! changes go to the history, a change of who or what it is about to the
+//! coverage decision (who pays), its domain events to the service levels and
 //! the mail, a change of its text to the search index, and the change feed
 //! announces the ticket to every server. A
 //! capability may answer with follow-up changes of its own (the service
@@ -120,6 +121,7 @@ async fn follow(
         if crate::search::changes_text(&c) {
             later.search.push(t.id);
         }
+        crate::coverage::decide::on_ticket_change(conn, t, &c).await?;
         let follow_ups = crate::sla::on_ticket_change(conn, t, &c).await?;
         crate::outbox::on_ticket_change(conn, t, &c, later).await?;
         queue.extend(follow_ups);
@@ -173,6 +175,8 @@ pub(crate) struct Created<'a> {
     pub at: Timestamp,
     /// The message it came in by, when it came by mail.
     pub inbound: Option<Inbound>,
+    /// The device the request names, if the caller chose one.
+    pub asset_id: Option<i64>,
 }
 
 /// [`dispatch`] for tickets created together (one or a whole batch): the
@@ -186,6 +190,7 @@ pub(crate) async fn dispatch_created(
         return Ok(());
     }
     history::record_created(conn, created).await?;
+    crate::coverage::decide::on_created(conn, created).await?;
     crate::outbox::on_created(conn, created).await?;
     let mut later = Later::default();
     if crate::sla::any_active_policy(conn).await? {

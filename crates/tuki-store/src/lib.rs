@@ -10,6 +10,7 @@
 pub mod attachments;
 pub mod auth;
 pub mod console;
+pub mod coverage;
 pub mod directory;
 mod error;
 pub(crate) mod events;

@@ -123,6 +123,7 @@ async fn prepare(url: &str) -> anyhow::Result<Desk> {
                 owner_id: None,
                 tags: Vec::new(),
                 article_kind: None,
+                asset_id: None,
             },
         )
         .await?;

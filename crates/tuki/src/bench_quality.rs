@@ -248,6 +248,7 @@ pub async fn run(args: BenchQualityArgs, db: DbArgs) -> anyhow::Result<()> {
                             owner_id: None,
                             tags: Vec::new(),
                             article_kind: None,
+                            asset_id: None,
                         },
                     )
                     .await?;

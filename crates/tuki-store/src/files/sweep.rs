@@ -88,7 +88,8 @@ impl Store {
     async fn sweep_blobs(&self, cutoff: i64, report: &mut SweepReport) -> Result<()> {
         const UNREFERENCED: &str = "touched_at < $1 AND NOT EXISTS \
              (SELECT 1 FROM attachments a WHERE a.sha256 = blobs.sha256) AND NOT EXISTS \
-             (SELECT 1 FROM kb_files k WHERE k.sha256 = blobs.sha256)";
+             (SELECT 1 FROM kb_files k WHERE k.sha256 = blobs.sha256) AND NOT EXISTS \
+             (SELECT 1 FROM assets a WHERE a.receipt_sha256 = blobs.sha256)";
         loop {
             let rows = sqlx::query(&format!(
                 "SELECT sha256 FROM blobs WHERE {UNREFERENCED} ORDER BY sha256 LIMIT {BATCH}"

@@ -104,6 +104,7 @@ impl Store {
                     owner_id: None,
                     tags: vec!["widget".into()],
                     article_kind: None,
+                    asset_id: None,
                 },
             )
             .await?;

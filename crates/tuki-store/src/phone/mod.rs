@@ -455,6 +455,7 @@ impl Store {
                     owner_id: None,
                     tags: vec![],
                     article_kind: None,
+                    asset_id: None,
                 },
             )
             .await?;

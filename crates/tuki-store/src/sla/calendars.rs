@@ -47,6 +47,16 @@ pub(super) fn parse_definition(raw: &str) -> Result<CalendarDefinition> {
     })
 }
 
+/// A stored definition as the calendar its arithmetic runs on (service
+/// levels, and the business hours of rate cards).
+pub(crate) fn stored_calendar(raw: &str) -> Result<tuki_domain::sla::BusinessCalendar> {
+    parse_definition(raw)?.validate().map_err(|e| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("stored calendar no longer validates: {e}").into(),
+        ))
+    })
+}
+
 pub(super) fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
 }

@@ -9,7 +9,7 @@ use tuki_domain::sla::{
     SlaState, SlaStep, StoredClock,
 };
 
-use super::calendars::{parse_definition, to_json};
+use super::calendars::{stored_calendar, to_json};
 use super::policies::minutes;
 use super::SLA_CHECK_JOB;
 use crate::events::TicketChange;
@@ -34,12 +34,7 @@ pub(super) async fn policy_rules(
     else {
         return Ok(None);
     };
-    let definition = parse_definition(&r.try_get::<String, _>("definition")?)?;
-    let calendar = definition.validate().map_err(|e| {
-        StoreError::Database(sqlx::Error::Decode(
-            format!("stored calendar no longer validates: {e}").into(),
-        ))
-    })?;
+    let calendar = stored_calendar(&r.try_get::<String, _>("definition")?)?;
     Ok(Some(ClockRules {
         calendar,
         warn_percent: r.try_get::<i64, _>("warn_percent")?.clamp(0, 100) as u8,

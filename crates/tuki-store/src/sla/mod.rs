@@ -11,6 +11,7 @@
 //! way.
 
 mod calendars;
+pub(crate) use calendars::stored_calendar;
 mod clocks;
 mod escalate;
 mod escalation_rules;

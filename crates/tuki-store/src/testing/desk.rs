@@ -48,6 +48,7 @@ pub fn ticket(subject: &str) -> NewTicket {
         owner_id: None,
         tags: vec![],
         article_kind: None,
+        asset_id: None,
     }
 }
 

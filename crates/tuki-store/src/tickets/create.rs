@@ -49,6 +49,11 @@ pub struct NewTicket {
     /// Kind of the first article; defaults to `phone` for phone requests, else `reply`.
     #[serde(default)]
     pub article_kind: Option<ArticleKind>,
+    /// The device the request is about: one of the requester's (their own
+    /// or their organisation's). Without it, a serial number of one of
+    /// theirs in the subject or text names it.
+    #[serde(default)]
+    pub asset_id: Option<i64>,
 }
 
 /// A ticket about to be written, with every check that needs no database
@@ -74,6 +79,7 @@ pub(crate) struct Draft {
     pub at: Timestamp,
     /// The message it came in by, when it came by mail.
     pub inbound: Option<Inbound>,
+    pub asset_id: Option<i64>,
 }
 
 impl Draft {
@@ -147,6 +153,7 @@ impl Draft {
             owner_id: new.owner_id,
             at,
             inbound: None,
+            asset_id: new.asset_id,
         })
     }
 }
@@ -184,6 +191,7 @@ pub(crate) async fn insert_tickets(
             actor_id: d.actor.user_id,
             at: d.at,
             inbound: d.inbound.clone(),
+            asset_id: d.asset_id,
             ticket: t,
         })
         .collect();

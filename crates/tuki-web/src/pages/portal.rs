@@ -117,6 +117,7 @@ pub async fn create(
         owner_id: None,
         tags: Vec::new(),
         article_kind: None,
+        asset_id: None,
     };
     let uploads = std::mem::take(&mut form.files);
     let res = super::files::create_ticket(&state, &v, new, uploads).await;

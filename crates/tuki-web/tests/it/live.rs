@@ -88,6 +88,7 @@ async fn consoles_hear_of_changes_made_elsewhere(db: TestDb) {
                 owner_id: None,
                 tags: vec![],
                 article_kind: None,
+                asset_id: None,
             },
         )
         .await

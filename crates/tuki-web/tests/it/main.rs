@@ -225,6 +225,7 @@ impl App {
                     owner_id: None,
                     tags: vec![],
                     article_kind: None,
+                    asset_id: None,
                 },
             )
             .await

@@ -364,6 +364,7 @@ fn mail_draft(
         owner_id: None,
         at,
         inbound: Some(inbound(msg)),
+        asset_id: None,
     }
 }
 

@@ -159,6 +159,7 @@ pub async fn intake(
             owner_id: None,
             tags: Vec::new(),
             article_kind: None,
+            asset_id: None,
         };
         // The request's own fields first: a refused one creates no customer
         // and writes no file.

@@ -1,0 +1,30 @@
+//! Who pays for a request: products and the customers' devices with their
+//! warranties, rate cards, contracts with their hour balances, each ticket's
+//! coverage decision (the domain's `coverage::decide`, made at intake and
+//! again on changes) and the time booked on tickets.
+//!
+//! Products, rate cards and contracts are administered resources; devices
+//! are registered by customers (their own) and staff. The decision reacts to
+//! ticket events through `events.rs` like every capability.
+
+pub mod assets;
+pub mod contracts;
+pub(crate) mod decide;
+pub mod products;
+pub mod rate_cards;
+pub mod time;
+
+pub use assets::{Asset, AssetFilter, AssetInput, Receipt};
+pub use contracts::{Contract, ContractBalance, ContractInput, Contracts};
+pub use decide::{CoverageOverride, CoverageOverrideInput, TicketAssetInput, TicketCoverage};
+pub use products::{Product, ProductInput, Products};
+pub use rate_cards::{RateCard, RateCardInput, RateCards};
+pub use time::{TimeEntry, TimeEntryInput};
+
+use serde::Serialize;
+
+use crate::{Result, StoreError};
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))
+}
