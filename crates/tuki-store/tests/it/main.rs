@@ -1,5 +1,6 @@
 //! The store's story tests. Each runs on SQLite and on PostgreSQL.
 
+mod coverage;
 mod directory;
 mod files;
 mod fixture;

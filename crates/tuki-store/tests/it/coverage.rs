@@ -1,0 +1,676 @@
+//! Who pays: devices and warranties, contracts, the coverage decision at
+//! intake and on changes, overrides, and time drawn from hour banks.
+
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use tuki_domain::coverage::{ContractKind, CoverageKind, Covers, ResponseWindow};
+use tuki_domain::directory::Language;
+use tuki_domain::sla::{
+    CalendarDefinition, HolidayRule, OpeningHours, WeeklyHours, WorkingInterval,
+};
+use tuki_store::coverage::{
+    AssetFilter, AssetInput, ContractInput, Contracts, CoverageOverrideInput, ProductInput,
+    Products, RateCardInput, RateCards, TicketAssetInput, TimeEntryInput,
+};
+use tuki_store::sla::{CalendarInput, Calendars};
+use tuki_store::testing::TestDb;
+use tuki_store::tickets::{NewTicket, TicketPatch};
+use tuki_store::time::Clock;
+use tuki_store::StoreError;
+
+use crate::fixture::{ticket, Desk};
+
+fn hki(wall: &str) -> Timestamp {
+    wall.parse::<DateTime>()
+        .unwrap()
+        .to_zoned(TimeZone::get("Europe/Helsinki").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+/// A desk with a 24-month product, a default rate card on office hours and
+/// an hour bank of `minutes` for the sharing organisation covering the
+/// "Verkko" category. Its clock stands at Wednesday 2026-06-10 10:00.
+async fn billing_desk(db: &TestDb, minutes: i64) -> (Desk, Clock, i64, i64) {
+    let clock = Clock::manual(hki("2026-06-10 10:00"));
+    let desk = Desk::new(db.store.clone().with_clock(clock.clone())).await;
+    let cal = desk
+        .store
+        .create::<Calendars>(
+            &desk.admin,
+            CalendarInput {
+                name: "Office".into(),
+                definition: CalendarDefinition {
+                    time_zone: "Europe/Helsinki".into(),
+                    hours: OpeningHours::Weekly(WeeklyHours::weekdays(&[WorkingInterval::new(
+                        "08:00", "16:00",
+                    )])),
+                    holidays: vec![HolidayRule::FinnishPublic],
+                },
+            },
+        )
+        .await
+        .unwrap();
+    desk.store
+        .create::<RateCards>(
+            &desk.admin,
+            RateCardInput {
+                name: "Perus".into(),
+                hourly_cents: 9000,
+                on_call_surcharge_percent: 50,
+                call_out_fee_cents: 4500,
+                minimum_unit_minutes: Some(15),
+                vat_basis_points: None,
+                calendar_id: Some(cal.id),
+                is_default: true,
+            },
+        )
+        .await
+        .unwrap();
+    let product = desk
+        .store
+        .create::<Products>(
+            &desk.admin,
+            ProductInput {
+                name: "WM-800".into(),
+                manufacturer: "Pesu Oy".into(),
+                category: "Pesukoneet".into(),
+                warranty_months: 24,
+            },
+        )
+        .await
+        .unwrap();
+    let contract = desk
+        .store
+        .create::<Contracts>(&desk.admin, contract(desk.org_shared, minutes))
+        .await
+        .unwrap();
+    (desk, clock, product.id, contract.id)
+}
+
+fn contract(org: i64, minutes: i64) -> ContractInput {
+    ContractInput {
+        name: "Verkkotuki 2026".into(),
+        organisation_id: org,
+        kind: ContractKind::HourBank,
+        starts_on: "1.1.2026".into(),
+        ends_on: "2026-12-31".into(),
+        included_minutes: minutes,
+        covers: Covers {
+            categories: vec!["Verkko".into()],
+            ..Covers::default()
+        },
+        response: Some(ResponseWindow::BusinessHours),
+        sla_policy_id: None,
+        rate_card_id: None,
+        low_balance_minutes: None,
+    }
+}
+
+fn device(serial: &str, product: i64, purchased: &str) -> AssetInput {
+    AssetInput {
+        serial: serial.into(),
+        product_id: Some(product),
+        purchased_on: Some(purchased.into()),
+        purchased_from: "Kodinkone Oy".into(),
+        ..AssetInput::default()
+    }
+}
+
+fn about(subject: &str, category: Option<&str>, asset: Option<i64>) -> NewTicket {
+    NewTicket {
+        category: category.map(Into::into),
+        asset_id: asset,
+        ..ticket(subject)
+    }
+}
+
+async fn every_request_is_decided_at_intake(db: TestDb) {
+    let (desk, _clock, product, contract_id) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let washer = s
+        .register_asset(&desk.alice, device("WM-1001", product, "12.3.2025"))
+        .await
+        .unwrap();
+    assert_eq!(washer.warranty_until.unwrap().to_string(), "2027-03-11");
+    assert_eq!(washer.owner_id, desk.alice.user_id);
+    assert_eq!(washer.organisation_id, Some(desk.org_shared));
+
+    // Naming the device: warranty.
+    let t = s
+        .create_ticket(&desk.alice, about("Ei linkoa", None, Some(washer.id)))
+        .await
+        .unwrap();
+    let c = s
+        .ticket_coverage(&desk.alice, t.id, Language::Fi)
+        .await
+        .unwrap();
+    assert_eq!(c.kind, CoverageKind::Warranty);
+    assert_eq!(c.until.unwrap().to_string(), "2027-03-11");
+    assert_eq!(
+        c.reasons,
+        ["Laitteen WM-1001 takuu on voimassa 11.3.2027 asti."]
+    );
+
+    // A serial number in the text names the device too.
+    let t = s
+        .create_ticket(&desk.amir, about("Laite wm-1001 vuotaa", None, None))
+        .await
+        .unwrap();
+    let c = s
+        .ticket_coverage(&desk.tier1, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.kind, c.asset_id),
+        (CoverageKind::Warranty, Some(washer.id))
+    );
+
+    // The category the contract covers: the contract, with its balance.
+    let t = s
+        .create_ticket(&desk.alice, about("VPN ei toimi", Some("verkko"), None))
+        .await
+        .unwrap();
+    let c = s
+        .ticket_coverage(&desk.tier1, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(c.kind, CoverageKind::Contract);
+    assert_eq!(c.contract_id, Some(contract_id));
+    assert_eq!(c.minutes_left, Some(600));
+
+    // Another organisation: billable at the default card, in office hours.
+    let t = s
+        .create_ticket(&desk.bob, about("VPN ei toimi", Some("Verkko"), None))
+        .await
+        .unwrap();
+    let c = s
+        .ticket_coverage(&desk.bob, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!((c.kind, c.after_hours), (CoverageKind::Billable, false));
+    assert!(c.overridden.is_none());
+
+    // Someone else's device cannot be named.
+    let e = s
+        .create_ticket(&desk.bob, about("Pesukone", None, Some(washer.id)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "asset_id"),
+        "{e:?}"
+    );
+    // Nor can a customer read another organisation's request's coverage.
+    let e = s
+        .ticket_coverage(&desk.bob, c.ticket_id - 1, Language::En)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound), "{e:?}");
+}
+
+async fn changes_decide_again_and_agents_override_with_a_reason(db: TestDb) {
+    let (desk, clock, product, contract_id) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    // Sunday 23:30: billable with the surcharge.
+    clock.set(hki("2026-06-14 23:30"));
+    let t = s
+        .create_ticket(&desk.alice, about("Kone sekaisin", None, None))
+        .await
+        .unwrap();
+    let c = s
+        .ticket_coverage(&desk.tier1, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!((c.kind, c.after_hours), (CoverageKind::Billable, true));
+    assert!(
+        c.reasons.iter().any(|r| r.contains("on-call surcharge")),
+        "{:?}",
+        c.reasons
+    );
+
+    // The category changes to one the contract covers.
+    clock.set(hki("2026-06-15 09:00"));
+    s.update_ticket(
+        &desk.tier1,
+        t.id,
+        TicketPatch {
+            category: Some(Some("Verkko".into())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let c = s
+        .ticket_coverage(&desk.tier1, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.kind, c.contract_id),
+        (CoverageKind::Contract, Some(contract_id))
+    );
+
+    // The device named later: its warranty comes first.
+    let washer = s
+        .register_asset(
+            &desk.tier1,
+            AssetInput {
+                organisation_id: Some(desk.org_shared),
+                ..device("WM-2002", product, "2026-06-01")
+            },
+        )
+        .await
+        .unwrap();
+    let c = s
+        .set_ticket_asset(
+            &desk.tier1,
+            t.id,
+            TicketAssetInput {
+                asset_id: Some(washer.id),
+            },
+            Language::En,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.kind, CoverageKind::Warranty);
+
+    // An agent overrides it, with a reason; Tuki's own decision stays.
+    let e = s
+        .override_coverage(
+            &desk.tier1,
+            t.id,
+            CoverageOverrideInput {
+                kind: Some(CoverageKind::Billable),
+                contract_id: None,
+                reason: " ".into(),
+            },
+            Language::En,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "reason"),
+        "{e:?}"
+    );
+    let c = s
+        .override_coverage(
+            &desk.tier1,
+            t.id,
+            CoverageOverrideInput {
+                kind: Some(CoverageKind::Billable),
+                contract_id: None,
+                reason: "Water damage is not under warranty".into(),
+            },
+            Language::En,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.kind, c.decided_kind),
+        (CoverageKind::Billable, CoverageKind::Warranty)
+    );
+    assert_eq!(
+        c.overridden.as_ref().unwrap().reason,
+        "Water damage is not under warranty"
+    );
+    // The customer sees what applies, not the agents' reasoning.
+    let seen = s
+        .ticket_coverage(&desk.alice, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(seen.kind, CoverageKind::Billable);
+    assert!(seen.overridden.is_none());
+    let e = s
+        .override_coverage(
+            &desk.alice,
+            t.id,
+            CoverageOverrideInput {
+                kind: None,
+                contract_id: None,
+                reason: String::new(),
+            },
+            Language::En,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
+
+    let history = s.history(&desk.tier1, t.id).await.unwrap();
+    let cov = history.iter().find(|h| h.field == "coverage").unwrap();
+    assert_eq!(
+        (cov.old_value.as_deref(), cov.new_value.as_deref()),
+        (Some("warranty"), Some("billable"))
+    );
+    assert_eq!(
+        cov.reason.as_deref(),
+        Some("Water damage is not under warranty")
+    );
+    assert!(history.iter().any(|h| h.field == "asset"));
+
+    // A product's longer warranty reaches its devices.
+    let p = s.get::<Products>(&desk.admin, product).await.unwrap();
+    s.replace::<Products>(
+        &desk.admin,
+        product,
+        ProductInput {
+            name: p.name,
+            manufacturer: p.manufacturer,
+            category: p.category,
+            warranty_months: 36,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.asset(&desk.tier1, washer.id)
+            .await
+            .unwrap()
+            .warranty_until
+            .unwrap()
+            .to_string(),
+        "2029-05-31"
+    );
+}
+
+async fn devices_are_their_owners_and_inputs_name_their_mistakes(db: TestDb) {
+    let (desk, _clock, product, _) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let mine = s
+        .register_asset(&desk.bob, device("PR-77 A", product, "2026-01-02"))
+        .await
+        .unwrap();
+    // Another organisation sees nothing of it.
+    assert!(matches!(
+        s.asset(&desk.alice, mine.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed = s
+        .assets(&desk.alice, &AssetFilter::default())
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|a| a.id != mine.id));
+    // Staff find it as they type, whatever the dashes and case.
+    let found = s
+        .assets(
+            &desk.tier1,
+            &AssetFilter {
+                serial: Some("pr77".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|a| a.id).collect::<Vec<_>>(), [mine.id]);
+
+    for (input, field) in [
+        (device("PR 77-a", product, "2026-01-02"), "serial"),
+        (device("XY-1", product, "31.2.2026"), "purchased_on"),
+        (device("XY-2", product + 1000, "2026-01-02"), "product_id"),
+        (device("", product, "2026-01-02"), "serial"),
+    ] {
+        let e = s.register_asset(&desk.bob, input).await.unwrap_err();
+        match e {
+            StoreError::Invalid(v) => assert_eq!(v.field, field),
+            StoreError::Conflict { field: f, .. } => assert_eq!(f.as_deref(), Some(field)),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    // Customers cannot override a warranty; staff must say why.
+    let e = s
+        .register_asset(
+            &desk.bob,
+            AssetInput {
+                warranty_until: Some("2030-01-01".into()),
+                ..device("XY-3", product, "2026-01-02")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
+    let e = s
+        .update_asset(
+            &desk.tier1,
+            mine.id,
+            AssetInput {
+                warranty_until: Some("2030-01-01".into()),
+                ..device("PR-77 A", product, "2026-01-02")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "warranty_reason"),
+        "{e:?}"
+    );
+    let a = s
+        .update_asset(
+            &desk.tier1,
+            mine.id,
+            AssetInput {
+                warranty_until: Some("1.1.2030".into()),
+                warranty_reason: Some("Extended warranty bought".into()),
+                organisation_id: Some(desk.org_private),
+                owner_id: desk.bob.user_id,
+                ..device("PR-77 A", product, "2026-01-02")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.warranty_until.unwrap().to_string(), "2030-01-01");
+
+    // Contracts' inputs too.
+    let mut bad = contract(desk.org_private, 60);
+    bad.ends_on = "2025-12-31".into();
+    let e = s.create::<Contracts>(&desk.admin, bad).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "ends_on"),
+        "{e:?}"
+    );
+    let mut bad = contract(desk.org_private, 60);
+    bad.covers = Covers::default();
+    let e = s.create::<Contracts>(&desk.admin, bad).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "covers"),
+        "{e:?}"
+    );
+    let e = s
+        .create::<RateCards>(
+            &desk.admin,
+            RateCardInput {
+                name: "X".into(),
+                hourly_cents: 1,
+                on_call_surcharge_percent: 0,
+                call_out_fee_cents: 0,
+                minimum_unit_minutes: None,
+                vat_basis_points: Some(10_001),
+                calendar_id: None,
+                is_default: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "vat_basis_points"),
+        "{e:?}"
+    );
+    // Customers read their own organisation's balances, not others'.
+    assert_eq!(
+        s.organisation_contracts(&desk.alice, desk.org_shared)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        s.organisation_contracts(&desk.bob, desk.org_shared).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list::<RateCards>(&desk.alice).await,
+        Err(StoreError::Forbidden(_))
+    ));
+}
+
+async fn time_draws_the_hour_bank_down_and_stops_at_zero(db: TestDb) {
+    let (desk, _clock, _, contract_id) = billing_desk(&db, 60).await;
+    let s = &desk.store;
+    let t = s
+        .create_ticket(&desk.alice, about("Verkko katkeilee", Some("Verkko"), None))
+        .await
+        .unwrap();
+    let book = |minutes: i64, over: bool| TimeEntryInput {
+        minutes,
+        billable: None,
+        note: "Etätuki".into(),
+        worked_at: None,
+        over_balance: over,
+    };
+    let e = s
+        .log_time(&desk.tier1, t.id, book(-5, false), Language::En)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "minutes"),
+        "{e:?}"
+    );
+    let e = s
+        .log_time(&desk.alice, t.id, book(5, false), Language::En)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
+
+    let first = s
+        .log_time(&desk.tier1, t.id, book(45, false), Language::En)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.contract_id, first.balance_after),
+        (Some(contract_id), Some(15))
+    );
+    let e = s
+        .log_time(&desk.tier1, t.id, book(30, false), Language::En)
+        .await
+        .unwrap_err();
+    match e {
+        StoreError::Conflict { field, message } => {
+            assert_eq!(field.as_deref(), Some("minutes"));
+            assert!(message.contains("15 min left"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Internal work does not touch the balance.
+    let internal = s
+        .log_time(
+            &desk.tier1,
+            t.id,
+            TimeEntryInput {
+                billable: Some(false),
+                ..book(30, false)
+            },
+            Language::En,
+        )
+        .await
+        .unwrap();
+    assert_eq!((internal.contract_id, internal.balance_after), (None, None));
+    // Past the balance only on purpose.
+    let over = s
+        .log_time(&desk.tier1, t.id, book(30, true), Language::En)
+        .await
+        .unwrap();
+    assert_eq!((over.balance_after, over.over_balance), (Some(-15), true));
+    let c = s.get::<Contracts>(&desk.admin, contract_id).await.unwrap();
+    assert_eq!(c.minutes_left, -15);
+    // Removing a booking gives its minutes back.
+    s.delete_time_entry(&desk.tier1, t.id, over.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get::<Contracts>(&desk.admin, contract_id)
+            .await
+            .unwrap()
+            .minutes_left,
+        15
+    );
+    assert_eq!(s.time_entries(&desk.tier1, t.id).await.unwrap().len(), 2);
+    // Raising the included hours keeps what was used.
+    let mut more = contract(desk.org_shared, 120);
+    more.name = c.name.clone();
+    assert_eq!(
+        s.replace::<Contracts>(&desk.admin, contract_id, more)
+            .await
+            .unwrap()
+            .minutes_left,
+        75
+    );
+}
+
+/// Two agents book the last hour at the same moment: one gets it, the
+/// other is told; the balance is never below zero.
+async fn the_last_hour_is_booked_once(db: TestDb) {
+    let (desk, _clock, _, contract_id) = billing_desk(&db, 60).await;
+    let s = &desk.store;
+    let t = s
+        .create_ticket(&desk.alice, about("Verkko alas", Some("Verkko"), None))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = s.clone();
+        let who = if i % 2 == 0 {
+            desk.tier1.clone()
+        } else {
+            desk.admin.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .log_time(
+                    &who,
+                    t.id,
+                    TimeEntryInput {
+                        minutes: 60,
+                        billable: None,
+                        note: String::new(),
+                        worked_at: None,
+                        over_balance: false,
+                    },
+                    Language::En,
+                )
+                .await
+        }));
+    }
+    let mut booked = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(e) => {
+                booked += 1;
+                assert_eq!(e.balance_after, Some(0));
+            }
+            Err(StoreError::Conflict { .. }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(booked, 1);
+    assert_eq!(
+        s.get::<Contracts>(&desk.admin, contract_id)
+            .await
+            .unwrap()
+            .minutes_left,
+        0
+    );
+    let total: i64 = s
+        .time_entries(&desk.tier1, t.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.minutes)
+        .sum();
+    assert_eq!(total, 60);
+}
+
+tuki_store::on_both_engines!(
+    every_request_is_decided_at_intake,
+    changes_decide_again_and_agents_override_with_a_reason,
+    devices_are_their_owners_and_inputs_name_their_mistakes,
+    time_draws_the_hour_bank_down_and_stops_at_zero,
+    the_last_hour_is_booked_once,
+);
