@@ -73,7 +73,7 @@ pub fn parse_date(field: &str, raw: &str) -> Result<Date, ValidationError> {
         let (m, y) = rest.split_once('.').ok_or_else(bad)?;
         let num = |s: &str| s.trim().parse::<i16>().map_err(|_| bad());
         let (d, m, y) = (num(d)?, num(m)?, num(y)?);
-        if !(1000..=9999).contains(&y) {
+        if !(1000..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
             return Err(bad());
         }
         return Date::new(y, m as i8, d as i8).map_err(|_| bad());

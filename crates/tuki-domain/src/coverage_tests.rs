@@ -443,7 +443,15 @@ fn dates_are_read_finnish_and_iso() {
         parse_date("purchased_on", " 01.02.2026 ").unwrap(),
         date(2026, 2, 1)
     );
-    for bad in ["31.2.2026", "12.3.27", "2027-3-12", "huomenna", "", "12.3"] {
+    for bad in [
+        "31.2.2026",
+        "1.257.2026",
+        "12.3.27",
+        "2027-3-12",
+        "huomenna",
+        "",
+        "12.3",
+    ] {
         let e = parse_date("purchased_on", bad).unwrap_err();
         assert_eq!(e.field, "purchased_on", "{bad}");
     }

@@ -305,7 +305,6 @@ fn taken(e: sqlx::Error) -> StoreError {
 
 /// Devices listed: whose, and a serial number's start (as typed).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct AssetFilter {
     /// The start of a serial number, compared without dashes, spaces or case.
     #[serde(default)]

@@ -9,6 +9,7 @@
 //! document cannot disagree.
 
 pub mod attachments;
+pub mod coverage;
 pub mod directory;
 pub mod files;
 pub mod jobs;
@@ -22,6 +23,7 @@ pub mod ticket_actions;
 pub mod tickets;
 pub mod tokens;
 
+use tuki_store::coverage::{Contracts, Products, RateCards};
 use tuki_store::mail::Mailboxes;
 use tuki_store::sla::{Calendars, EscalationRules, Policies};
 use utoipa_axum::router::OpenApiRouter;
@@ -117,12 +119,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::feedback))
         .routes(routes!(knowledge::use_article))
         .routes(routes!(knowledge::suggestions))
-        .routes(routes!(knowledge::get_settings, knowledge::put_settings));
+        .routes(routes!(knowledge::get_settings, knowledge::put_settings))
+        .routes(routes!(coverage::list_assets, coverage::register_asset))
+        .routes(routes!(coverage::get_asset, coverage::update_asset))
+        .routes(routes!(coverage::organisation_contracts))
+        .routes(routes!(
+            coverage::ticket_coverage,
+            coverage::override_coverage
+        ))
+        .routes(routes!(coverage::set_ticket_asset))
+        .routes(routes!(coverage::list_time_entries, coverage::log_time))
+        .routes(routes!(coverage::delete_time_entry));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())
         .chain(resource::routes::<EscalationRules>())
         .chain(resource::routes::<Mailboxes>())
+        .chain(resource::routes::<Products>())
+        .chain(resource::routes::<RateCards>())
+        .chain(resource::routes::<Contracts>())
     {
         router = router.routes(r);
     }

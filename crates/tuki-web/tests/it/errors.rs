@@ -313,6 +313,11 @@ async fn nothing_makes_a_500(db: TestDb) {
         json!({"name": "p", "calendar_id": -1, "priorities": ["huge"], "warn_percent": 1000}),
         json!({"name": "m", "address": "m@x.test", "imap": {"host": "", "user": "", "port": 0}}),
         json!({"enabled": "yes", "event": "newCall", "call_id": "x", "from": 5}),
+        json!({"minutes": i64::MAX, "over_balance": true, "worked_at": "9999-12-31T00:00:00Z"}),
+        json!({"serial": "x\u{0}", "purchased_on": "99.99.99999", "warranty_until": "", "product_id": i64::MIN}),
+        json!({"name": "c", "organisation_id": 1, "kind": "hour_bank", "starts_on": "1.1.10000", "ends_on": "1.257.2026",
+               "included_minutes": -1, "covers": {"assets": [i64::MAX], "categories": [""]}, "hourly_cents": i64::MAX,
+               "warranty_months": i64::MAX, "vat_basis_points": -1, "asset_id": i64::MAX}),
     ];
     let (_, doc) = app
         .json(Some(&admin), Method::GET, "/api/v1/openapi.json", None)
@@ -329,6 +334,7 @@ async fn nothing_makes_a_500(db: TestDb) {
                 .replace("{number}", "1")
                 .replace("{user_id}", &admin.id.to_string())
                 .replace("{link_id}", "1")
+                .replace("{entry_id}", "1")
                 .replace("{kind}", "ack");
             for body in &weird {
                 let (s, b) = app
@@ -363,6 +369,12 @@ async fn nothing_makes_a_500(db: TestDb) {
         "/cti/events",
         "/notification-preferences",
         "/tokens",
+        "/products",
+        "/rate-cards",
+        "/contracts",
+        "/assets",
+        "/coverage",
+        "/time-entries",
     ] {
         assert!(
             swept.iter().any(|s| s.contains(must)),

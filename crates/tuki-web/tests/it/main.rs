@@ -3,6 +3,7 @@
 
 mod access;
 mod admin_resources;
+mod coverage;
 mod errors;
 mod files;
 mod knowledge;

@@ -1,0 +1,284 @@
+//! Who pays over the API: products, rate cards and contracts as
+//! administered resources, devices registered by customers, the coverage of
+//! a request and time booked on it; bad input is a 4xx naming the field.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tuki_domain::directory::Role;
+use tuki_store::testing::TestDb;
+
+use crate::spawn_app;
+
+fn field(v: &Value) -> &str {
+    v["error"]["field"].as_str().unwrap_or_default()
+}
+
+async fn a_customer_registers_a_device_and_the_request_is_covered(db: TestDb) {
+    let app = spawn_app(db).await;
+    let org = app.org("Kauppa Oy", false).await;
+    let admin = app.user(Role::Admin, "admin@desk.test", None).await;
+    let agent = app.user(Role::Agent, "agent@desk.test", None).await;
+    app.group("Desk", 1, vec![agent.id], true).await;
+    let customer = app
+        .user(Role::Customer, "asiakas@kauppa.test", Some(org))
+        .await;
+    let other_org = app.org("Muu Oy", false).await;
+    let other = app
+        .user(Role::Customer, "muu@muu.test", Some(other_org))
+        .await;
+
+    let (s, product) = app
+        .json(Some(&admin), Method::POST, "/api/v1/products", Some(json!({"name": "WM-800", "manufacturer": "Pesu", "category": "Pesukoneet", "warranty_months": 24})))
+        .await;
+    assert_eq!(s, 201, "{product}");
+    let (s, card) = app
+        .json(Some(&admin), Method::POST, "/api/v1/rate-cards", Some(json!({"name": "Perus", "hourly_cents": 9000, "on_call_surcharge_percent": 50, "is_default": true})))
+        .await;
+    assert_eq!(s, 201, "{card}");
+    assert_eq!(card["vat_basis_points"], 2550);
+    assert_eq!(card["minimum_unit_minutes"], 15);
+    // Customers neither manage nor read rates.
+    let (s, _) = app
+        .json(Some(&customer), Method::GET, "/api/v1/rate-cards", None)
+        .await;
+    assert_eq!(s, 403);
+
+    // Bad input names its field.
+    for (body, f, status) in [
+        (
+            json!({"serial": "WM-1", "product_id": product["id"], "purchased_on": "31.2.2026"}),
+            "purchased_on",
+            422,
+        ),
+        (
+            json!({"serial": "WM-1", "product_id": 9999}),
+            "product_id",
+            422,
+        ),
+        (json!({"serial": "-"}), "serial", 422),
+        (
+            json!({"serial": "WM-1", "warranty_until": "2030-01-01"}),
+            "",
+            403,
+        ),
+    ] {
+        let (s, e) = app
+            .json(Some(&customer), Method::POST, "/api/v1/assets", Some(body))
+            .await;
+        assert_eq!(s, status, "{e}");
+        assert_eq!(field(&e), f, "{e}");
+    }
+    let (s, e) = app
+        .json(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/rate-cards",
+            Some(json!({"name": "X", "hourly_cents": 1, "vat_basis_points": 12000})),
+        )
+        .await;
+    assert_eq!((s, field(&e)), (422, "vat_basis_points"), "{e}");
+    let (s, e) = app
+        .json(Some(&admin), Method::POST, "/api/v1/contracts", Some(json!({"name": "C", "organisation_id": org, "kind": "hour_bank", "starts_on": "2026-01-01", "ends_on": "eilen", "included_minutes": 600, "covers": {"everything": true}})))
+        .await;
+    assert_eq!((s, field(&e)), (422, "ends_on"), "{e}");
+
+    let today = jiff::Zoned::now().date();
+    let (s, device) = app
+        .json(Some(&customer), Method::POST, "/api/v1/assets", Some(json!({"serial": "WM-1001", "product_id": product["id"], "purchased_on": today.to_string(), "purchased_from": "Kodinkone"})))
+        .await;
+    assert_eq!(s, 201, "{device}");
+    let (s, e) = app
+        .json(
+            Some(&customer),
+            Method::POST,
+            "/api/v1/assets",
+            Some(json!({"serial": "wm 1001"})),
+        )
+        .await;
+    assert_eq!((s, field(&e)), (409, "serial"), "{e}");
+    let (s, _) = app
+        .json(
+            Some(&other),
+            Method::GET,
+            &format!("/api/v1/assets/{}", device["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    let (s, t) = app
+        .json(Some(&customer), Method::POST, "/api/v1/tickets", Some(json!({"subject": "Ei linkoa", "body": "Rumpu ei pyöri.", "asset_id": device["id"]})))
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, c) = app
+        .json(
+            Some(&customer),
+            Method::GET,
+            &format!("/api/v1/tickets/{}/coverage?lang=fi", t["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["kind"], "warranty");
+    assert_eq!(c["asset_serial"], "WM-1001");
+    assert!(
+        c["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Laitteen WM-1001 takuu on voimassa"),
+        "{c}"
+    );
+    let (s, _) = app
+        .json(
+            Some(&other),
+            Method::GET,
+            &format!("/api/v1/tickets/{}/coverage", t["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, e) = app
+        .json(
+            Some(&customer),
+            Method::PUT,
+            &format!("/api/v1/tickets/{}/coverage", t["id"]),
+            Some(json!({"kind": "billable", "reason": "no"})),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, c) = app
+        .json(
+            Some(&agent),
+            Method::PUT,
+            &format!("/api/v1/tickets/{}/coverage", t["id"]),
+            Some(json!({"kind": "billable", "reason": "Dropped on the floor"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        (c["kind"].as_str(), c["decided_kind"].as_str()),
+        (Some("billable"), Some("warranty"))
+    );
+}
+
+async fn time_on_a_contract_request_draws_its_balance(db: TestDb) {
+    let app = spawn_app(db).await;
+    let org = app.org("Sopimus Oy", true).await;
+    let admin = app.user(Role::Admin, "admin@desk.test", None).await;
+    let agent = app.user(Role::Agent, "agent@desk.test", None).await;
+    app.group("Desk", 1, vec![agent.id], true).await;
+    let customer = app.user(Role::Customer, "it@sopimus.test", Some(org)).await;
+    let year = jiff::Zoned::now().date().year();
+    let (s, contract) = app
+        .json(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/contracts",
+            Some(json!({
+            "name": "Tukipankki", "organisation_id": org, "kind": "hour_bank",
+            "starts_on": format!("1.1.{year}"), "ends_on": format!("31.12.{year}"),
+            "included_minutes": 120, "covers": {"everything": true}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{contract}");
+    assert_eq!(contract["minutes_left"], 120);
+    let (s, t) = app
+        .json(
+            Some(&customer),
+            Method::POST,
+            "/api/v1/tickets",
+            Some(json!({"subject": "Palvelin hidas", "body": "Kaikki on hidasta."})),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let path = format!("/api/v1/tickets/{}/time-entries", t["id"]);
+    for (body, f) in [
+        (json!({"minutes": -10}), "minutes"),
+        (json!({"minutes": 0}), "minutes"),
+        (json!({"minutes": 5000}), "minutes"),
+        (json!({"minutes": "paljon"}), "minutes"),
+    ] {
+        let (s, e) = app
+            .json(Some(&agent), Method::POST, &path, Some(body))
+            .await;
+        assert_eq!((s, field(&e)), (422, f), "{e}");
+    }
+    let (s, e) = app
+        .json(
+            Some(&customer),
+            Method::POST,
+            &path,
+            Some(json!({"minutes": 10})),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, entry) = app
+        .json(
+            Some(&agent),
+            Method::POST,
+            &path,
+            Some(json!({"minutes": 90, "note": "Levyt vaihdettu"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{entry}");
+    assert_eq!(entry["balance_after"], 30);
+    let (s, e) = app
+        .json(
+            Some(&agent),
+            Method::POST,
+            &path,
+            Some(json!({"minutes": 45})),
+        )
+        .await;
+    assert_eq!((s, field(&e)), (409, "minutes"), "{e}");
+    // The customer reads the balance, not the rates.
+    let (s, balances) = app
+        .json(
+            Some(&customer),
+            Method::GET,
+            &format!("/api/v1/organisations/{org}/contracts"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{balances}");
+    assert_eq!(balances[0]["minutes_left"], 30);
+    assert!(balances[0].get("rate_card_id").is_none());
+    let (s, c) = app
+        .json(
+            Some(&customer),
+            Method::GET,
+            &format!("/api/v1/tickets/{}/coverage", t["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (c["kind"].as_str(), c["minutes_left"].as_i64()),
+        (Some("contract"), Some(30))
+    );
+    let (s, list) = app.json(Some(&agent), Method::GET, &path, None).await;
+    assert_eq!((s, list.as_array().unwrap().len()), (200, 1));
+    let (s, _) = app
+        .json(
+            Some(&agent),
+            Method::DELETE,
+            &format!("{path}/{}", entry["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, c) = app
+        .json(
+            Some(&admin),
+            Method::GET,
+            &format!("/api/v1/contracts/{}", contract["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(c["minutes_left"], 120);
+}
+
+tuki_store::on_both_engines!(
+    a_customer_registers_a_device_and_the_request_is_covered,
+    time_on_a_contract_request_draws_its_balance,
+);
