@@ -360,7 +360,9 @@ impl Reason {
             }
             Reason::WaitsForBusinessHours { contract } => {
                 if fi {
-                    format!("Pyyntö tuli virka-ajan ulkopuolella; sopimus {contract} vastaa virka-aikana.")
+                    format!(
+                        "Pyyntö tuli työajan ulkopuolella; sopimus {contract} vastaa työaikana."
+                    )
                 } else {
                     format!("The request came outside business hours; contract {contract} responds within business hours.")
                 }
@@ -379,7 +381,7 @@ impl Reason {
             }
             Reason::OnCallSurcharge => pick(
                 fi,
-                "Pyyntö tuli virka-ajan ulkopuolella: päivystyslisä.",
+                "Pyyntö tuli työajan ulkopuolella: päivystyslisä.",
                 "The request came outside business hours: on-call surcharge.",
             ),
             Reason::AskPrivatePerson { rate_card } => {

@@ -370,7 +370,7 @@ fn reasons_say_why_in_both_languages() {
             "Sopimus Kesä alkaa vasta 1.6.2026.",
             "Mikään voimassa oleva sopimus ei kata pyyntöä.",
             "Työ laskutetaan hinnaston Perushinnasto mukaan.",
-            "Pyyntö tuli virka-ajan ulkopuolella: päivystyslisä.",
+            "Pyyntö tuli työajan ulkopuolella: päivystyslisä.",
         ]
     );
     assert_eq!(

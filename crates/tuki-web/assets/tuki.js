@@ -101,3 +101,38 @@
     else refresh(["#sidebar"]);
   });
 })();
+
+// The time box's start/stop timer: the start is kept in the browser per
+// ticket (so a reload or another tab keeps counting); stopping fills the
+// minutes field, rounded up, for the agent to book.
+(function () {
+  function key(box) { return "tuki-timer-" + box.getAttribute("data-timer"); }
+  function show(box) {
+    var started = localStorage.getItem(key(box));
+    var start = box.querySelector("[data-timer-start]");
+    var stop = box.querySelector("[data-timer-stop]");
+    var shown = box.querySelector("[data-timer-shown]");
+    if (!start || !stop || !shown) return;
+    start.hidden = !!started;
+    stop.hidden = !started;
+    shown.textContent = started ? Math.floor((Date.now() - Number(started)) / 60000) + " min" : "";
+  }
+  document.addEventListener("click", function (e) {
+    var box = e.target.closest && e.target.closest("[data-timer]");
+    if (!box) return;
+    if (e.target.hasAttribute("data-timer-start")) {
+      localStorage.setItem(key(box), String(Date.now()));
+    } else if (e.target.hasAttribute("data-timer-stop")) {
+      var started = Number(localStorage.getItem(key(box)) || Date.now());
+      localStorage.removeItem(key(box));
+      var field = box.closest("form").querySelector("[name=minutes]");
+      if (field) field.value = Math.max(1, Math.ceil((Date.now() - started) / 60000));
+    } else {
+      return;
+    }
+    show(box);
+  });
+  function all() { document.querySelectorAll("[data-timer]").forEach(show); }
+  document.addEventListener("htmx:afterSwap", all);
+  setInterval(all, 30000);
+})();

@@ -93,6 +93,19 @@ impl Resource for Products {
     }
 }
 
+impl crate::Store {
+    /// Every product's id and model, for choosing one: customers register
+    /// devices with it (no warranty terms or other details).
+    pub async fn product_names(&self) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT id, name FROM products ORDER BY name, id LIMIT 2000")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect()
+    }
+}
+
 /// A line that may be left empty.
 pub(crate) fn optional_line(field: &str, raw: &str, max: usize) -> Result<String> {
     if raw.trim().is_empty() {

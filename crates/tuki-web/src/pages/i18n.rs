@@ -36,6 +36,14 @@ impl Lang {
         }
     }
 
+    /// The domain's language of this one (reasons, money, dates).
+    pub fn language(self) -> Language {
+        match self {
+            Lang::Fi => Language::Fi,
+            Lang::En => Language::En,
+        }
+    }
+
     pub fn from_language(l: Language) -> Lang {
         match l {
             Language::Fi => Lang::Fi,

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod auth;
 pub mod calls;
 pub mod console;
+pub mod coverage;
 pub mod due;
 pub mod files;
 pub mod files_admin;
@@ -39,6 +40,7 @@ pub mod setup;
 pub mod sla_admin;
 
 use std::sync::Arc;
+use tuki_store::coverage::{Contracts, Products, RateCards};
 use tuki_store::mail::Mailboxes;
 use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
@@ -152,6 +154,30 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/agent/search", get(search::agent))
         .route("/agent/tickets/{number}/similar", get(search::similar))
         .route(
+            "/agent/tickets/{number}/coverage",
+            get(coverage::ticket::coverage_box),
+        )
+        .route(
+            "/agent/tickets/{number}/devices",
+            get(coverage::ticket::device_options),
+        )
+        .route(
+            "/agent/tickets/{number}/coverage/device",
+            post(coverage::ticket::set_device),
+        )
+        .route(
+            "/agent/tickets/{number}/coverage/override",
+            post(coverage::ticket::override_coverage),
+        )
+        .route(
+            "/agent/tickets/{number}/time",
+            post(coverage::ticket::log_time),
+        )
+        .route(
+            "/agent/tickets/{number}/time/{entry}/delete",
+            post(coverage::ticket::delete_time),
+        )
+        .route(
             "/agent/tickets/{number}/knowledge/{id}",
             post(knowledge::at_work::insert),
         )
@@ -240,6 +266,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/portal/tickets/{number}", get(portal::ticket))
         .route(
+            "/portal/devices",
+            get(coverage::devices::list)
+                .post(coverage::devices::register)
+                .layer(uploads),
+        )
+        .route("/devices/{id}/receipt", get(coverage::devices::receipt))
+        .route(
             "/portal/tickets/{number}/reply",
             post(portal::reply).layer(uploads),
         )
@@ -249,6 +282,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(resource::routes::<Policies>())
         .merge(resource::routes::<EscalationRules>())
         .merge(resource::routes::<Mailboxes>())
+        .merge(resource::routes::<Products>())
+        .merge(resource::routes::<RateCards>())
+        .merge(resource::routes::<Contracts>())
 }
 
 /// Any address no route knows. Browsers (which ask for `text/html`) get

@@ -77,19 +77,27 @@ pub async fn list(
     ))
 }
 
-fn new_form(v: &Viewer, values: Value, error: Option<Mistake>) -> axum::response::Response {
+async fn new_form(
+    state: &AppState,
+    v: &Viewer,
+    values: Value,
+    error: Option<Mistake>,
+) -> PageResult {
+    let devices = super::coverage::devices::mine(state, v).await?;
     let r = render(
         "portal_new.html",
-        v.ctx(context! { categories => CATEGORIES, f => values, error => &error }),
+        v.ctx(
+            context! { categories => CATEGORIES, devices => devices, f => values, error => &error },
+        ),
     );
-    with_status(r, &error)
+    Ok(with_status(r, &error))
 }
 
-pub async fn new_page(v: Viewer) -> PageResult {
+pub async fn new_page(State(state): State<AppState>, v: Viewer) -> PageResult {
     if let Some(r) = customers_only(&v) {
         return Ok(r);
     }
-    Ok(new_form(&v, context! {}, None))
+    new_form(&state, &v, context! {}, None).await
 }
 
 pub async fn create(
@@ -117,7 +125,7 @@ pub async fn create(
         owner_id: None,
         tags: Vec::new(),
         article_kind: None,
-        asset_id: None,
+        asset_id: form.int("asset_id"),
     };
     let uploads = std::mem::take(&mut form.files);
     let res = super::files::create_ticket(&state, &v, new, uploads).await;
@@ -127,11 +135,13 @@ pub async fn create(
             Ok(Redirect::to(&format!("/portal/tickets/{}", t.number)).into_response())
         }
         Err(e) => match Mistake::of(v.lang, &e) {
-            Some(m) => Ok(new_form(
-                &v,
-                context! { subject => form.text("subject"), body => form.text("body"), category => category },
-                Some(m),
-            )),
+            Some(m) => {
+                let sent = context! {
+                    subject => form.text("subject"), body => form.text("body"),
+                    category => category, asset_id => form.int("asset_id"),
+                };
+                new_form(&state, &v, sent, Some(m)).await
+            }
             None => Err(v.err(e)),
         },
     }
@@ -154,6 +164,8 @@ async fn ticket_view(
         files,
     } = super::Thread::load(state, v, number).await?;
     let rating = store.rating(a, t.id).await.map_err(|e| v.err(e))?;
+    // Requests from before who pays was decided have no coverage.
+    let coverage = store.ticket_coverage(a, t.id, v.lang.language()).await.ok();
     let ids: Vec<i64> = articles.iter().filter_map(|x| x.author_id).collect();
     let names = store.user_names(&ids).await.map_err(|e| v.err(e))?;
     let entries: Vec<Value> = articles
@@ -190,6 +202,7 @@ async fn ticket_view(
             },
             entries => entries,
             rating => rating.map(|r| context! { score => r.score, comment => r.comment }),
+            coverage => coverage.map(|c| super::coverage::coverage_view(v.lang, &c)),
             error => &error,
         }),
     );

@@ -360,3 +360,16 @@ pub fn bounded<T: TryFrom<i64>>(form: &Form, field: &str) -> Result<Option<T>, S
 pub fn shown<T: ToString>(n: Option<T>) -> String {
     n.map(|n| n.to_string()).unwrap_or_default()
 }
+
+/// A choice of a form's list: `{id, name}`.
+pub fn id_name(id: i64, name: &str) -> Value {
+    context! { id => id, name => name }
+}
+
+/// The name of `id` in one of the page's lists of choices.
+pub fn named(more: &Value, list: &str, id: i64) -> Option<String> {
+    more.get_attr(list).ok()?.try_iter().ok()?.find_map(|x| {
+        let this = x.get_attr("id").ok()?;
+        (i64::try_from(this).ok()? == id).then(|| x.get_attr("name").ok().map(|n| n.to_string()))?
+    })
+}

@@ -24,12 +24,8 @@ use tuki_store::StoreError;
 
 use super::auth::{Form, Viewer};
 use super::i18n::{self, Lang};
-use super::resource::{bounded, number, shown, AdminPage};
+use super::resource::{bounded, id_name, named, number, shown, AdminPage};
 use crate::AppState;
-
-fn id_name(id: i64, name: &str) -> Value {
-    context! { id => id, name => name }
-}
 
 // ------------------------------------------------------------------ calendars
 
@@ -351,13 +347,6 @@ impl AdminPage for Policies {
     }
 }
 
-/// The name of `id` in one of the page's lists of choices.
-fn named(more: &Value, list: &str, id: i64) -> Option<String> {
-    more.get_attr(list).ok()?.try_iter().ok()?.find_map(|x| {
-        let this = x.get_attr("id").ok()?;
-        (i64::try_from(this).ok()? == id).then(|| x.get_attr("name").ok().map(|n| n.to_string()))?
-    })
-}
 // ---------------------------------------------------------- escalation rules
 
 fn rule_input(form: &Form) -> Result<EscalationRuleInput, StoreError> {

@@ -278,7 +278,254 @@ async fn time_on_a_contract_request_draws_its_balance(db: TestDb) {
     assert_eq!(c["minutes_left"], 120);
 }
 
+/// A customer of `org` signed in to the portal.
+async fn customer_browser(app: &crate::App, email: &str, org: i64) -> crate::Browser {
+    use tuki_domain::access::Actor;
+    let u = app
+        .store
+        .create_user(
+            &Actor::system(),
+            tuki_store::directory::NewUser {
+                email: email.into(),
+                name: "Asiakas".into(),
+                phone: None,
+                role: Some(Role::Customer),
+                language: Some(tuki_domain::directory::Language::En),
+                organisation_id: Some(org),
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+    let s = app.store.create_session(u.id).await.unwrap();
+    crate::Browser {
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: app.base.clone(),
+        cookie: format!("tuki_session={}", s.token),
+        csrf: s.csrf,
+    }
+}
+
+/// Who pays on the pages: administration with Finnish numbers and dates, a
+/// device registered in the portal with its receipt, the request's line
+/// "Covered by warranty until …", and an agent booking time on a contract
+/// customer's request.
+async fn who_pays_on_the_pages(db: TestDb) {
+    use tuki_domain::directory::Language;
+    use tuki_store::coverage::{Contracts, Products, RateCards};
+    let app = spawn_app(db).await;
+    let (admin, admin_actor) = app
+        .signed_in(Role::Admin, "ada@desk.test", Language::En)
+        .await;
+    let org = app.org("Laite Oy", false).await;
+
+    let (s, page) = admin
+        .post(
+            "/admin/products",
+            &[
+                ("name", "WM-800"),
+                ("manufacturer", "Pesu"),
+                ("category", "Pesukoneet"),
+                ("warranty_months", "24"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{page}");
+    assert!(page.contains("WM-800 was added."), "{page}");
+    let (s, page) = admin
+        .post(
+            "/admin/rate-cards",
+            &[
+                ("name", "Perus"),
+                ("hourly", "92,50"),
+                ("on_call_surcharge_percent", "50"),
+                ("call_out_fee", "45"),
+                ("minimum_unit_minutes", "15"),
+                ("vat", "25,5"),
+                ("is_default", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{page}");
+    let card = &app.store.list::<RateCards>(&admin_actor).await.unwrap()[0];
+    assert_eq!(
+        (
+            card.hourly_cents,
+            card.call_out_fee_cents,
+            card.vat_basis_points
+        ),
+        (9250, 4500, 2550)
+    );
+    assert!(page.contains("€92.50"), "{page}");
+
+    let year = jiff::Zoned::now().date().year();
+    let org_s = org.to_string();
+    let mut contract = vec![
+        ("name", "Tukipankki"),
+        ("organisation_id", org_s.as_str()),
+        ("kind", "hour_bank"),
+        ("starts_on", "1.1.2000"),
+        ("ends_on", "31.13.2000"),
+        ("included_hours", "2,5"),
+        ("everything", "1"),
+        ("response", "business_hours"),
+    ];
+    let (s, page) = admin.post("/admin/contracts", &contract, true).await;
+    assert_eq!(s, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains(r#"aria-describedby="ends_on-error""#),
+        "{page}"
+    );
+    let starts = format!("1.1.{year}");
+    let ends = format!("31.12.{year}");
+    contract[3] = ("starts_on", &starts);
+    contract[4] = ("ends_on", &ends);
+    let (s, page) = admin.post("/admin/contracts", &contract, true).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{page}");
+    let c = &app.store.list::<Contracts>(&admin_actor).await.unwrap()[0];
+    assert_eq!(c.included_minutes, 150);
+
+    // A customer of another organisation registers a device with its receipt.
+    let other_org = app.org("Koti", false).await;
+    let customer = customer_browser(&app, "koti@koti.test", other_org).await;
+    let product = app.store.list::<Products>(&admin_actor).await.unwrap()[0]
+        .id
+        .to_string();
+    let today = jiff::Zoned::now().date();
+    let bought = format!("{}.{}.{}", today.day(), today.month(), today.year());
+    let res = crate::files::post_file(
+        &customer,
+        "/portal/devices",
+        &[
+            ("serial", "WM-5005"),
+            ("product_id", &product),
+            ("purchased_on", &bought),
+            ("purchased_from", "Kodinkone"),
+        ],
+        b"%PDF-1.4 receipt",
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Device WM-5005 was registered."), "{page}");
+    assert!(page.contains("/receipt\">log.txt</a>"), "{page}");
+    let device = app
+        .store
+        .assets(&admin_actor, &Default::default())
+        .await
+        .unwrap()[0]
+        .clone();
+    let (s, receipt) = customer
+        .get(&format!("/devices/{}/receipt", device.id))
+        .await;
+    assert_eq!(
+        (s, receipt.as_str()),
+        (reqwest::StatusCode::OK, "%PDF-1.4 receipt")
+    );
+    let (_, form) = customer.get("/portal/new").await;
+    assert!(
+        form.contains(&format!(
+            r#"<option value="{}" >WM-5005 – WM-800</option>"#,
+            device.id
+        )) || form.contains("WM-5005 – WM-800"),
+        "{form}"
+    );
+    let device_id = device.id.to_string();
+    let res = customer
+        .send_form(
+            "/portal/new",
+            &[
+                ("subject", "Ei linkoa"),
+                ("body", "Rumpu ei pyöri."),
+                ("asset_id", &device_id),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    let (_, page) = customer.get(&to).await;
+    let until = tuki_domain::coverage::show_date(device.warranty_until.unwrap(), Language::En);
+    assert!(
+        page.contains(&format!("Covered by warranty until {until}")),
+        "{page}"
+    );
+
+    // An agent books time on the contract customer's request; the balance drops.
+    let (agent, agent_actor) = app
+        .signed_in(Role::Agent, "agent@desk.test", Language::En)
+        .await;
+    app.group("Desk", 1, vec![agent_actor.user_id.unwrap()], true)
+        .await;
+    let contract_customer = customer_browser(&app, "it@laite.test", org).await;
+    let res = contract_customer
+        .send_form(
+            "/portal/new",
+            &[("subject", "Palvelin"), ("body", "Hidas.")],
+            true,
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let number: i64 = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (s, bx) = agent
+        .get(&format!("/agent/tickets/{number}/coverage"))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{bx}");
+    assert!(
+        bx.contains("Covered by contract Tukipankki, 2 h 30 min left"),
+        "{bx}"
+    );
+    let (s, page) = agent
+        .post(
+            &format!("/agent/tickets/{number}/time"),
+            &[
+                ("minutes", "45"),
+                ("note", "Levy vaihdettu"),
+                ("billable", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::SEE_OTHER, "{page}");
+    let (_, bx) = agent
+        .get(&format!("/agent/tickets/{number}/coverage"))
+        .await;
+    assert!(
+        bx.contains("Covered by contract Tukipankki, 1 h 45 min left"),
+        "{bx}"
+    );
+    assert!(bx.contains("Levy vaihdettu"), "{bx}");
+    // Past the balance the page says so, next to nothing booked.
+    let (s, page) = agent
+        .post(
+            &format!("/agent/tickets/{number}/time"),
+            &[("minutes", "600"), ("billable", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("1 h 45 min left"), "{page}");
+    // The customer never reaches the agents' box.
+    let (s, _) = contract_customer
+        .get(&format!("/agent/tickets/{number}/coverage"))
+        .await;
+    assert!(s.is_client_error() || s.is_redirection(), "{s}");
+}
+
 tuki_store::on_both_engines!(
     a_customer_registers_a_device_and_the_request_is_covered,
     time_on_a_contract_request_draws_its_balance,
+    who_pays_on_the_pages,
 );

@@ -21,7 +21,7 @@ use crate::AppState;
 /// Runs a change on a ticket (given the state, the viewer and the ticket):
 /// on success back to the ticket page (and a live event), on a mistake the
 /// page again with the message.
-async fn act<F, Fut>(state: &AppState, v: &Viewer, number: i64, f: F) -> PageResult
+pub(crate) async fn act<F, Fut>(state: &AppState, v: &Viewer, number: i64, f: F) -> PageResult
 where
     F: FnOnce(AppState, Viewer, Ticket) -> Fut,
     Fut: std::future::Future<Output = Result<Option<String>, StoreError>>,

@@ -2,7 +2,7 @@
 //! ticket page ([`ticket`]) and its actions ([`actions`]), and phone or
 //! desk intake with customer look-up ([`intake`]).
 
-mod actions;
+pub(crate) mod actions;
 mod intake;
 mod ticket;
 
