@@ -35,6 +35,11 @@ pub struct BenchArgs {
     /// Only these scenarios (comma-separated names); default all.
     #[arg(long)]
     only: Option<String>,
+    /// Who pays: `on` seeds a rate card on office hours, a contract for every
+    /// organisation and a device for every customer (once), and has Tuki
+    /// decide each new request's coverage; `off` turns the decisions off.
+    #[arg(long, default_value = "on")]
+    coverage: String,
 }
 
 struct Stats {
@@ -133,6 +138,12 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     store.migrate().await?;
 
     let seeded = prepare(&store, &args).await?;
+    let decide = match args.coverage.as_str() {
+        "on" => true,
+        "off" => false,
+        other => bail!("--coverage must be on or off, not {other}"),
+    };
+    prepare_coverage(&store, &seeded, decide).await?;
     let existing = store.count_tickets().await?;
     println!(
         "dataset: {existing} tickets ({} articles, {} history events), {} customers, {} agents, engine {:?}",
@@ -207,6 +218,121 @@ pub async fn run(args: BenchArgs, db: DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seeds what the coverage decision reads (once: a rate card "Bench" on
+/// office hours, a 600-hour bank for every organisation, a device under
+/// warranty for every customer) and turns the decisions on or off.
+async fn prepare_coverage(store: &Store, seeded: &Seeded, decide: bool) -> anyhow::Result<()> {
+    use tuki_domain::access::Actor;
+    use tuki_domain::coverage::{ContractKind, Covers};
+    use tuki_domain::sla::{
+        CalendarDefinition, HolidayRule, OpeningHours, WeeklyHours, WorkingInterval,
+    };
+    use tuki_store::coverage::{
+        AssetInput, ContractInput, Contracts, CoverageSettings, ProductInput, Products,
+        RateCardInput, RateCards,
+    };
+    use tuki_store::sla::{CalendarInput, Calendars};
+    let system = Actor::system();
+    if decide && store.list::<RateCards>(&system).await?.is_empty() {
+        let started = Instant::now();
+        let cal = store
+            .create::<Calendars>(
+                &system,
+                CalendarInput {
+                    name: "Bench office hours".into(),
+                    definition: CalendarDefinition {
+                        time_zone: "Europe/Helsinki".into(),
+                        hours: OpeningHours::Weekly(WeeklyHours::weekdays(&[
+                            WorkingInterval::new("08:00", "16:00"),
+                        ])),
+                        holidays: vec![HolidayRule::FinnishPublic],
+                    },
+                },
+            )
+            .await?;
+        store
+            .create::<RateCards>(
+                &system,
+                RateCardInput {
+                    name: "Bench".into(),
+                    hourly_cents: 9000,
+                    on_call_surcharge_percent: 50,
+                    call_out_fee_cents: 4500,
+                    minimum_unit_minutes: Some(15),
+                    vat_basis_points: None,
+                    calendar_id: Some(cal.id),
+                    is_default: true,
+                },
+            )
+            .await?;
+        let product = store
+            .create::<Products>(
+                &system,
+                ProductInput {
+                    name: "Bench washer".into(),
+                    manufacturer: "Bench".into(),
+                    category: "Washing machines".into(),
+                    warranty_months: 24,
+                },
+            )
+            .await?;
+        let mut orgs = seeded.customer_orgs.clone();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let year = jiff::Zoned::now().date().year();
+        for org in &orgs {
+            store
+                .create::<Contracts>(
+                    &system,
+                    ContractInput {
+                        name: format!("Bench contract {org}"),
+                        organisation_id: *org,
+                        kind: ContractKind::HourBank,
+                        starts_on: format!("{}-01-01", year - 1),
+                        ends_on: format!("{}-12-31", year + 1),
+                        included_minutes: 36_000,
+                        covers: Covers {
+                            everything: true,
+                            ..Covers::default()
+                        },
+                        response: None,
+                        sla_policy_id: None,
+                        rate_card_id: None,
+                        low_balance_minutes: None,
+                    },
+                )
+                .await?;
+        }
+        let bought = jiff::Zoned::now().date().to_string();
+        for (customer, org) in seeded.customer_ids.iter().zip(&seeded.customer_orgs) {
+            store
+                .register_asset(
+                    &system,
+                    AssetInput {
+                        serial: format!("BENCH-{customer}"),
+                        product_id: Some(product.id),
+                        purchased_on: Some(bought.clone()),
+                        organisation_id: Some(*org),
+                        owner_id: Some(*customer),
+                        ..AssetInput::default()
+                    },
+                )
+                .await?;
+        }
+        println!(
+            "coverage seeded: {} contracts, {} devices in {:.1} s",
+            orgs.len(),
+            seeded.customer_ids.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    store
+        .set_coverage_settings(&system, CoverageSettings { decide })
+        .await?;
+    println!("coverage decisions: {}", if decide { "on" } else { "off" });
+    Ok(())
+}
+
 /// The server under test: a child process, so its memory is its own. Gives
 /// the child, its process id and its address (`http://127.0.0.1:PORT`) once
 /// it listens. `env` adds `TUKI_*` settings; the log shows warnings only.
@@ -271,13 +397,20 @@ impl Target {
                 measure("create ticket", conc, count, move |i| {
                     let (c, b, t) = (c.clone(), b.clone(), t.clone());
                     let requester = cs[i % cs.len()];
+                    // Half the requests name the customer's device by its
+                    // serial number in the text, as mail and phone notes do.
+                    let body = if i % 2 == 0 {
+                        format!("Water on the floor after every programme. Serial number BENCH-{requester}.")
+                    } else {
+                        "Water on the floor after every programme.".to_string()
+                    };
                     async move {
                         let res = c
                             .post(format!("{b}/tickets"))
                             .bearer_auth(&t)
                             .json(&json!({
                                 "subject": format!("Benchmark request {i}: washing machine leaks"),
-                                "body": "Water on the floor after every programme. Serial number 12345-ABC.",
+                                "body": body,
                                 "requester_id": requester,
                                 "channel": "phone",
                                 "priority": "high",

@@ -122,3 +122,12 @@ CREATE TABLE time_entries (
 );
 CREATE INDEX time_entries_ticket ON time_entries (ticket_id, id);
 CREATE INDEX time_entries_contract ON time_entries (contract_id, id);
+
+-- Whether Tuki decides who pays for each request. An IT department serving
+-- its own staff bills nobody and turns it off.
+CREATE TABLE coverage_settings (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    decide BOOLEAN NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+INSERT INTO coverage_settings (id, decide, updated_at) VALUES (1, TRUE, 0);

@@ -153,6 +153,9 @@ fn reasons_json(reasons: &[Reason]) -> Result<String> {
 /// device named on the request, or else one of the requester's whose serial
 /// number the subject or first message names.
 pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]) -> Result<()> {
+    if !super::settings::decides(conn).await? {
+        return Ok(());
+    }
     let mut orgs: Vec<i64> = created
         .iter()
         .filter_map(|c| c.ticket.organisation_id)

@@ -12,6 +12,7 @@ pub mod contracts;
 pub(crate) mod decide;
 pub mod products;
 pub mod rate_cards;
+pub mod settings;
 pub mod time;
 
 pub use assets::{Asset, AssetFilter, AssetInput, Receipt};
@@ -19,6 +20,7 @@ pub use contracts::{Contract, ContractBalance, ContractInput, Contracts};
 pub use decide::{CoverageOverride, CoverageOverrideInput, TicketAssetInput, TicketCoverage};
 pub use products::{Product, ProductInput, Products};
 pub use rate_cards::{RateCard, RateCardInput, RateCards};
+pub use settings::CoverageSettings;
 pub use time::{TimeEntry, TimeEntryInput};
 
 use serde::Serialize;

@@ -10,8 +10,8 @@ use tuki_domain::sla::{
     CalendarDefinition, HolidayRule, OpeningHours, WeeklyHours, WorkingInterval,
 };
 use tuki_store::coverage::{
-    AssetFilter, AssetInput, ContractInput, Contracts, CoverageOverrideInput, ProductInput,
-    Products, RateCardInput, RateCards, TicketAssetInput, TimeEntryInput,
+    AssetFilter, AssetInput, ContractInput, Contracts, CoverageOverrideInput, CoverageSettings,
+    ProductInput, Products, RateCardInput, RateCards, TicketAssetInput, TimeEntryInput,
 };
 use tuki_store::sla::{CalendarInput, Calendars};
 use tuki_store::testing::TestDb;
@@ -207,6 +207,40 @@ async fn every_request_is_decided_at_intake(db: TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::NotFound), "{e:?}");
+
+    // A desk that bills nobody turns the decisions off: new requests stay
+    // undecided until their device is named.
+    assert!(s
+        .set_coverage_settings(&desk.tier1, CoverageSettings { decide: false })
+        .await
+        .is_err());
+    s.set_coverage_settings(&desk.admin, CoverageSettings { decide: false })
+        .await
+        .unwrap();
+    let t = s
+        .create_ticket(&desk.alice, about("VPN taas", Some("Verkko"), None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.ticket_coverage(&desk.tier1, t.id, Language::En).await,
+        Err(StoreError::NotFound)
+    ));
+    let c = s
+        .set_ticket_asset(
+            &desk.tier1,
+            t.id,
+            TicketAssetInput {
+                asset_id: Some(washer.id),
+            },
+            Language::En,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.kind, CoverageKind::Warranty);
+    s.set_coverage_settings(&desk.admin, CoverageSettings { decide: true })
+        .await
+        .unwrap();
+    assert!(s.coverage_settings().await.unwrap().decide);
 }
 
 async fn changes_decide_again_and_agents_override_with_a_reason(db: TestDb) {

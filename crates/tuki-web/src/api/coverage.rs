@@ -10,8 +10,9 @@ use axum::Json;
 use serde::Deserialize;
 use tuki_domain::directory::Language;
 use tuki_store::coverage::{
-    Asset, AssetFilter, AssetInput, ContractBalance, Contracts, CoverageOverrideInput, Products,
-    RateCards, TicketAssetInput, TicketCoverage, TimeEntry, TimeEntryInput,
+    Asset, AssetFilter, AssetInput, ContractBalance, Contracts, CoverageOverrideInput,
+    CoverageSettings, Products, RateCards, TicketAssetInput, TicketCoverage, TimeEntry,
+    TimeEntryInput,
 };
 use utoipa::IntoParams;
 
@@ -132,6 +133,27 @@ pub async fn organisation_contracts(
     Ok(Json(
         s.store.organisation_contracts(&actor, id(&raw)?).await?,
     ))
+}
+
+/// Whether Tuki decides who pays for each request.
+#[utoipa::path(get, path = "/coverage-settings", tag = "coverage", security(("token" = [])),
+    responses((status = 200, body = CoverageSettings), (status = 401, body = ErrorBody)))]
+pub async fn get_coverage_settings(
+    State(s): State<AppState>,
+    Auth(_actor): Auth,
+) -> ApiResult<Json<CoverageSettings>> {
+    Ok(Json(s.store.coverage_settings().await?))
+}
+
+/// Turns the decisions on or off (administrators).
+#[utoipa::path(put, path = "/coverage-settings", tag = "coverage", security(("token" = [])), request_body = CoverageSettings,
+    responses((status = 200, body = CoverageSettings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_coverage_settings(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<CoverageSettings>,
+) -> ApiResult<Json<CoverageSettings>> {
+    Ok(Json(s.store.set_coverage_settings(&actor, body).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

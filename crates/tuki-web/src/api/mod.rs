@@ -129,7 +129,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(coverage::set_ticket_asset))
         .routes(routes!(coverage::list_time_entries, coverage::log_time))
-        .routes(routes!(coverage::delete_time_entry));
+        .routes(routes!(coverage::delete_time_entry))
+        .routes(routes!(
+            coverage::get_coverage_settings,
+            coverage::put_coverage_settings
+        ));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())

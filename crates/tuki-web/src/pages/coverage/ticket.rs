@@ -34,10 +34,13 @@ pub async fn coverage_box(
         .ticket_by_number(&v.actor, number)
         .await
         .map_err(|e| v.err(e))?;
-    let c = store
-        .ticket_coverage(&v.actor, t.id, lang)
-        .await
-        .map_err(|e| v.err(e))?;
+    // A request from before who pays was decided (or while the decisions
+    // were off) has none until its device is named.
+    let c = match store.ticket_coverage(&v.actor, t.id, lang).await {
+        Ok(c) => Some(c),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(v.err(e)),
+    };
     let entries = store
         .time_entries(&v.actor, t.id)
         .await
@@ -53,7 +56,7 @@ pub async fn coverage_box(
     };
     // What billable time costs at the rate card the decision named (staff
     // see rates; administrators manage them).
-    let card = match c.rate_card_id {
+    let card = match c.as_ref().and_then(|c| c.rate_card_id) {
         Some(id) if v.actor.is_admin() => store.get::<RateCards>(&v.actor, id).await.ok(),
         _ => None,
     };
@@ -63,13 +66,13 @@ pub async fn coverage_box(
         .map(|e| e.minutes)
         .sum();
     let price = card
-        .filter(|_| c.kind == CoverageKind::Billable)
-        .map(|card| format_eur(labour(billable, &card.rates(), c.after_hours).cents, lang));
+        .zip(c.as_ref().filter(|c| c.kind == CoverageKind::Billable))
+        .map(|(card, c)| format_eur(labour(billable, &card.rates(), c.after_hours).cents, lang));
     Ok(render(
         "coverage_box.html",
         v.ctx(context! {
             number => number,
-            c => coverage_view(v.lang, &c),
+            c => c.as_ref().map(|c| coverage_view(v.lang, c)),
             kinds => CoverageKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             contracts => contracts.iter().map(|k| context! { id => k.id, name => &k.name }).collect::<Vec<_>>(),
             entries => entries.iter().map(|e| context! {
