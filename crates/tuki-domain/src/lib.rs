@@ -16,6 +16,7 @@ pub mod knowledge;
 pub mod money;
 pub mod search;
 pub mod sla;
+pub mod statement;
 pub mod ticket;
 pub mod values;
 

@@ -121,7 +121,8 @@ impl Store {
         }
         let billable = input.billable.unwrap_or(true);
         let mut tx = self.begin_write().await?;
-        load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
+        let t = load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
+        super::statements::refuse_invoiced_day(&mut tx, t.organisation_id, worked_at, "worked_at").await?;
         let cov = super::decide::read_coverage(&mut tx, actor, ticket_id, lang).await?;
         let contract = cov
             .filter(|c| c.kind == CoverageKind::Contract && billable)
@@ -220,7 +221,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
         let row = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM time_entries WHERE id = $1 AND ticket_id = $2"
+            "SELECT {ENTRY_COLUMNS}, statement_id FROM time_entries WHERE id = $1 AND ticket_id = $2"
         ))
         .bind(entry_id)
         .bind(ticket_id)
@@ -228,6 +229,7 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         let e = entry_from_row(&row)?;
+        super::statements::refuse_locked(row.try_get("statement_id")?)?;
         if !actor.is_admin() && actor.user_id != Some(e.user_id) {
             return Err(StoreError::forbidden(
                 "only its author or an administrator removes a booking",
