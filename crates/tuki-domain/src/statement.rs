@@ -148,7 +148,12 @@ fn material_line(m: &Material, charged: bool) -> StatementLine {
 /// Builds a statement from the period's billable bookings and materials
 /// (each list in date order). Billable work without a rate card is listed
 /// at no price: the desk has not said what it costs.
-pub fn build(work: &[Work], materials: &[Material], rate: Option<&RateFacts>, lang: Language) -> Statement {
+pub fn build(
+    work: &[Work],
+    materials: &[Material],
+    rate: Option<&RateFacts>,
+    lang: Language,
+) -> Statement {
     let mut warranty = Vec::new();
     let mut contracts: Vec<ContractPart> = Vec::new();
     let mut billable = Vec::new();
@@ -191,8 +196,13 @@ pub fn build(work: &[Work], materials: &[Material], rate: Option<&RateFacts>, la
                             ticket_number: w.ticket_number,
                             date: w.worked_on,
                             text: match lang {
-                                Language::Fi => format!("Päivystyslisä {} %", r.rates.on_call_surcharge_percent),
-                                Language::En => format!("On-call surcharge {} %", r.rates.on_call_surcharge_percent),
+                                Language::Fi => {
+                                    format!("Päivystyslisä {} %", r.rates.on_call_surcharge_percent)
+                                }
+                                Language::En => format!(
+                                    "On-call surcharge {} %",
+                                    r.rates.on_call_surcharge_percent
+                                ),
                             },
                             quantity_milli: 1000,
                             unit: String::new(),
@@ -258,18 +268,38 @@ pub fn to_csv(s: &Statement, lang: Language) -> Vec<u8> {
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
         let header: [&str; 9] = if fi {
-            ["Osio", "Pyyntö", "Päivä", "Kuvaus", "Määrä", "Yksikkö", "A-hinta", "ALV %", "Veroton"]
+            [
+                "Osio", "Pyyntö", "Päivä", "Kuvaus", "Määrä", "Yksikkö", "A-hinta", "ALV %",
+                "Veroton",
+            ]
         } else {
-            ["Part", "Request", "Date", "Description", "Quantity", "Unit", "Unit price", "VAT %", "Net"]
+            [
+                "Part",
+                "Request",
+                "Date",
+                "Description",
+                "Quantity",
+                "Unit",
+                "Unit price",
+                "VAT %",
+                "Net",
+            ]
         };
         // Writing to a Vec cannot fail.
         let _ = w.write_record(header);
         let vat_text = |v: VatRate| v.display(lang).trim_end_matches(" %").to_string();
         let mut row = |part: &str, l: &StatementLine| {
-            let unit = if l.unit == "min" { "h".to_string() } else { l.unit.clone() };
+            let unit = if l.unit == "min" {
+                "h".to_string()
+            } else {
+                l.unit.clone()
+            };
             let quantity = if l.unit == "min" {
                 // Hours with two decimals, as spreadsheets sum them.
-                plain_eur(crate::money::div_round(l.quantity_milli as i128 * 100, 60_000) as i64, lang)
+                plain_eur(
+                    crate::money::div_round(l.quantity_milli as i128 * 100, 60_000) as i64,
+                    lang,
+                )
             } else {
                 quantity_text(l, lang)
             };
@@ -285,7 +315,11 @@ pub fn to_csv(s: &Statement, lang: Language) -> Vec<u8> {
                 plain_eur(l.net_cents, lang),
             ]);
         };
-        let (warranty, billable) = if fi { ("Takuu", "Laskutettava") } else { ("Warranty", "Billable") };
+        let (warranty, billable) = if fi {
+            ("Takuu", "Laskutettava")
+        } else {
+            ("Warranty", "Billable")
+        };
         for l in &s.warranty {
             row(warranty, l);
         }
@@ -315,7 +349,12 @@ pub fn to_csv(s: &Statement, lang: Language) -> Vec<u8> {
             if fi { "Yhteensä" } else { "Total" }.to_string(),
             String::new(),
             String::new(),
-            if fi { "Verollinen yhteensä" } else { "Total including VAT" }.to_string(),
+            if fi {
+                "Verollinen yhteensä"
+            } else {
+                "Total including VAT"
+            }
+            .to_string(),
             String::new(),
             String::new(),
             String::new(),
@@ -332,7 +371,14 @@ mod tests {
     use super::*;
     use jiff::civil::date;
 
-    fn work(n: i64, minutes: i64, coverage: CoverageKind, contract: Option<(i64, &str)>, balance: Option<i64>, after: bool) -> Work {
+    fn work(
+        n: i64,
+        minutes: i64,
+        coverage: CoverageKind,
+        contract: Option<(i64, &str)>,
+        balance: Option<i64>,
+        after: bool,
+    ) -> Work {
         Work {
             ticket_number: n,
             ticket_subject: format!("Pyyntö {n}"),
@@ -349,7 +395,12 @@ mod tests {
     fn card() -> RateFacts {
         RateFacts {
             name: "Perus".into(),
-            rates: Rates { hourly_cents: 9000, on_call_surcharge_percent: 50, call_out_fee_cents: 0, minimum_unit_minutes: 15 },
+            rates: Rates {
+                hourly_cents: 9000,
+                on_call_surcharge_percent: 50,
+                call_out_fee_cents: 0,
+                minimum_unit_minutes: 15,
+            },
             vat: crate::money::GENERAL_VAT,
         }
     }
@@ -358,8 +409,22 @@ mod tests {
     fn work_is_sorted_by_who_pays_and_priced_once() {
         let w = [
             work(1, 40, CoverageKind::Warranty, None, None, false),
-            work(2, 30, CoverageKind::Contract, Some((7, "Pankki")), Some(570), false),
-            work(2, 70, CoverageKind::Contract, Some((7, "Pankki")), Some(500), false),
+            work(
+                2,
+                30,
+                CoverageKind::Contract,
+                Some((7, "Pankki")),
+                Some(570),
+                false,
+            ),
+            work(
+                2,
+                70,
+                CoverageKind::Contract,
+                Some((7, "Pankki")),
+                Some(500),
+                false,
+            ),
             work(3, 20, CoverageKind::Billable, None, None, false),
             work(4, 20, CoverageKind::Billable, None, None, true),
         ];
@@ -377,7 +442,10 @@ mod tests {
         assert_eq!(s.warranty.len(), 1);
         assert_eq!(s.contracts.len(), 1);
         let c = &s.contracts[0];
-        assert_eq!((c.minutes, c.balance_before, c.balance_after), (100, Some(600), Some(500)));
+        assert_eq!(
+            (c.minutes, c.balance_before, c.balance_after),
+            (100, Some(600), Some(500))
+        );
         // 20 min → 30 min billed: 45 €; after hours 45 € + 22,50 € surcharge; hose 2 × 12,50 €.
         let nets: Vec<i64> = s.billable.iter().map(|l| l.net_cents).collect();
         assert_eq!(nets, [4500, 4500, 2250, 2500]);
@@ -393,15 +461,28 @@ mod tests {
         assert!(csv.starts_with(b"\xEF\xBB\xBF"));
         let text = String::from_utf8(csv[3..].to_vec()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "Osio;Pyyntö;Päivä;Kuvaus;Määrä;Yksikkö;A-hinta;ALV %;Veroton");
-        assert_eq!(lines[1], "Laskutettava;#3;2.11.2026;Pyyntö 3;0,50;h;90,00;25,5;45,00");
+        assert_eq!(
+            lines[0],
+            "Osio;Pyyntö;Päivä;Kuvaus;Määrä;Yksikkö;A-hinta;ALV %;Veroton"
+        );
+        assert_eq!(
+            lines[1],
+            "Laskutettava;#3;2.11.2026;Pyyntö 3;0,50;h;90,00;25,5;45,00"
+        );
         assert_eq!(lines[2], "ALV;;;ALV 25,5 %;;;;25,5;11,48");
         assert_eq!(lines[3], "Yhteensä;;;Verollinen yhteensä;;;;;56,48");
     }
 
     #[test]
     fn quantities_read_as_people_write_them() {
-        let mut l = build(&[work(1, 90, CoverageKind::Warranty, None, None, false)], &[], None, Language::Fi).warranty[0].clone();
+        let mut l = build(
+            &[work(1, 90, CoverageKind::Warranty, None, None, false)],
+            &[],
+            None,
+            Language::Fi,
+        )
+        .warranty[0]
+            .clone();
         assert_eq!(quantity_text(&l, Language::Fi), "1 h 30 min");
         l.unit = "m".into();
         l.quantity_milli = 2250;

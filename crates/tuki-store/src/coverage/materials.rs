@@ -78,7 +78,10 @@ impl Resource for Materials {
         let name = values::line("name", &input.name, 200)?;
         let unit = values::line("unit", &input.unit, 20)?;
         if !(0..=100_000_000).contains(&input.unit_price_cents) {
-            return Err(StoreError::invalid("unit_price_cents", "must be between 0 and 100000000"));
+            return Err(StoreError::invalid(
+                "unit_price_cents",
+                "must be between 0 and 100000000",
+            ));
         }
         let vat = match input.vat_basis_points {
             Some(bp) => VatRate::new("vat_basis_points", bp)?,
@@ -138,7 +141,8 @@ pub struct MaterialUse {
     pub statement_id: Option<i64>,
 }
 
-const USE_COLUMNS: &str = "u.id, u.ticket_id, u.material_id, m.name, m.unit, u.user_id, u.used_at, \
+const USE_COLUMNS: &str =
+    "u.id, u.ticket_id, u.material_id, m.name, m.unit, u.user_id, u.used_at, \
      u.quantity_milli, u.unit_price_cents, u.vat_basis_points, u.note, u.statement_id";
 
 fn use_from_row(r: &AnyRow) -> Result<MaterialUse> {
@@ -159,15 +163,41 @@ fn use_from_row(r: &AnyRow) -> Result<MaterialUse> {
 }
 
 impl Store {
-    /// Records material used on a ticket (staff who may edit it).
-    pub async fn use_material(&self, actor: &Actor, ticket_id: i64, input: MaterialUseInput) -> Result<MaterialUse> {
+    /// The active catalogue, for staff choosing what they used.
+    pub async fn material_choices(&self, actor: &Actor) -> Result<Vec<Material>> {
         if !actor.is_staff() {
             return Err(StoreError::forbidden("only staff record materials"));
         }
-        let user_id = actor.user_id.ok_or_else(|| StoreError::forbidden("materials are recorded by a person"))?;
+        sqlx::query(&format!(
+            "SELECT {} FROM materials WHERE active = $1 ORDER BY name, id LIMIT 2000",
+            Materials::COLUMNS
+        ))
+        .bind(true)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(Materials::from_row)
+        .collect()
+    }
+
+    /// Records material used on a ticket (staff who may edit it).
+    pub async fn use_material(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        input: MaterialUseInput,
+    ) -> Result<MaterialUse> {
+        if !actor.is_staff() {
+            return Err(StoreError::forbidden("only staff record materials"));
+        }
+        let user_id = actor
+            .user_id
+            .ok_or_else(|| StoreError::forbidden("materials are recorded by a person"))?;
         let quantity = parse_decimal(&input.quantity, 3)
             .filter(|q| (1..=1_000_000_000).contains(q))
-            .ok_or_else(|| StoreError::invalid("quantity", "must be a positive amount such as 2 or 1,5"))?;
+            .ok_or_else(|| {
+                StoreError::invalid("quantity", "must be a positive amount such as 2 or 1,5")
+            })?;
         let note = if input.note.trim().is_empty() {
             String::new()
         } else {
@@ -228,20 +258,29 @@ impl Store {
     }
 
     /// Removes a use, unless it is on an invoiced statement.
-    pub async fn delete_material_use(&self, actor: &Actor, ticket_id: i64, use_id: i64) -> Result<()> {
+    pub async fn delete_material_use(
+        &self,
+        actor: &Actor,
+        ticket_id: i64,
+        use_id: i64,
+    ) -> Result<()> {
         if !actor.is_staff() {
             return Err(StoreError::forbidden("only staff change materials used"));
         }
         let mut tx = self.begin_write().await?;
         load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
-        let row = sqlx::query("SELECT statement_id FROM material_uses WHERE id = $1 AND ticket_id = $2")
-            .bind(use_id)
-            .bind(ticket_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT statement_id FROM material_uses WHERE id = $1 AND ticket_id = $2")
+                .bind(use_id)
+                .bind(ticket_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         super::statements::refuse_locked(row.try_get("statement_id")?)?;
-        sqlx::query("DELETE FROM material_uses WHERE id = $1").bind(use_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM material_uses WHERE id = $1")
+            .bind(use_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

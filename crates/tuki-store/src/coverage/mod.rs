@@ -25,7 +25,7 @@ pub use materials::{Material, MaterialInput, MaterialUse, MaterialUseInput, Mate
 pub use products::{Product, ProductInput, Products};
 pub use rate_cards::{RateCard, RateCardInput, RateCards};
 pub use settings::CoverageSettings;
-pub use statements::{StatementQuery, StatementView};
+pub use statements::{InvoicedStatement, StatementQuery, StatementView};
 pub use time::{TimeEntry, TimeEntryInput};
 
 use serde::Serialize;

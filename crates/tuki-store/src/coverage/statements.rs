@@ -92,7 +92,11 @@ fn day_start(d: Date, zone: &TimeZone) -> Result<i64> {
 /// Which rows a statement reads: a draft period's own (not yet invoiced),
 /// or an invoiced statement's.
 enum Rows {
-    Period { organisation_id: i64, start: i64, end: i64 },
+    Period {
+        organisation_id: i64,
+        start: i64,
+        end: i64,
+    },
     Invoiced(i64),
 }
 
@@ -143,7 +147,11 @@ async fn read_lines(
         .iter()
         .map(|r| {
             let contract = match r.try_get::<Option<i64>, _>("contract_id")? {
-                Some(id) => Some((id, r.try_get::<Option<String>, _>("contract_name")?.unwrap_or_default())),
+                Some(id) => Some((
+                    id,
+                    r.try_get::<Option<String>, _>("contract_name")?
+                        .unwrap_or_default(),
+                )),
                 None => None,
             };
             Ok(Work {
@@ -224,7 +232,10 @@ pub(crate) async fn refuse_invoiced_day(
     match row {
         Some(r) => Err(StoreError::conflict(
             Some(field),
-            format!("{day} is on invoiced statement #{} and cannot be changed", r.try_get::<i64, _>("id")?),
+            format!(
+                "{day} is on invoiced statement #{} and cannot be changed",
+                r.try_get::<i64, _>("id")?
+            ),
         )),
         None => Ok(()),
     }
@@ -255,15 +266,63 @@ fn period(q: &StatementQuery) -> Result<(Date, Date)> {
         return Err(StoreError::invalid("to", "must not be before from"));
     }
     if to.since(from).map(|s| s.get_days()).unwrap_or(0) > 366 * 5 {
-        return Err(StoreError::invalid("to", "a statement covers at most five years"));
+        return Err(StoreError::invalid(
+            "to",
+            "a statement covers at most five years",
+        ));
     }
     Ok((from, to))
 }
 
+/// An invoiced statement in a list.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvoicedStatement {
+    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub from: Date,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub to: Date,
+    pub gross_cents: i64,
+    pub invoiced_at: Timestamp,
+}
+
 impl Store {
+    /// An organisation's invoiced statements, newest first.
+    pub async fn invoiced_statements(
+        &self,
+        actor: &Actor,
+        organisation_id: i64,
+    ) -> Result<Vec<InvoicedStatement>> {
+        may_read(actor, organisation_id)?;
+        let rows = sqlx::query(
+            "SELECT id, period_start, period_end, gross_cents, invoiced_at FROM statements \
+             WHERE organisation_id = $1 ORDER BY period_start DESC, id DESC LIMIT 200",
+        )
+        .bind(organisation_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InvoicedStatement {
+                    id: r.try_get("id")?,
+                    from: stored_date(r, "period_start")?,
+                    to: stored_date(r, "period_end")?,
+                    gross_cents: r.try_get("gross_cents")?,
+                    invoiced_at: from_db(r.try_get("invoiced_at")?),
+                })
+            })
+            .collect()
+    }
+
     /// The statement of a period not yet invoiced (what is not on an
     /// invoiced statement): staff, or the organisation's own members.
-    pub async fn statement_draft(&self, actor: &Actor, q: &StatementQuery, lang: Language) -> Result<StatementView> {
+    pub async fn statement_draft(
+        &self,
+        actor: &Actor,
+        q: &StatementQuery,
+        lang: Language,
+    ) -> Result<StatementView> {
         may_read(actor, q.organisation_id)?;
         let (from, to) = period(q)?;
         let mut conn = self.read.acquire().await?;
@@ -289,7 +348,12 @@ impl Store {
     /// Marks a period invoiced (administrators): records the statement and
     /// its totals and locks its bookings and materials. A period that
     /// overlaps an invoiced one is refused.
-    pub async fn invoice_statement(&self, actor: &Actor, q: &StatementQuery, lang: Language) -> Result<StatementView> {
+    pub async fn invoice_statement(
+        &self,
+        actor: &Actor,
+        q: &StatementQuery,
+        lang: Language,
+    ) -> Result<StatementView> {
         require_admin(actor, "invoice statements")?;
         let (from, to) = period(q)?;
         let now = self.now();
@@ -310,8 +374,15 @@ impl Store {
             ));
         }
         let (rate, zone) = rate_and_zone(&mut tx).await?;
-        let (start, end) = (day_start(from, &zone)?, day_start(to.tomorrow().unwrap_or(to), &zone)?);
-        let rows = Rows::Period { organisation_id: q.organisation_id, start, end };
+        let (start, end) = (
+            day_start(from, &zone)?,
+            day_start(to.tomorrow().unwrap_or(to), &zone)?,
+        );
+        let rows = Rows::Period {
+            organisation_id: q.organisation_id,
+            start,
+            end,
+        };
         let (work, materials) = read_lines(&mut tx, &rows, &zone).await?;
         let s = build(&work, &materials, rate.as_ref(), lang);
         let id: i64 = sqlx::query(

@@ -122,7 +122,8 @@ impl Store {
         let billable = input.billable.unwrap_or(true);
         let mut tx = self.begin_write().await?;
         let t = load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
-        super::statements::refuse_invoiced_day(&mut tx, t.organisation_id, worked_at, "worked_at").await?;
+        super::statements::refuse_invoiced_day(&mut tx, t.organisation_id, worked_at, "worked_at")
+            .await?;
         let cov = super::decide::read_coverage(&mut tx, actor, ticket_id, lang).await?;
         let contract = cov
             .filter(|c| c.kind == CoverageKind::Contract && billable)

@@ -707,4 +707,187 @@ tuki_store::on_both_engines!(
     devices_are_their_owners_and_inputs_name_their_mistakes,
     time_draws_the_hour_bank_down_and_stops_at_zero,
     the_last_hour_is_booked_once,
+    a_statement_sorts_who_paid_and_invoicing_locks_it,
 );
+
+/// A month's statement: warranty work free, contract hours before and
+/// after, billable work and parts priced; invoicing locks it.
+async fn a_statement_sorts_who_paid_and_invoicing_locks_it(db: TestDb) {
+    use tuki_store::coverage::{MaterialInput, MaterialUseInput, Materials, StatementQuery};
+    let (desk, clock, product, contract_id) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let washer = s
+        .register_asset(&desk.alice, device("WM-3003", product, "2026-05-01"))
+        .await
+        .unwrap();
+    let under_warranty = s
+        .create_ticket(&desk.alice, about("Vuotaa", None, Some(washer.id)))
+        .await
+        .unwrap();
+    let on_contract = s
+        .create_ticket(&desk.alice, about("VPN", Some("Verkko"), None))
+        .await
+        .unwrap();
+    // Billable: outside the contract's category, at night.
+    clock.set(hki("2026-06-13 23:00"));
+    let billable = s
+        .create_ticket(&desk.alice, about("Tulostin", Some("Tulostimet"), None))
+        .await
+        .unwrap();
+    clock.set(hki("2026-06-15 10:00"));
+    let hose = s
+        .create::<Materials>(
+            &desk.admin,
+            MaterialInput {
+                name: "Letku".into(),
+                unit: "kpl".into(),
+                unit_price_cents: 1250,
+                vat_basis_points: None,
+                active: None,
+            },
+        )
+        .await
+        .unwrap();
+    let book = |minutes: i64| TimeEntryInput {
+        minutes,
+        billable: None,
+        note: String::new(),
+        worked_at: None,
+        over_balance: false,
+    };
+    s.log_time(&desk.tier1, under_warranty.id, book(40), Language::Fi)
+        .await
+        .unwrap();
+    s.log_time(&desk.tier1, on_contract.id, book(30), Language::Fi)
+        .await
+        .unwrap();
+    s.log_time(&desk.tier1, on_contract.id, book(70), Language::Fi)
+        .await
+        .unwrap();
+    let night = s
+        .log_time(&desk.tier1, billable.id, book(20), Language::Fi)
+        .await
+        .unwrap();
+    let e = s
+        .use_material(
+            &desk.tier1,
+            billable.id,
+            MaterialUseInput {
+                material_id: hose.id,
+                quantity: "-1".into(),
+                note: String::new(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "quantity"),
+        "{e:?}"
+    );
+    let used = s
+        .use_material(
+            &desk.tier1,
+            billable.id,
+            MaterialUseInput {
+                material_id: hose.id,
+                quantity: "2".into(),
+                note: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(used.quantity_milli, 2000);
+
+    let june = StatementQuery {
+        organisation_id: desk.org_shared,
+        from: "1.6.2026".into(),
+        to: "30.6.2026".into(),
+    };
+    let draft = s
+        .statement_draft(&desk.alice, &june, Language::Fi)
+        .await
+        .unwrap();
+    let st = &draft.statement;
+    assert_eq!(st.warranty.len(), 1);
+    assert_eq!(st.contracts.len(), 1);
+    let c = &st.contracts[0];
+    assert_eq!(
+        (c.contract_id, c.minutes, c.balance_before, c.balance_after),
+        (contract_id, 100, Some(600), Some(500))
+    );
+    // 20 min → 30 min at 90 €/h = 45 €, on-call +50 % = 22,50 €, two hoses 25 €.
+    let nets: Vec<i64> = st.billable.iter().map(|l| l.net_cents).collect();
+    assert_eq!(nets, [4500, 2250, 2500]);
+    assert_eq!((st.totals.net_cents, st.totals.vat_cents), (9250, 2359));
+    // Another organisation's customer sees nothing of it.
+    assert!(matches!(
+        s.statement_draft(&desk.bob, &june, Language::Fi).await,
+        Err(StoreError::NotFound)
+    ));
+    let bad = StatementQuery {
+        from: "1.6.2026".into(),
+        to: "31.5.2026".into(),
+        ..june.clone()
+    };
+    assert!(
+        matches!(s.statement_draft(&desk.tier1, &bad, Language::Fi).await, Err(StoreError::Invalid(ref v)) if v.field == "to")
+    );
+
+    // Invoicing: administrators only; it records the totals and locks the lines.
+    assert!(matches!(
+        s.invoice_statement(&desk.tier1, &june, Language::Fi).await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let invoiced = s
+        .invoice_statement(&desk.admin, &june, Language::Fi)
+        .await
+        .unwrap();
+    let id = invoiced.id.unwrap();
+    assert_eq!(invoiced.statement.totals.gross_cents, st.totals.gross_cents);
+    let e = s
+        .delete_time_entry(&desk.tier1, billable.id, night.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict { ref message, .. } if message.contains(&format!("#{id}"))),
+        "{e:?}"
+    );
+    let e = s
+        .delete_material_use(&desk.tier1, billable.id, used.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let e = s
+        .log_time(&desk.tier1, billable.id, book(5), Language::Fi)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict { field: Some(ref f), .. } if f == "worked_at"),
+        "{e:?}"
+    );
+    let e = s
+        .invoice_statement(&desk.admin, &june, Language::Fi)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict { field: Some(ref f), .. } if f == "from"),
+        "{e:?}"
+    );
+    // The invoiced statement reads as invoiced; the period's draft is empty.
+    let again = s.statement(&desk.alice, id, Language::En).await.unwrap();
+    assert_eq!(again.statement.totals.gross_cents, st.totals.gross_cents);
+    assert!(matches!(
+        s.statement(&desk.bob, id, Language::En).await,
+        Err(StoreError::NotFound)
+    ));
+    let empty = s
+        .statement_draft(&desk.tier1, &june, Language::Fi)
+        .await
+        .unwrap();
+    assert_eq!(empty.statement.totals.gross_cents, 0);
+    // July is open again.
+    clock.set(hki("2026-07-01 09:00"));
+    s.log_time(&desk.tier1, billable.id, book(5), Language::Fi)
+        .await
+        .unwrap();
+}

@@ -14,6 +14,9 @@ use tuki_store::coverage::{
     CoverageSettings, Products, RateCards, TicketAssetInput, TicketCoverage, TimeEntry,
     TimeEntryInput,
 };
+use tuki_store::coverage::{
+    MaterialUse, MaterialUseInput, Materials, StatementQuery, StatementView,
+};
 use utoipa::IntoParams;
 
 use super::resource::ApiResource;
@@ -37,6 +40,15 @@ impl ApiResource for RateCards {
     const MANY: &'static str = "rate_cards";
     const ABOUT: &'static str =
         "Rate cards: hourly rate, on-call surcharge outside the calendar's hours, call-out fee, billing unit, VAT.";
+}
+
+impl ApiResource for Materials {
+    const PATH: &'static str = "/materials";
+    const TAG: &'static str = "coverage";
+    const ONE: &'static str = "material";
+    const MANY: &'static str = "materials";
+    const ABOUT: &'static str =
+        "The materials catalogue: parts and supplies with their unit, price and VAT.";
 }
 
 impl ApiResource for Contracts {
@@ -264,4 +276,115 @@ pub async fn delete_time_entry(
         .delete_time_entry(&actor, id(&raw)?, id(&entry)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Materials used on the request (staff).
+#[utoipa::path(get, path = "/tickets/{id}/materials", tag = "tickets", security(("token" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = Vec<MaterialUse>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_material_uses(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<MaterialUse>>> {
+    Ok(Json(s.store.material_uses(&actor, id(&raw)?).await?))
+}
+
+/// Records material used on the request (staff), at the catalogue's price.
+#[utoipa::path(post, path = "/tickets/{id}/materials", tag = "tickets", security(("token" = [])),
+    params(("id" = i64, Path)), request_body = MaterialUseInput,
+    responses((status = 201, body = MaterialUse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn use_material(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<MaterialUseInput>,
+) -> ApiResult<(StatusCode, Json<MaterialUse>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.use_material(&actor, id(&raw)?, body).await?),
+    ))
+}
+
+/// Removes a material use (not on an invoiced statement).
+#[utoipa::path(delete, path = "/tickets/{id}/materials/{use_id}", tag = "tickets", security(("token" = [])),
+    params(("id" = i64, Path), ("use_id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_material_use(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path((raw, use_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    s.store
+        .delete_material_use(&actor, id(&raw)?, id(&use_id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatementParams {
+    pub organisation_id: i64,
+    /// The first day: `2026-11-01` or `1.11.2026`.
+    pub from: String,
+    /// The last day.
+    pub to: String,
+    /// `fi` or `en` (default): the language of the lines' texts.
+    pub lang: Option<Language>,
+}
+
+/// The statement of a period not yet invoiced: warranty, contract parts
+/// (hours before and after) and billable lines with VAT. Staff, or the
+/// organisation's own members.
+#[utoipa::path(get, path = "/statements", tag = "coverage", security(("token" = [])), params(StatementParams),
+    responses((status = 200, body = StatementView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn statement_draft(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<StatementParams>,
+) -> ApiResult<Json<StatementView>> {
+    let q = StatementQuery {
+        organisation_id: p.organisation_id,
+        from: p.from,
+        to: p.to,
+    };
+    Ok(Json(
+        s.store
+            .statement_draft(&actor, &q, p.lang.unwrap_or(Language::En))
+            .await?,
+    ))
+}
+
+/// Marks a period invoiced (administrators): its totals are recorded and
+/// its bookings and materials locked. 409 when it overlaps an invoiced one.
+#[utoipa::path(post, path = "/statements", tag = "coverage", security(("token" = [])), params(LangParams),
+    request_body = StatementQuery,
+    responses((status = 201, body = StatementView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn invoice_statement(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(p): ApiQuery<LangParams>,
+    ApiJson(body): ApiJson<StatementQuery>,
+) -> ApiResult<(StatusCode, Json<StatementView>)> {
+    let made = s
+        .store
+        .invoice_statement(&actor, &body, p.lang.unwrap_or(Language::En))
+        .await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// An invoiced statement.
+#[utoipa::path(get, path = "/statements/{id}", tag = "coverage", security(("token" = [])),
+    params(("id" = i64, Path), LangParams), responses((status = 200, body = StatementView), (status = 404, body = ErrorBody)))]
+pub async fn get_statement(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(raw): Path<String>,
+    ApiQuery(p): ApiQuery<LangParams>,
+) -> ApiResult<Json<StatementView>> {
+    Ok(Json(
+        s.store
+            .statement(&actor, id(&raw)?, p.lang.unwrap_or(Language::En))
+            .await?,
+    ))
 }

@@ -23,7 +23,7 @@ pub mod ticket_actions;
 pub mod tickets;
 pub mod tokens;
 
-use tuki_store::coverage::{Contracts, Products, RateCards};
+use tuki_store::coverage::{Contracts, Materials, Products, RateCards};
 use tuki_store::mail::Mailboxes;
 use tuki_store::sla::{Calendars, EscalationRules, Policies};
 use utoipa_axum::router::OpenApiRouter;
@@ -133,7 +133,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(
             coverage::get_coverage_settings,
             coverage::put_coverage_settings
-        ));
+        ))
+        .routes(routes!(
+            coverage::list_material_uses,
+            coverage::use_material
+        ))
+        .routes(routes!(coverage::delete_material_use))
+        .routes(routes!(
+            coverage::statement_draft,
+            coverage::invoice_statement
+        ))
+        .routes(routes!(coverage::get_statement));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())
@@ -142,6 +152,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .chain(resource::routes::<Products>())
         .chain(resource::routes::<RateCards>())
         .chain(resource::routes::<Contracts>())
+        .chain(resource::routes::<Materials>())
     {
         router = router.routes(r);
     }

@@ -153,6 +153,7 @@ impl Viewer {
                 role => self.user.role.as_str(),
                 is_admin => self.actor.is_admin(),
                 is_staff => self.actor.is_staff(),
+                organisation => self.actor.organisation_id,
             },
             ..extra
         }

@@ -40,7 +40,7 @@ pub mod setup;
 pub mod sla_admin;
 
 use std::sync::Arc;
-use tuki_store::coverage::{Contracts, Products, RateCards};
+use tuki_store::coverage::{Contracts, Materials, Products, RateCards};
 use tuki_store::mail::Mailboxes;
 use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
@@ -170,6 +170,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(coverage::ticket::override_coverage),
         )
         .route(
+            "/agent/tickets/{number}/materials",
+            post(coverage::ticket::use_material),
+        )
+        .route(
+            "/agent/tickets/{number}/materials/{used}/delete",
+            post(coverage::ticket::delete_material),
+        )
+        .route(
             "/agent/tickets/{number}/time",
             post(coverage::ticket::log_time),
         )
@@ -272,6 +280,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .layer(uploads),
         )
         .route("/devices/{id}/receipt", get(coverage::devices::receipt))
+        .route("/statements", get(coverage::statements::draft))
+        .route("/statements/csv", get(coverage::statements::draft_csv))
+        .route("/statements/invoice", post(coverage::statements::invoice))
+        .route("/statements/{id}", get(coverage::statements::invoiced))
+        .route(
+            "/statements/{id}/csv",
+            get(coverage::statements::invoiced_csv),
+        )
         .route(
             "/portal/tickets/{number}/reply",
             post(portal::reply).layer(uploads),
@@ -285,6 +301,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(resource::routes::<Products>())
         .merge(resource::routes::<RateCards>())
         .merge(resource::routes::<Contracts>())
+        .merge(resource::routes::<Materials>())
 }
 
 /// Any address no route knows. Browsers (which ask for `text/html`) get

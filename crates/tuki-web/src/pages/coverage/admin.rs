@@ -8,8 +8,8 @@ use minijinja::Value;
 use tuki_domain::coverage::{show_date, ContractKind, Covers, ResponseWindow};
 use tuki_domain::money::{format_eur, parse_cents, parse_decimal, VatRate};
 use tuki_store::coverage::{
-    Contract, ContractInput, Contracts, Product, ProductInput, Products, RateCard, RateCardInput,
-    RateCards,
+    Contract, ContractInput, Contracts, Material, MaterialInput, Materials, Product, ProductInput,
+    Products, RateCard, RateCardInput, RateCards,
 };
 use tuki_store::sla::{Calendars, Policies};
 use tuki_store::StoreError;
@@ -163,7 +163,7 @@ impl AdminPage for RateCards {
                 on_call_surcharge_percent => c.on_call_surcharge_percent.to_string(),
                 call_out_fee => as_euros(c.call_out_fee_cents),
                 minimum_unit_minutes => c.minimum_unit_minutes.to_string(),
-                vat => VatRate::new("vat", c.vat_basis_points).map(|v| v.display(tuki_domain::directory::Language::Fi).trim_end_matches(" %").to_string()).unwrap_or_default(),
+                vat => vat_field(c.vat_basis_points),
                 calendar_id => c.calendar_id, is_default => c.is_default,
             },
             None => context! {
@@ -208,6 +208,93 @@ impl AdminPage for RateCards {
             calendars => calendars.iter().map(|c| id_name(c.id, &c.name)).collect::<Vec<_>>(),
         })
     }
+}
+
+// ------------------------------------------------------------------ materials
+
+impl AdminPage for Materials {
+    const PATH: &'static str = "/admin/materials";
+    const TEMPLATE: &'static str = "admin_materials.html";
+    const SECTION: &'static str = "materials";
+    const TITLE: &'static str = "materials.catalogue";
+    const NEW: &'static str = "materials.new";
+    const EDIT: &'static str = "materials.edit";
+    const LIST_ID: &'static str = "materials";
+    const FORM_ID: &'static str = "material-form";
+
+    fn id(m: &Material) -> i64 {
+        m.id
+    }
+
+    fn name(m: &Material) -> &str {
+        &m.name
+    }
+
+    fn form_field(field: &str) -> String {
+        match field {
+            "unit_price_cents" => "unit_price".into(),
+            "vat_basis_points" => "vat".into(),
+            f => f.to_string(),
+        }
+    }
+
+    fn rows(lang: Lang, materials: &[Material], _: &Value) -> Value {
+        let l = lang.language();
+        materials
+            .iter()
+            .map(|m| context! {
+                id => m.id, name => &m.name, unit => &m.unit, active => m.active,
+                price => format_eur(m.unit_price_cents, l),
+                vat => VatRate::new("vat", m.vat_basis_points).map(|v| v.display(l)).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    fn fields(m: Option<&Material>) -> Value {
+        match m {
+            Some(m) => context! {
+                name => &m.name, unit => &m.unit, unit_price => as_euros(m.unit_price_cents),
+                vat => vat_field(m.vat_basis_points), active => m.active,
+            },
+            None => {
+                context! { name => "", unit => "kpl", unit_price => "", vat => "25,5", active => true }
+            }
+        }
+    }
+
+    fn sent(f: &Form) -> Value {
+        context! {
+            name => f.text("name"), unit => f.text("unit"), unit_price => f.text("unit_price"),
+            vat => f.text("vat"), active => f.get("active").is_some(),
+        }
+    }
+
+    fn input(f: &Form) -> Result<MaterialInput, StoreError> {
+        Ok(MaterialInput {
+            name: f.text("name"),
+            unit: f.text("unit"),
+            unit_price_cents: match f.opt("unit_price") {
+                Some(raw) => parse_cents("unit_price", raw)?,
+                None => return Err(StoreError::invalid("unit_price", "must not be empty")),
+            },
+            vat_basis_points: match f.opt("vat") {
+                Some(raw) => Some(VatRate::parse("vat", raw)?.basis_points() as i64),
+                None => None,
+            },
+            active: Some(f.get("active").is_some()),
+        })
+    }
+}
+
+/// A VAT rate for a form, Finnish style: "25,5".
+fn vat_field(basis_points: i64) -> String {
+    VatRate::new("vat", basis_points)
+        .map(|v| {
+            v.display(tuki_domain::directory::Language::Fi)
+                .trim_end_matches(" %")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 // ------------------------------------------------------------------ contracts

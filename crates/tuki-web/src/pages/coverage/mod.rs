@@ -1,10 +1,12 @@
 //! Who pays, on the pages: administration of products, rate cards and
 //! contracts (`admin.rs`), customers' devices in the portal (`devices.rs`)
 //! and, on the ticket page, its coverage, the device it names, an agent's
-//! override and the time booked (`ticket.rs`).
+//! override and the time booked (`ticket.rs`); statements, printable and
+//! as CSV, marked invoiced (`statements.rs`).
 
 pub mod admin;
 pub mod devices;
+pub mod statements;
 pub mod ticket;
 
 use minijinja::{context, Value};

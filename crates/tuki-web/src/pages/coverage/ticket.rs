@@ -10,7 +10,8 @@ use serde::Deserialize;
 use tuki_domain::coverage::{hours_text, serial_key, CoverageKind};
 use tuki_domain::money::{format_eur, labour};
 use tuki_store::coverage::{
-    AssetFilter, CoverageOverrideInput, RateCards, TicketAssetInput, TimeEntryInput,
+    AssetFilter, CoverageOverrideInput, MaterialUseInput, RateCards, TicketAssetInput,
+    TimeEntryInput,
 };
 use tuki_store::StoreError;
 
@@ -43,6 +44,14 @@ pub async fn coverage_box(
     };
     let entries = store
         .time_entries(&v.actor, t.id)
+        .await
+        .map_err(|e| v.err(e))?;
+    let used = store
+        .material_uses(&v.actor, t.id)
+        .await
+        .map_err(|e| v.err(e))?;
+    let catalogue = store
+        .material_choices(&v.actor)
         .await
         .map_err(|e| v.err(e))?;
     let ids: Vec<i64> = entries.iter().map(|e| e.user_id).collect();
@@ -85,6 +94,18 @@ pub async fn coverage_box(
             total => hours_text(entries.iter().map(|e| e.minutes).sum(), lang),
             billable_total => hours_text(billable, lang),
             price => price,
+            used => used.iter().map(|u| context! {
+                id => u.id, name => &u.name, unit => &u.unit, at => when(u.used_at),
+                quantity => tuki_domain::statement::quantity_text(&tuki_domain::statement::StatementLine {
+                    kind: tuki_domain::statement::LineKind::Material, ticket_number: number,
+                    date: jiff::civil::Date::default(), text: String::new(), quantity_milli: u.quantity_milli,
+                    unit: u.unit.clone(), unit_price_cents: 0, vat: tuki_domain::money::GENERAL_VAT, net_cents: 0,
+                }, lang),
+                price => format_eur(u.unit_price_cents, lang), locked => u.statement_id.is_some(),
+            }).collect::<Vec<_>>(),
+            catalogue => catalogue.iter().map(|m| context! {
+                id => m.id, name => &m.name, unit => &m.unit, price => format_eur(m.unit_price_cents, lang),
+            }).collect::<Vec<_>>(),
         }),
     ))
 }
@@ -237,6 +258,37 @@ pub async fn delete_time(
 ) -> PageResult {
     act(&state, &v, number, |st, vv, t| async move {
         st.store.delete_time_entry(&vv.actor, t.id, entry).await?;
+        Ok(None)
+    })
+    .await
+}
+
+/// Records material used (the quantity as typed: "2", "1,5").
+pub async fn use_material(
+    State(state): State<AppState>,
+    Path(number): Path<i64>,
+    Posted { viewer: v, form }: Posted,
+) -> PageResult {
+    let input = MaterialUseInput {
+        material_id: form.int("material_id").unwrap_or(0),
+        quantity: form.text("quantity"),
+        note: form.text("note"),
+    };
+    act(&state, &v, number, |st, vv, t| async move {
+        st.store.use_material(&vv.actor, t.id, input).await?;
+        Ok(None)
+    })
+    .await
+}
+
+/// Removes a material use.
+pub async fn delete_material(
+    State(state): State<AppState>,
+    Path((number, used)): Path<(i64, i64)>,
+    Posted { viewer: v, .. }: Posted,
+) -> PageResult {
+    act(&state, &v, number, |st, vv, t| async move {
+        st.store.delete_material_use(&vv.actor, t.id, used).await?;
         Ok(None)
     })
     .await
