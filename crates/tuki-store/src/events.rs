@@ -177,6 +177,9 @@ pub(crate) struct Created<'a> {
     pub inbound: Option<Inbound>,
     /// The device the request names, if the caller chose one.
     pub asset_id: Option<i64>,
+    /// The service level of the contract that pays for it: the coverage
+    /// decision sets it, the service levels choose it first.
+    pub contract_policy: Option<i64>,
 }
 
 /// [`dispatch`] for tickets created together (one or a whole batch): the
@@ -196,7 +199,8 @@ pub(crate) async fn dispatch_created(
     if crate::sla::any_active_policy(conn).await? {
         for c in created.iter_mut() {
             later.at(c.at);
-            let follow_ups = crate::sla::on_created(conn, c.ticket, c.actor_id, c.at).await?;
+            let follow_ups =
+                crate::sla::on_created(conn, c.ticket, c.actor_id, c.at, c.contract_policy).await?;
             for f in follow_ups {
                 follow(conn, c.ticket, f, &mut later).await?;
             }

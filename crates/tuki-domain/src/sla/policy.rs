@@ -66,6 +66,9 @@ pub struct PolicyFacts<'a> {
     pub organisation_id: Option<i64>,
     pub category: Option<&'a str>,
     pub channel: Channel,
+    /// The service level the contract paying for the request brings: chosen
+    /// before the ordinary rules, when it is an active policy.
+    pub contract_policy: Option<i64>,
 }
 
 impl PolicyConditions {
@@ -95,6 +98,12 @@ pub struct PolicyCandidate {
 /// The policy a ticket gets: the first, in position order, whose conditions
 /// all hold. `None` when none matches (the ticket then has no clocks).
 pub fn select_policy(candidates: &[PolicyCandidate], facts: &PolicyFacts<'_>) -> Option<i64> {
+    if let Some(p) = facts
+        .contract_policy
+        .filter(|p| candidates.iter().any(|c| c.id == *p))
+    {
+        return Some(p);
+    }
     candidates
         .iter()
         .filter(|c| c.conditions.matches(facts))
@@ -258,7 +267,34 @@ mod tests {
             organisation_id: org,
             category,
             channel: Channel::Email,
+            contract_policy: None,
         }
+    }
+
+    #[test]
+    fn a_contracts_policy_comes_before_the_rules_when_it_is_active() {
+        let policies = vec![
+            PolicyCandidate {
+                id: 1,
+                position: 10,
+                conditions: PolicyConditions::default(),
+            },
+            PolicyCandidate {
+                id: 2,
+                position: 100,
+                conditions: PolicyConditions {
+                    priorities: vec![Priority::Urgent],
+                    ..PolicyConditions::default()
+                },
+            },
+        ];
+        let mut f = facts(Priority::Normal, None, None);
+        assert_eq!(select_policy(&policies, &f), Some(1));
+        f.contract_policy = Some(2);
+        assert_eq!(select_policy(&policies, &f), Some(2));
+        // An inactive (absent) policy of a contract falls back to the rules.
+        f.contract_policy = Some(3);
+        assert_eq!(select_policy(&policies, &f), Some(1));
     }
 
     #[test]

@@ -185,6 +185,41 @@ pub(crate) async fn assets_of_requester(
         .collect()
 }
 
+/// Devices by id or by serial key (each through its index), whoever owns
+/// them: the caller matches them to requesters.
+pub(crate) async fn assets_by(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    keys: &[String],
+) -> Result<Vec<Asset>> {
+    let mut out = Vec::new();
+    if !ids.is_empty() {
+        let mut sql = Sql::new(&format!(
+            "SELECT {ASSET_COLUMNS} FROM {ASSET_FROM} WHERE a.id IN "
+        ));
+        sql.bind_list(ids);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            out.push(asset_from_row(&r)?);
+        }
+    }
+    if !keys.is_empty() {
+        let mut sql = Sql::new(&format!(
+            "SELECT {ASSET_COLUMNS} FROM {ASSET_FROM} WHERE a.serial_key IN ("
+        ));
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Text(k.clone()));
+        }
+        sql.push(")");
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            out.push(asset_from_row(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Columns of a checked input.
 struct Checked {
     serial: String,

@@ -36,20 +36,34 @@ struct Record {
     contracts: HashMap<i64, Vec<Contract>>,
 }
 
-async fn read_record(conn: &mut AnyConnection, organisations: &[i64]) -> Result<Record> {
-    let card = sqlx::query(
-        "SELECT r.id, r.name, c.definition FROM rate_cards r \
+/// Reads what is on record, or `None` when the decisions are off (one
+/// statement for the setting, the rate card and its calendar: this runs in
+/// the writer's transaction of every batch of new tickets).
+async fn read_record(
+    conn: &mut AnyConnection,
+    organisations: &[i64],
+    even_when_off: bool,
+) -> Result<Option<Record>> {
+    let row = sqlx::query(
+        "SELECT s.decide, r.id, r.name, c.definition FROM coverage_settings s \
+         LEFT JOIN rate_cards r ON r.is_default = $1 \
          LEFT JOIN business_calendars c ON c.id = r.calendar_id \
-         WHERE r.is_default = $1 ORDER BY r.id LIMIT 1",
+         WHERE s.id = 1 ORDER BY r.id LIMIT 1",
     )
     .bind(true)
     .fetch_optional(&mut *conn)
     .await?;
+    if let Some(r) = &row {
+        if !get_bool(r, "decide")? && !even_when_off {
+            return Ok(None);
+        }
+    }
+    let card = row.filter(|r| r.try_get::<Option<i64>, _>("id").ok().flatten().is_some());
     let (rate_card, hours) = match card {
         None => (None, always_open()),
         Some(r) => {
             let hours = match r.try_get::<Option<String>, _>("definition")? {
-                Some(def) => crate::sla::stored_calendar(&def)?,
+                Some(def) => calendar_of(&def)?,
                 None => always_open(),
             };
             (
@@ -72,11 +86,26 @@ async fn read_record(conn: &mut AnyConnection, organisations: &[i64]) -> Result<
             contracts.entry(c.organisation_id).or_default().push(c);
         }
     }
-    Ok(Record {
+    Ok(Some(Record {
         rate_card,
         hours,
         contracts,
-    })
+    }))
+}
+
+/// The calendar of a stored definition, validated once per definition and
+/// kept (definitions change rarely; a changed one is a different key).
+fn calendar_of(definition: &str) -> Result<BusinessCalendar> {
+    static LAST: std::sync::Mutex<Option<(String, BusinessCalendar)>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((def, cal)) = last.as_ref() {
+        if def == definition {
+            return Ok(cal.clone());
+        }
+    }
+    let cal = crate::sla::stored_calendar(definition)?;
+    *last = Some((definition.to_string(), cal.clone()));
+    Ok(cal)
 }
 
 /// Without a rate card's calendar every hour is a business hour (no
@@ -152,29 +181,64 @@ fn reasons_json(reasons: &[Reason]) -> Result<String> {
 /// Decides the coverage of tickets just created, in their transaction: the
 /// device named on the request, or else one of the requester's whose serial
 /// number the subject or first message names.
-pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]) -> Result<()> {
-    if !super::settings::decides(conn).await? {
-        return Ok(());
-    }
+pub(crate) async fn on_created(
+    conn: &mut AnyConnection,
+    created: &mut [Created<'_>],
+) -> Result<()> {
     let mut orgs: Vec<i64> = created
         .iter()
         .filter_map(|c| c.ticket.organisation_id)
         .collect();
     orgs.sort_unstable();
     orgs.dedup();
-    let record = read_record(conn, &orgs).await?;
+    let Some(record) = read_record(conn, &orgs, false).await? else {
+        return Ok(());
+    };
+    // The devices named: by id on the form, else by a serial number in the
+    // subject or text; read for the whole batch through the indexes (id,
+    // serial key) and matched to each requester here.
+    let mut ids: Vec<i64> = Vec::new();
+    let mut keys: Vec<Vec<String>> = Vec::with_capacity(created.len());
+    for c in created.iter() {
+        match c.asset_id {
+            Some(id) => {
+                ids.push(id);
+                keys.push(Vec::new());
+            }
+            None => {
+                let mut k = serials_in(&c.ticket.subject);
+                k.extend(serials_in(c.body));
+                k.truncate(MAX_SERIALS);
+                keys.push(k);
+            }
+        }
+    }
+    let all_keys: Vec<String> = keys.iter().flatten().cloned().collect();
+    let found = super::assets::assets_by(conn, &ids, &all_keys).await?;
     let mut sql = Sql::new(
         "INSERT INTO ticket_coverage (ticket_id, asset_id, kind, until_on, contract_id, rate_card_id, \
          after_hours, reasons, decided_at) VALUES ",
     );
-    for (i, c) in created.iter().enumerate() {
+    for (i, c) in created.iter_mut().enumerate() {
         let t = &c.ticket;
-        let owned = assets_of_requester(conn, t.requester_id, t.organisation_id).await?;
+        let theirs = |a: &&Asset| {
+            a.owner_id == Some(t.requester_id)
+                || (a.organisation_id.is_some() && a.organisation_id == t.organisation_id)
+        };
         let asset = match c.asset_id {
-            Some(id) => Some(owned.iter().find(|a| a.id == id).cloned().ok_or_else(|| {
-                StoreError::invalid("asset_id", "no such device of the requester")
-            })?),
-            None => named_in(&owned, &t.subject, c.body),
+            Some(id) => Some(
+                found
+                    .iter()
+                    .filter(theirs)
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| {
+                        StoreError::invalid("asset_id", "no such device of the requester")
+                    })?,
+            ),
+            None => found
+                .iter()
+                .filter(theirs)
+                .find(|a| keys[i].contains(&tuki_domain::coverage::serial_key(&a.serial))),
         };
         let d = decide_one(
             &record,
@@ -182,17 +246,23 @@ pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]
                 received_at: c.at,
                 organisation_id: t.organisation_id,
                 category: t.category.as_deref(),
-                asset: asset.as_ref(),
+                asset,
             },
         );
         let (kind, until, contract, card, after) = parts(&d);
+        c.contract_policy = contract.and_then(|id| {
+            t.organisation_id
+                .and_then(|o| record.contracts.get(&o))
+                .and_then(|cs| cs.iter().find(|k| k.id == id))
+                .and_then(|k| k.sla_policy_id)
+        });
         if i > 0 {
             sql.push(", ");
         }
         sql.push("(")
             .bind(Value::Int(t.id))
             .push(", ")
-            .bind(Value::opt_int(asset.as_ref().map(|a| a.id)))
+            .bind(Value::opt_int(asset.map(|a| a.id)))
             .push(", ")
             .bind(Value::Text(kind.as_str().into()))
             .push(", ")
@@ -213,18 +283,9 @@ pub(crate) async fn on_created(conn: &mut AnyConnection, created: &[Created<'_>]
     Ok(())
 }
 
-/// A device of the requester whose serial number the text names.
-fn named_in(owned: &[Asset], subject: &str, body: &str) -> Option<Asset> {
-    if owned.is_empty() {
-        return None;
-    }
-    let mut words = serials_in(subject);
-    words.extend(serials_in(body));
-    owned
-        .iter()
-        .find(|a| words.contains(&tuki_domain::coverage::serial_key(&a.serial)))
-        .cloned()
-}
+/// At most this many serial-number candidates of one request are looked up
+/// (a long log pasted into a mail has many number-like words).
+const MAX_SERIALS: usize = 20;
 
 /// A change of the requester or the category decides the coverage again.
 pub(crate) async fn on_ticket_change(
@@ -263,7 +324,12 @@ pub(crate) async fn redecide(
         Some(id) => Some(super::assets::load_asset(conn, &Actor::system(), id).await?),
         None => None,
     };
-    let record = read_record(conn, &org.into_iter().collect::<Vec<_>>()).await?;
+    // An explicit redecision (a device named) decides even when the
+    // decisions at intake are off.
+    let orgs: Vec<i64> = org.into_iter().collect();
+    let record = read_record(conn, &orgs, true)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let d = decide_one(
         &record,
         &Request {

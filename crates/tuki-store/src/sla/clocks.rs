@@ -48,7 +48,11 @@ pub(super) async fn policy_rules(
 
 /// The policy a new ticket gets (the domain's [`select_policy`] over the
 /// active policies).
-pub(super) async fn choose_policy(conn: &mut AnyConnection, t: &Ticket) -> Result<Option<i64>> {
+pub(super) async fn choose_policy(
+    conn: &mut AnyConnection,
+    t: &Ticket,
+    contract_policy: Option<i64>,
+) -> Result<Option<i64>> {
     let rows = sqlx::query(
         "SELECT id, position, priorities, organisation_id, category, channel FROM sla_policies WHERE active",
     )
@@ -69,6 +73,7 @@ pub(super) async fn choose_policy(conn: &mut AnyConnection, t: &Ticket) -> Resul
             organisation_id: t.organisation_id,
             category: t.category.as_deref(),
             channel: t.channel,
+            contract_policy,
         },
     ))
 }

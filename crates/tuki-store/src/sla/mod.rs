@@ -73,8 +73,9 @@ pub(crate) async fn on_created(
     t: &mut Ticket,
     actor_id: Option<i64>,
     at: Timestamp,
+    contract_policy: Option<i64>,
 ) -> Result<Vec<TicketChange>> {
-    t.sla_policy_id = clocks::choose_policy(conn, t).await?;
+    t.sla_policy_id = clocks::choose_policy(conn, t, contract_policy).await?;
     if t.sla_policy_id.is_none() {
         return Ok(Vec::new());
     }

@@ -192,6 +192,7 @@ pub(crate) async fn insert_tickets(
             at: d.at,
             inbound: d.inbound.clone(),
             asset_id: d.asset_id,
+            contract_policy: None,
             ticket: t,
         })
         .collect();

@@ -708,6 +708,7 @@ tuki_store::on_both_engines!(
     time_draws_the_hour_bank_down_and_stops_at_zero,
     the_last_hour_is_booked_once,
     a_statement_sorts_who_paid_and_invoicing_locks_it,
+    a_contract_brings_its_service_level,
 );
 
 /// A month's statement: warranty work free, contract hours before and
@@ -890,4 +891,49 @@ async fn a_statement_sorts_who_paid_and_invoicing_locks_it(db: TestDb) {
     s.log_time(&desk.tier1, billable.id, book(5), Language::Fi)
         .await
         .unwrap();
+}
+
+/// A contract's service level comes before the ordinary policy rules.
+async fn a_contract_brings_its_service_level(db: TestDb) {
+    use tuki_store::sla::{Policies, PolicyInput};
+    let (desk, _clock, _, contract_id) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let cal = s.list::<Calendars>(&desk.admin).await.unwrap()[0].id;
+    let policy = |name: &str, position: i64, first: u32| PolicyInput {
+        name: name.into(),
+        position: Some(position),
+        priorities: vec![],
+        organisation_id: None,
+        category: None,
+        channel: None,
+        calendar_id: cal,
+        first_response_minutes: Some(first),
+        next_response_minutes: None,
+        resolution_minutes: None,
+        warn_percent: None,
+        active: None,
+    };
+    let ordinary = s
+        .create::<Policies>(&desk.admin, policy("Ordinary", 10, 480))
+        .await
+        .unwrap();
+    let premium = s
+        .create::<Policies>(&desk.admin, policy("Premium", 100, 60))
+        .await
+        .unwrap();
+    let mut c = contract(desk.org_shared, 600);
+    c.sla_policy_id = Some(premium.id);
+    s.replace::<Contracts>(&desk.admin, contract_id, c)
+        .await
+        .unwrap();
+    let covered = s
+        .create_ticket(&desk.alice, about("VPN", Some("Verkko"), None))
+        .await
+        .unwrap();
+    assert_eq!(covered.sla_policy_id, Some(premium.id));
+    let other = s
+        .create_ticket(&desk.bob, about("VPN", Some("Verkko"), None))
+        .await
+        .unwrap();
+    assert_eq!(other.sla_policy_id, Some(ordinary.id));
 }
