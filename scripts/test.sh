@@ -52,14 +52,16 @@ echo "test.sh: PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 1
 # folder (made once, reused by later runs). The store's outbox tests start it
 # on loopback ports of their own (crates/tuki-store/tests/smtp/sink.py) and
 # stop it; TUKI_TEST_PYTHON names the interpreter that has it.
-if python3 -c 'import aiosmtpd' 2>/dev/null; then
+# The same interpreter has PyPI's `icalendar`, the real iCalendar parser that
+# reads the technicians' visit feeds in the web tests.
+if python3 -c 'import aiosmtpd, icalendar' 2>/dev/null; then
     export TUKI_TEST_PYTHON="$(command -v python3)"
 else
     SMTPVENV="${TMPDIR:-/tmp}/tuki-smtp-venv"
-    if ! "$SMTPVENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-        echo "test.sh: installing aiosmtpd into $SMTPVENV" >&2
+    if ! "$SMTPVENV/bin/python" -c 'import aiosmtpd, icalendar' 2>/dev/null; then
+        echo "test.sh: installing aiosmtpd and icalendar into $SMTPVENV" >&2
         python3 -m venv "$SMTPVENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$SMTPVENV"; }
-        "$SMTPVENV/bin/pip" install -q aiosmtpd
+        "$SMTPVENV/bin/pip" install -q aiosmtpd icalendar
     fi
     export TUKI_TEST_PYTHON="$SMTPVENV/bin/python"
 fi

@@ -194,8 +194,14 @@ pub(crate) async fn dispatch_created(
     }
     history::record_created(conn, created).await?;
     crate::coverage::decide::on_created(conn, created).await?;
+    let on_call = crate::oncall::on_created(conn, created).await?;
     crate::outbox::on_created(conn, created).await?;
     let mut later = Later::default();
+    for (i, change) in on_call {
+        let c = &mut created[i];
+        later.at(c.at);
+        follow(conn, c.ticket, change, &mut later).await?;
+    }
     if crate::sla::any_active_policy(conn).await? {
         for c in created.iter_mut() {
             later.at(c.at);

@@ -19,6 +19,7 @@ pub mod files;
 pub mod jobs;
 pub mod knowledge;
 pub mod mail;
+pub mod oncall;
 pub mod outbox;
 pub mod phone;
 pub mod resource;
@@ -30,6 +31,7 @@ mod sql;
 pub mod testing;
 pub mod tickets;
 pub mod time;
+pub mod visits;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -709,6 +709,7 @@ tuki_store::on_both_engines!(
     the_last_hour_is_booked_once,
     a_statement_sorts_who_paid_and_invoicing_locks_it,
     a_contract_brings_its_service_level,
+    the_person_on_call_gets_the_night_request,
 );
 
 /// A month's statement: warranty work free, contract hours before and
@@ -936,4 +937,118 @@ async fn a_contract_brings_its_service_level(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(other.sla_policy_id, Some(ordinary.id));
+}
+
+/// A request outside business hours goes to the person on duty, who is
+/// told by mail; an exception takes precedence; in office hours nobody is
+/// called.
+async fn the_person_on_call_gets_the_night_request(db: TestDb) {
+    use tuki_store::oncall::{
+        OnCallExceptionInput, OnCallExceptions, OnCallShiftInput, OnCallShifts,
+    };
+    let (desk, clock, _, _) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let second = desk.tier2.user_id.unwrap();
+    let first = desk.tier1.user_id.unwrap();
+    let shift = |weekday: &str, start: &str, end: &str| OnCallShiftInput {
+        user_id: second,
+        weekday: weekday.into(),
+        start: start.into(),
+        end: end.into(),
+    };
+    let e = s
+        .create::<OnCallShifts>(&desk.admin, shift("sunday", "16:00", "08:00"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "end"),
+        "{e:?}"
+    );
+    let e = s
+        .create::<OnCallShifts>(
+            &desk.admin,
+            OnCallShiftInput {
+                user_id: desk.alice.user_id.unwrap(),
+                ..shift("sunday", "00:00", "24:00")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "user_id"),
+        "{e:?}"
+    );
+    s.create::<OnCallShifts>(&desk.admin, shift("sunday", "00:00", "24:00"))
+        .await
+        .unwrap();
+
+    let mail_jobs = || async {
+        let filter = tuki_store::jobs::JobFilter {
+            status: None,
+            kind: Some("ticket_mail".into()),
+            limit: 1000,
+        };
+        s.jobs(&desk.admin, &filter).await.unwrap().len()
+    };
+    let before = mail_jobs().await;
+    clock.set(hki("2026-06-14 23:30"));
+    let night = s
+        .create_ticket(&desk.alice, about("Palvelin alhaalla", None, None))
+        .await
+        .unwrap();
+    assert_eq!(night.owner_id, Some(second));
+    let history = s.history(&desk.admin, night.id).await.unwrap();
+    let owner = history.iter().find(|h| h.field == "owner").unwrap();
+    assert_eq!(
+        (owner.new_value.as_deref(), owner.reason.as_deref()),
+        (Some(second.to_string().as_str()), Some("on call"))
+    );
+    // The person on duty can see it and is told by mail.
+    s.ticket(&desk.tier2, night.id).await.unwrap();
+    // Two mails to expand: the acknowledgement and the notice to the person
+    // on duty.
+    assert_eq!(mail_jobs().await - before, 2);
+
+    // A swap for the night takes precedence.
+    s.create::<OnCallExceptions>(
+        &desk.admin,
+        OnCallExceptionInput {
+            user_id: first,
+            starts_at: "14.6.2026 22:00".into(),
+            ends_at: "2026-06-15 08:00".into(),
+            note: "Vaihto".into(),
+        },
+    )
+    .await
+    .unwrap();
+    clock.set(hki("2026-06-14 23:45"));
+    let swapped = s
+        .create_ticket(&desk.alice, about("Taas alhaalla", None, None))
+        .await
+        .unwrap();
+    assert_eq!(swapped.owner_id, Some(first));
+    let e = s
+        .create::<OnCallExceptions>(
+            &desk.admin,
+            OnCallExceptionInput {
+                user_id: first,
+                starts_at: "15.6.2026 08:00".into(),
+                ends_at: "15.6.2026 07:00".into(),
+                note: String::new(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Invalid(ref v) if v.field == "ends_at"),
+        "{e:?}"
+    );
+
+    // In office hours nobody is called.
+    clock.set(hki("2026-06-15 10:00"));
+    let day = s
+        .create_ticket(&desk.alice, about("Päivällä", None, None))
+        .await
+        .unwrap();
+    assert_eq!(day.owner_id, None);
 }

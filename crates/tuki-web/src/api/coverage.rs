@@ -51,6 +51,24 @@ impl ApiResource for Materials {
         "The materials catalogue: parts and supplies with their unit, price and VAT.";
 }
 
+impl ApiResource for tuki_store::oncall::OnCallShifts {
+    const PATH: &'static str = "/on-call/shifts";
+    const TAG: &'static str = "coverage";
+    const ONE: &'static str = "on_call_shift";
+    const MANY: &'static str = "on_call_shifts";
+    const ABOUT: &'static str =
+        "The on-call rota's weekly shifts: who is on duty outside business hours, on the desk's wall clock.";
+}
+
+impl ApiResource for tuki_store::oncall::OnCallExceptions {
+    const PATH: &'static str = "/on-call/exceptions";
+    const TAG: &'static str = "coverage";
+    const ONE: &'static str = "on_call_exception";
+    const MANY: &'static str = "on_call_exceptions";
+    const ABOUT: &'static str =
+        "Exceptions to the on-call rota: swaps and holiday covers, before the weekly shifts.";
+}
+
 impl ApiResource for Contracts {
     const PATH: &'static str = "/contracts";
     const TAG: &'static str = "coverage";

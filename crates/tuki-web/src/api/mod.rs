@@ -22,6 +22,7 @@ pub mod sla;
 pub mod ticket_actions;
 pub mod tickets;
 pub mod tokens;
+pub mod visits;
 
 use tuki_store::coverage::{Contracts, Materials, Products, RateCards};
 use tuki_store::mail::Mailboxes;
@@ -143,7 +144,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
             coverage::statement_draft,
             coverage::invoice_statement
         ))
-        .routes(routes!(coverage::get_statement));
+        .routes(routes!(coverage::get_statement))
+        .routes(routes!(visits::ticket_visits, visits::plan_visit))
+        .routes(routes!(visits::get_visit, visits::update_visit))
+        .routes(routes!(visits::schedule))
+        .routes(routes!(visits::new_calendar_feed));
     for r in resource::routes::<Calendars>()
         .into_iter()
         .chain(resource::routes::<Policies>())
@@ -153,6 +158,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .chain(resource::routes::<RateCards>())
         .chain(resource::routes::<Contracts>())
         .chain(resource::routes::<Materials>())
+        .chain(resource::routes::<tuki_store::oncall::OnCallShifts>())
+        .chain(resource::routes::<tuki_store::oncall::OnCallExceptions>())
     {
         router = router.routes(r);
     }

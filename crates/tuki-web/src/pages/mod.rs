@@ -31,6 +31,7 @@ pub mod knowledge;
 pub mod live;
 pub mod mail_admin;
 pub mod markdown;
+pub mod oncall_admin;
 pub mod portal;
 pub mod render;
 pub mod resource;
@@ -38,10 +39,12 @@ pub mod search;
 pub mod settings;
 pub mod setup;
 pub mod sla_admin;
+pub mod visits;
 
 use std::sync::Arc;
 use tuki_store::coverage::{Contracts, Materials, Products, RateCards};
 use tuki_store::mail::Mailboxes;
+use tuki_store::oncall::{OnCallExceptions, OnCallShifts};
 use tuki_store::sla::{Calendars, EscalationRules, Policies};
 
 use axum::extract::DefaultBodyLimit;
@@ -169,6 +172,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/agent/tickets/{number}/coverage/override",
             post(coverage::ticket::override_coverage),
         )
+        .route(
+            "/agent/tickets/{number}/visits",
+            get(visits::visits_box).post(visits::plan),
+        )
+        .route(
+            "/agent/tickets/{number}/visits/{id}/state",
+            post(visits::set_state),
+        )
+        .route("/agent/visits", get(visits::mine))
+        .route("/agent/visits/feed", post(visits::new_feed))
+        .route("/calendar/{file}", get(visits::feed))
         .route(
             "/agent/tickets/{number}/materials",
             post(coverage::ticket::use_material),
@@ -302,6 +316,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(resource::routes::<RateCards>())
         .merge(resource::routes::<Contracts>())
         .merge(resource::routes::<Materials>())
+        .merge(resource::routes::<OnCallShifts>())
+        .merge(resource::routes::<OnCallExceptions>())
 }
 
 /// Any address no route knows. Browsers (which ask for `text/html`) get

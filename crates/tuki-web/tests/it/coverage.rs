@@ -528,4 +528,132 @@ tuki_store::on_both_engines!(
     a_customer_registers_a_device_and_the_request_is_covered,
     time_on_a_contract_request_draws_its_balance,
     who_pays_on_the_pages,
+    the_technicians_calendar_feed_reads_in_a_real_parser,
 );
+
+/// A visit planned from a ticket appears in the technician's calendar feed,
+/// read by a real iCalendar parser (PyPI's `icalendar`); moving it updates
+/// the event, a new address stops the old one.
+async fn the_technicians_calendar_feed_reads_in_a_real_parser(db: TestDb) {
+    let app = spawn_app(db).await;
+    let tech = app.user(Role::Agent, "tech@desk.test", None).await;
+    app.group("Field", 1, vec![tech.id], true).await;
+    let org = app.org("Asiakas Oy", false).await;
+    let customer = app.user(Role::Customer, "c@asiakas.test", Some(org)).await;
+    let (_, t) = app
+        .json(
+            Some(&customer),
+            Method::POST,
+            "/api/v1/tickets",
+            Some(json!({"subject": "Pesukone vuotaa; lattia märkä", "body": "Vettä, paljon."})),
+        )
+        .await;
+    let path = format!("/api/v1/tickets/{}/visits", t["id"]);
+    let visit = json!({"technician_id": tech.id, "starts_at": "2026-12-02T06:00:00Z", "ends_at": "2026-12-02T08:00:00Z",
+        "address": "Hämeenkatu 1, 33100 Tampere", "bring": "Tiiviste, letku; pihdit"});
+    let (s, e) = app
+        .json(Some(&tech), Method::POST, &path, Some(json!({"technician_id": customer.id, "starts_at": "2026-12-02T06:00:00Z", "ends_at": "2026-12-02T05:00:00Z", "address": "x"})))
+        .await;
+    assert_eq!((s, field(&e)), (422, "technician_id"), "{e}");
+    let (s, e) = app
+        .json(Some(&tech), Method::POST, &path, Some(json!({"technician_id": tech.id, "starts_at": "2026-12-02T06:00:00Z", "ends_at": "2026-12-02T05:00:00Z", "address": "x"})))
+        .await;
+    assert_eq!((s, field(&e)), (422, "ends_at"), "{e}");
+    let (s, made) = app
+        .json(Some(&tech), Method::POST, &path, Some(visit.clone()))
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let (s, _) = app
+        .json(Some(&customer), Method::POST, &path, Some(visit.clone()))
+        .await;
+    assert_eq!(s, 403);
+
+    let (s, feed) = app
+        .json(Some(&tech), Method::POST, "/api/v1/calendar-feed", None)
+        .await;
+    assert_eq!(s, 201, "{feed}");
+    let url = format!("{}{}", app.base, feed["url"].as_str().unwrap());
+    let parse = |ics: String| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("feed.ics");
+        std::fs::write(&file, ics).unwrap();
+        let python = std::env::var("TUKI_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = r#"
+import icalendar, json, sys
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+out = []
+for e in cal.walk('VEVENT'):
+    out.append({'uid': str(e['UID']), 'summary': str(e['SUMMARY']), 'location': str(e['LOCATION']),
+                'description': str(e['DESCRIPTION']), 'start': e.decoded('DTSTART').isoformat(),
+                'end': e.decoded('DTEND').isoformat(), 'sequence': int(e['SEQUENCE']), 'status': str(e['STATUS'])})
+print(json.dumps(out))
+"#;
+        let out = std::process::Command::new(python)
+            .args(["-c", script, file.to_str().unwrap()])
+            .output()
+            .expect("TUKI_TEST_PYTHON with icalendar (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let events = parse(res.text().await.unwrap());
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    let e = &events[0];
+    assert_eq!(
+        e["summary"],
+        format!("#{} Pesukone vuotaa; lattia märkä", t["number"])
+    );
+    assert_eq!(e["location"], "Hämeenkatu 1, 33100 Tampere");
+    assert_eq!(e["description"], "Tiiviste, letku; pihdit");
+    assert_eq!(e["start"], "2026-12-02T06:00:00+00:00");
+    assert_eq!(e["status"], "CONFIRMED");
+
+    // Moved and then cancelled: the same event, a higher sequence.
+    let mut moved = visit.clone();
+    moved["starts_at"] = json!("2026-12-03T10:00:00Z");
+    moved["ends_at"] = json!("2026-12-03T11:30:00Z");
+    moved["state"] = json!("cancelled");
+    let (s, _) = app
+        .json(
+            Some(&tech),
+            Method::PUT,
+            &format!("/api/v1/visits/{}", made["id"]),
+            Some(moved),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let events = parse(
+        app.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (events[0]["uid"].clone(), events[0]["sequence"].clone()),
+        (json!(format!("visit-{}@tuki", made["id"])), json!(1))
+    );
+    assert_eq!(
+        (events[0]["start"].as_str(), events[0]["status"].as_str()),
+        (Some("2026-12-03T10:00:00+00:00"), Some("CANCELLED"))
+    );
+
+    // A new address; the old one is gone.
+    let (_, again) = app
+        .json(Some(&tech), Method::POST, "/api/v1/calendar-feed", None)
+        .await;
+    assert_ne!(again["url"], feed["url"]);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 404);
+}
