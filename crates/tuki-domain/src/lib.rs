@@ -13,6 +13,7 @@ pub mod directory;
 mod enums;
 pub mod error;
 pub mod ical;
+pub mod import;
 pub mod knowledge;
 pub mod money;
 pub mod oncall;

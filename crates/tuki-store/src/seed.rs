@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use crate::sql::{Sql, Value};
 use crate::time::{now, to_db};
 use crate::{Result, Store};
 
@@ -473,5 +474,68 @@ impl Store {
             .fetch_one(&self.read)
             .await?
             .try_get("n")?)
+    }
+}
+
+impl Store {
+    /// Benchmark data for statements: `count` time entries of `minutes`
+    /// spread over `tickets` round-robin and over the year `year` (UTC),
+    /// written 500 to a statement. Entries on a ticket a contract pays for
+    /// carry the contract and a falling balance, as bookings would.
+    pub async fn seed_time_entries(
+        &self,
+        tickets: &[(i64, Option<i64>)],
+        user_id: i64,
+        year: i16,
+        count: usize,
+    ) -> Result<()> {
+        let start = to_db(
+            jiff::civil::date(year, 1, 1)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .map_err(|e| crate::StoreError::invalid("year", e.to_string()))?
+                .timestamp(),
+        );
+        let span: i64 = 360 * 24 * 3600 * 1_000_000;
+        let mut balance = 10_000_000i64;
+        let mut tx = self.begin_write().await?;
+        for chunk_start in (0..count).step_by(500) {
+            let mut sql = Sql::new(
+                "INSERT INTO time_entries (ticket_id, user_id, worked_at, minutes, billable, note, contract_id, \
+                 balance_after, over_balance, created_at) VALUES ",
+            );
+            for i in chunk_start..(chunk_start + 500).min(count) {
+                let (ticket, contract) = tickets[i % tickets.len()];
+                let minutes = 15 + (i as i64 * 7) % 106;
+                let at = start + span / count as i64 * i as i64;
+                let after = contract.map(|_| {
+                    balance -= minutes;
+                    balance
+                });
+                sql.push(if i == chunk_start { "(" } else { ", (" });
+                sql.bind(Value::Int(ticket))
+                    .push(", ")
+                    .bind(Value::Int(user_id))
+                    .push(", ")
+                    .bind(Value::Int(at))
+                    .push(", ")
+                    .bind(Value::Int(minutes))
+                    .push(", ")
+                    .bind(Value::Bool(true))
+                    .push(", ")
+                    .bind(Value::Text(format!("Work {i}")))
+                    .push(", ")
+                    .bind(Value::opt_int(contract))
+                    .push(", ")
+                    .bind(Value::opt_int(after))
+                    .push(", ")
+                    .bind(Value::Bool(false))
+                    .push(", ")
+                    .bind(Value::Int(at))
+                    .push(")");
+            }
+            sql.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -2,11 +2,13 @@
 
 mod bench;
 mod bench_connections;
+mod bench_coverage;
 mod bench_files;
 mod bench_quality;
 mod bench_search;
 mod bench_sla;
 mod files;
+mod import;
 mod mail;
 mod mail_ca;
 mod search;
@@ -169,6 +171,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Seed open tickets with SLA clocks and time recomputing their state.
     BenchSla(bench_sla::BenchSlaArgs),
+    /// Measure a year's statement with many time entries and a large CSV
+    /// import of devices.
+    BenchCoverage(bench_coverage::BenchCoverageArgs),
+    /// Import products, assets (devices) or contracts from a CSV file.
+    Import(import::ImportArgs),
     /// Measure attachment upload and download, and memory under large uploads.
     BenchFiles(bench_files::BenchFilesArgs),
     /// Measure how the server holds up against clients that never finish.
@@ -356,6 +363,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Bench(args) => bench::run(args, cli.db).await?,
         Command::BenchSla(args) => bench_sla::run(args, cli.db).await?,
+        Command::BenchCoverage(args) => bench_coverage::run(args, cli.db).await?,
+        Command::Import(args) => import::run(args, cli.db).await?,
         Command::BenchFiles(args) => bench_files::run(args, cli.db).await?,
         Command::BenchConnections(args) => bench_connections::run(args, cli.db).await?,
         Command::BenchSearch(args) => bench_search::run(args, cli.db).await?,

@@ -11,6 +11,7 @@
 pub mod assets;
 pub mod contracts;
 pub(crate) mod decide;
+pub mod import;
 pub mod materials;
 pub mod products;
 pub mod rate_cards;
@@ -21,6 +22,7 @@ pub mod time;
 pub use assets::{Asset, AssetFilter, AssetInput, Receipt};
 pub use contracts::{Contract, ContractBalance, ContractInput, Contracts};
 pub use decide::{CoverageOverride, CoverageOverrideInput, TicketAssetInput, TicketCoverage};
+pub use import::{ImportKind, ImportReport};
 pub use materials::{Material, MaterialInput, MaterialUse, MaterialUseInput, Materials};
 pub use products::{Product, ProductInput, Products};
 pub use rate_cards::{RateCard, RateCardInput, RateCards};

@@ -710,6 +710,7 @@ tuki_store::on_both_engines!(
     a_statement_sorts_who_paid_and_invoicing_locks_it,
     a_contract_brings_its_service_level,
     the_person_on_call_gets_the_night_request,
+    an_import_names_every_wrong_row_and_is_never_half_silent,
 );
 
 /// A month's statement: warranty work free, contract hours before and
@@ -1051,4 +1052,144 @@ async fn the_person_on_call_gets_the_night_request(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(day.owner_id, None);
+}
+
+/// A Finnish spreadsheet's CSV (Windows-1252, semicolons, d.m.yyyy) with
+/// wrong rows imports nothing and names every mistake; asked to, it imports
+/// the good rows only.
+async fn an_import_names_every_wrong_row_and_is_never_half_silent(db: TestDb) {
+    use tuki_store::coverage::ImportKind;
+    let (desk, _clock, _, _) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    // "Sarjanumero;Tuote;Ostopäivä;Myyjä;Organisaatio" in Windows-1252.
+    let mut file = b"Sarjanumero;Tuote;Ostop\xe4iv\xe4;Myyj\xe4;Organisaatio\r\n".to_vec();
+    file.extend_from_slice(b"WM-9001;WM-800;12.3.2026;Kodinkone \xc4;Shared Oy\r\n");
+    file.extend_from_slice(b"WM-9002;WM-999;12.3.2026;;Shared Oy\r\n");
+    file.extend_from_slice(b"WM-9003;WM-800;31.2.2026;;\r\n");
+    file.extend_from_slice(b"wm 9001;WM-800;1.1.2026;;\r\n");
+    file.extend_from_slice(b"WM-9004;WM-800;1.1.2026;;Nobody Oy\r\n");
+    file.extend_from_slice(b"WM-9005;;;;\r\n");
+    let e = s
+        .import_csv(&desk.tier1, ImportKind::Assets, &file, false, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Forbidden(_)), "{e:?}");
+    let report = s
+        .import_csv(&desk.admin, ImportKind::Assets, &file, false, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows, report.imported, report.encoding.as_str()),
+        (6, 0, "Windows-1252")
+    );
+    let found: Vec<(usize, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.row, e.column.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (3, "Tuote"),
+            (4, "Ostopäivä"),
+            (5, "Sarjanumero"),
+            (6, "Organisaatio")
+        ]
+    );
+    assert!(
+        report.errors[2].message.contains("row 2"),
+        "{:?}",
+        report.errors[2]
+    );
+    assert!(s
+        .assets(&desk.admin, &AssetFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let report = s
+        .import_csv(&desk.admin, ImportKind::Assets, &file, true, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!((report.imported, report.errors.len()), (2, 4));
+    let a = s
+        .assets(
+            &desk.admin,
+            &AssetFilter {
+                serial: Some("WM9001".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a[0].purchased_from, "Kodinkone Ä");
+    assert_eq!(a[0].warranty_until.unwrap().to_string(), "2028-03-11");
+    assert_eq!(a[0].organisation_id, Some(desk.org_shared));
+    // Importing again finds the serial numbers registered.
+    let again = s
+        .import_csv(&desk.admin, ImportKind::Assets, &file, true, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.imported, 0);
+
+    let contracts = "nimi,organisaatio,tyyppi,alkaa,päättyy,tunnit,luokat\nTuki 2027,Private Ab,tuntipankki,1.1.2027,31.12.2027,\"12,5\",\"Verkko, Tulostimet\"\nVäärä,Private Ab,leasing,1.1.2027,31.12.2027,1,\n";
+    let report = s
+        .import_csv(
+            &desk.admin,
+            ImportKind::Contracts,
+            contracts.as_bytes(),
+            false,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.imported, report.errors.len()),
+        (0, 1),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(
+        (report.errors[0].row, report.errors[0].column.as_str()),
+        (3, "tyyppi")
+    );
+    let report = s
+        .import_csv(
+            &desk.admin,
+            ImportKind::Contracts,
+            contracts.as_bytes(),
+            true,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 1);
+    let c = s
+        .list::<Contracts>(&desk.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Tuki 2027")
+        .unwrap();
+    assert_eq!((c.included_minutes, c.covers.categories.len()), (750, 2));
+
+    let products = "name;manufacturer;category;warranty_months\nKuivain K1;Pesu;Kuivaimet;36\nKuivain K2;Pesu;Kuivaimet;kolme\n";
+    let report = s
+        .import_csv(
+            &desk.admin,
+            ImportKind::Products,
+            products.as_bytes(),
+            false,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.imported,
+            report.errors[0].row,
+            report.errors[0].column.as_str()
+        ),
+        (0, 3, "warranty_months")
+    );
 }

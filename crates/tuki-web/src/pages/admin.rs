@@ -29,7 +29,7 @@ pub async fn queues(state: &AppState, v: &Viewer) -> Result<Value, PageError> {
 
 /// An administration page: the queue sidebar and the tab around what the
 /// page itself shows (`ctx`), with the mistake, if any, and its status.
-pub(super) async fn page(
+pub(crate) async fn page(
     state: &AppState,
     v: &Viewer,
     template: &str,

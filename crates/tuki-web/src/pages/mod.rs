@@ -294,6 +294,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .layer(uploads),
         )
         .route("/devices/{id}/receipt", get(coverage::devices::receipt))
+        .route(
+            "/admin/import",
+            get(coverage::import::page)
+                .post(coverage::import::import)
+                .layer(uploads),
+        )
         .route("/statements", get(coverage::statements::draft))
         .route("/statements/csv", get(coverage::statements::draft_csv))
         .route("/statements/invoice", post(coverage::statements::invoice))

@@ -57,6 +57,7 @@ templates!(
     "statement.html",
     "visits_box.html",
     "my_visits.html",
+    "admin_import.html",
     "admin_escalations.html",
     "admin_mailboxes.html",
     "admin_quarantine.html",

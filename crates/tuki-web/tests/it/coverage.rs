@@ -529,6 +529,7 @@ tuki_store::on_both_engines!(
     time_on_a_contract_request_draws_its_balance,
     who_pays_on_the_pages,
     the_technicians_calendar_feed_reads_in_a_real_parser,
+    the_import_page_reports_rows_and_imports_when_asked,
 );
 
 /// A visit planned from a ticket appears in the technician's calendar feed,
@@ -656,4 +657,49 @@ print(json.dumps(out))
         .await;
     assert_ne!(again["url"], feed["url"]);
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 404);
+}
+
+/// The import page reports every wrong row with its row, column and reason,
+/// imports nothing then, and the good rows when asked.
+async fn the_import_page_reports_rows_and_imports_when_asked(db: TestDb) {
+    use tuki_domain::directory::Language;
+    let app = spawn_app(db).await;
+    let (admin, actor) = app
+        .signed_in(Role::Admin, "ada@desk.test", Language::Fi)
+        .await;
+    let csv = "nimi;valmistaja;luokka;takuu_kk\r\nKuivain K1;Pesu;Kuivaimet;36\r\nKuivain K2;Pesu;Kuivaimet;kolme\r\n";
+    let res = crate::files::post_file(
+        &admin,
+        "/admin/import",
+        &[("kind", "products")],
+        csv.as_bytes(),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Mitään ei tuotu"), "{page}");
+    assert!(page.contains("<td>3</td><td>takuu_kk</td>"), "{page}");
+    assert!(app
+        .store
+        .list::<tuki_store::coverage::Products>(&actor)
+        .await
+        .unwrap()
+        .is_empty());
+    let res = crate::files::post_file(
+        &admin,
+        "/admin/import",
+        &[("kind", "products"), ("skip_bad", "1")],
+        csv.as_bytes(),
+    )
+    .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("tuotiin 1&#x2f;2 riviä"), "{page}");
+    assert_eq!(
+        app.store
+            .list::<tuki_store::coverage::Products>(&actor)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

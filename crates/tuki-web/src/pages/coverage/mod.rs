@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod devices;
+pub mod import;
 pub mod statements;
 pub mod ticket;
 
