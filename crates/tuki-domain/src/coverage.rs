@@ -596,6 +596,48 @@ pub fn decide(req: &CoverageRequest<'_>, record: &OnRecord<'_>) -> Decision {
     }
 }
 
+/// How long before a contract's last day its renewal is brought up.
+pub const RENEWAL_NOTICE_DAYS: i32 = 30;
+
+/// A reminder a contract is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractReminder {
+    /// It ends within [`RENEWAL_NOTICE_DAYS`]: time to renew.
+    Expiring,
+    /// An hour bank's balance is at or below its low mark.
+    LowBalance,
+}
+
+/// Which reminders a contract is due on `today`, each once: until its
+/// reminder is reset (a renewal moves the end, new hours lift the balance).
+pub fn contract_reminders(
+    c: &ContractFacts,
+    low_mark: i64,
+    today: Date,
+    expiry_reminded: bool,
+    low_reminded: bool,
+) -> Vec<ContractReminder> {
+    let mut due = Vec::new();
+    if today > c.ends_on {
+        return due;
+    }
+    let notice = c
+        .ends_on
+        .checked_sub(jiff::Span::new().days(RENEWAL_NOTICE_DAYS))
+        .unwrap_or(Date::MIN);
+    if !expiry_reminded && today >= notice {
+        due.push(ContractReminder::Expiring);
+    }
+    if !low_reminded
+        && c.kind == ContractKind::HourBank
+        && today >= c.starts_on
+        && c.minutes_left <= low_mark
+    {
+        due.push(ContractReminder::LowBalance);
+    }
+    due
+}
+
 #[cfg(test)]
 #[path = "coverage_tests.rs"]
 mod tests;

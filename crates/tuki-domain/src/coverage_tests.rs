@@ -477,3 +477,42 @@ fn serial_numbers_are_compared_by_their_letters_and_digits() {
     assert!(check_serial("serial", "--").is_err());
     assert_eq!(check_serial("serial", " AB-12 ").unwrap(), "AB-12");
 }
+
+#[test]
+fn contracts_are_brought_up_before_they_end_and_when_hours_run_low() {
+    let c = ContractFacts {
+        minutes_left: 120,
+        ..contract(
+            1,
+            "Pankki",
+            everything(),
+            date(2026, 1, 1),
+            date(2026, 12, 31),
+        )
+    };
+    // Thirty days before its last day, once.
+    assert!(contract_reminders(&c, 60, date(2026, 11, 30), false, false).is_empty());
+    assert_eq!(
+        contract_reminders(&c, 60, date(2026, 12, 1), false, false),
+        [ContractReminder::Expiring]
+    );
+    assert!(contract_reminders(&c, 60, date(2026, 12, 1), true, false).is_empty());
+    // Hours at the low mark.
+    let low = ContractFacts {
+        minutes_left: 60,
+        ..c.clone()
+    };
+    assert_eq!(
+        contract_reminders(&low, 60, date(2026, 6, 1), false, false),
+        [ContractReminder::LowBalance]
+    );
+    assert!(contract_reminders(&low, 60, date(2026, 6, 1), false, true).is_empty());
+    // A subscription has no balance; an ended contract nothing.
+    let sub = ContractFacts {
+        kind: ContractKind::Subscription,
+        minutes_left: 0,
+        ..c.clone()
+    };
+    assert!(contract_reminders(&sub, 60, date(2026, 6, 1), false, false).is_empty());
+    assert!(contract_reminders(&low, 60, date(2027, 1, 1), false, false).is_empty());
+}

@@ -246,6 +246,58 @@ pub fn knowledge_review(
     }
 }
 
+/// A contract ends soon: to the desk's administrators and the customer.
+pub fn contract_expiring(
+    lang: Lang,
+    name: &str,
+    contract: &str,
+    organisation: &str,
+    ends: &str,
+) -> (String, String) {
+    match lang {
+        Lang::Fi => (
+            format!("Sopimus päättyy {ends}: {contract}"),
+            format!(
+                "Hei {name},\n\nasiakasorganisaation {organisation} sopimus \"{contract}\" on voimassa {ends} asti.\n\
+                 Jos palvelun halutaan jatkuvan, sopimus kannattaa uusia ajoissa.\n\nTuki\n"
+            ),
+        ),
+        Lang::En => (
+            format!("Contract ends on {ends}: {contract}"),
+            format!(
+                "Hello {name},\n\nthe contract \"{contract}\" of {organisation} is in force until {ends}.\n\
+                 If the service is to go on, renew it in good time.\n\nTuki\n"
+            ),
+        ),
+    }
+}
+
+/// An hour bank runs low: to the desk's administrators and the customer.
+pub fn contract_low_balance(
+    lang: Lang,
+    name: &str,
+    contract: &str,
+    organisation: &str,
+    left: &str,
+) -> (String, String) {
+    match lang {
+        Lang::Fi => (
+            format!("Sopimuksen tunnit vähissä: {contract}"),
+            format!(
+                "Hei {name},\n\nasiakasorganisaation {organisation} sopimuksella \"{contract}\" on tunteja jäljellä {left}.\n\
+                 Kun tunnit loppuvat, työ laskutetaan hinnaston mukaan, ellei tunteja lisätä.\n\nTuki\n"
+            ),
+        ),
+        Lang::En => (
+            format!("Contract hours running low: {contract}"),
+            format!(
+                "Hello {name},\n\nthe contract \"{contract}\" of {organisation} has {left} left.\n\
+                 When the hours run out, work is billed at the rate card unless hours are added.\n\nTuki\n"
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

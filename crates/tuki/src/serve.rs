@@ -143,6 +143,7 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
     // many servers start.
     store.schedule_files_sweep(store.now()).await?;
     store.schedule_knowledge_review(store.now()).await?;
+    store.schedule_contract_reminders(store.now()).await?;
     // A database from before search (or restored without its index) is
     // indexed in the background; search finds more as it goes.
     if store.search_index_missing().await? {

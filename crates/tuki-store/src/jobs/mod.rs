@@ -23,6 +23,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use tuki_domain::access::Actor;
 
+use crate::coverage::CONTRACT_REMINDERS_JOB;
 use crate::files::sweep::FILES_SWEEP_JOB;
 use crate::knowledge::KNOWLEDGE_REVIEW_JOB;
 use crate::outbox::{NOTIFICATION_MAIL_JOB, TICKET_MAIL_JOB};
@@ -40,6 +41,7 @@ pub const STORE_KINDS: &[&str] = &[
     NOTIFICATION_MAIL_JOB,
     FILES_SWEEP_JOB,
     KNOWLEDGE_REVIEW_JOB,
+    CONTRACT_REMINDERS_JOB,
 ];
 
 /// How a job's handler ended.
@@ -440,6 +442,7 @@ impl Store {
                 .map(|()| Outcome::Finished),
             FILES_SWEEP_JOB => self.run_files_sweep().await.map(|()| Outcome::Done),
             KNOWLEDGE_REVIEW_JOB => self.run_knowledge_review().await.map(|()| Outcome::Done),
+            CONTRACT_REMINDERS_JOB => self.run_contract_reminders().await.map(|()| Outcome::Done),
             other => return Outcome::Failed(format!("no handler for job kind {other:?}")),
         };
         ran.unwrap_or_else(|e| Outcome::Failed(e.to_string()))

@@ -711,6 +711,8 @@ tuki_store::on_both_engines!(
     a_contract_brings_its_service_level,
     the_person_on_call_gets_the_night_request,
     an_import_names_every_wrong_row_and_is_never_half_silent,
+    a_serial_number_in_a_mail_names_the_device,
+    contracts_remind_of_renewal_and_low_hours_once,
 );
 
 /// A month's statement: warranty work free, contract hours before and
@@ -1192,4 +1194,70 @@ async fn an_import_names_every_wrong_row_and_is_never_half_silent(db: TestDb) {
         ),
         (0, 3, "warranty_months")
     );
+}
+
+/// A mail naming a device's serial number is decided on that device.
+async fn a_serial_number_in_a_mail_names_the_device(db: TestDb) {
+    use tuki_store::mail::IngestOutcome;
+    let (desk, _clock, product, _) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let washer = s
+        .register_asset(&desk.alice, device("WM-7007", product, "2026-05-01"))
+        .await
+        .unwrap();
+    let raw = "From: Alice <alice@shared.test>\r\nTo: help@desk.test\r\nSubject: Pesukone ei linkoa\r\n\
+               Message-ID: <serial@mail.shared.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+               Koneen sarjanumero on wm-7007. Rumpu ei pyöri.\r\n";
+    let out = s.ingest_mail(raw.as_bytes(), None).await.unwrap();
+    let IngestOutcome::Ticket { ticket_id, .. } = out else {
+        panic!("expected a ticket, got {out:?}")
+    };
+    let c = s
+        .ticket_coverage(&desk.admin, ticket_id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.kind, c.asset_id),
+        (CoverageKind::Warranty, Some(washer.id))
+    );
+}
+
+/// A contract ending within 30 days and an hour bank at its low mark are
+/// brought up once, to administrators and the organisation's members;
+/// renewing makes the renewal reminder due again only near the new end.
+async fn contracts_remind_of_renewal_and_low_hours_once(db: TestDb) {
+    let (desk, clock, _, contract_id) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    clock.set(hki("2026-12-05 10:00"));
+    // Administrators and the sharing organisation's two members, for each
+    // reminder: it ends on 31.12. and, below, runs low.
+    assert_eq!(s.remind_contracts().await.unwrap(), 3);
+    assert_eq!(s.remind_contracts().await.unwrap(), 0);
+    let t = s
+        .create_ticket(&desk.alice, about("Verkko", Some("Verkko"), None))
+        .await
+        .unwrap();
+    s.log_time(
+        &desk.tier1,
+        t.id,
+        TimeEntryInput {
+            minutes: 500,
+            billable: None,
+            note: String::new(),
+            worked_at: None,
+            over_balance: false,
+        },
+        Language::En,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.remind_contracts().await.unwrap(), 3);
+    assert_eq!(s.remind_contracts().await.unwrap(), 0);
+    // Renewed for next year: nothing until a month before the new end.
+    let mut renewed = contract(desk.org_shared, 600);
+    renewed.ends_on = "31.12.2027".into();
+    s.replace::<Contracts>(&desk.admin, contract_id, renewed)
+        .await
+        .unwrap();
+    assert_eq!(s.remind_contracts().await.unwrap(), 0);
 }
