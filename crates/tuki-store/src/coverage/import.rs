@@ -413,6 +413,7 @@ async fn import_assets(
         HashMap::new()
     };
     let total = t.rows.len();
+    let phase = std::time::Instant::now();
     let mut good: Vec<(usize, NewAsset)> = Vec::with_capacity(total);
     let mut in_file: HashMap<String, usize> = HashMap::with_capacity(total);
     for (i, (row, cells)) in t.rows.iter().enumerate() {
@@ -528,6 +529,12 @@ async fn import_assets(
             },
         ));
     }
+    tracing::debug!(
+        rows = total,
+        ms = phase.elapsed().as_millis() as u64,
+        "import: rows checked"
+    );
+    let phase = std::time::Instant::now();
     // Serial numbers already registered, looked up a batch at a time
     // through their unique index.
     let mut taken = HashSet::new();
@@ -556,11 +563,16 @@ async fn import_assets(
         }
         !exists
     });
+    tracing::debug!(
+        ms = phase.elapsed().as_millis() as u64,
+        "import: registered serials looked up"
+    );
     errors.sort_by_key(|e| e.row);
     if !errors.is_empty() && !skip_bad {
         progress(total, total);
         return Ok((0, errors));
     }
+    let phase = std::time::Instant::now();
     let mut written = 0;
     for chunk in good.chunks(BATCH) {
         let mut sql = Sql::new(
@@ -597,5 +609,9 @@ async fn import_assets(
         written += chunk.len();
         progress(written.min(total), total);
     }
+    tracing::debug!(
+        ms = phase.elapsed().as_millis() as u64,
+        "import: rows written"
+    );
     Ok((written, errors))
 }

@@ -18,7 +18,6 @@ use tuki_domain::money::{Rates, VatRate};
 use tuki_domain::statement::{build, Material, RateFacts, Statement, Work};
 
 use super::contracts::stored_date;
-use crate::sql::get_opt_bool;
 use crate::time::{from_db, to_db};
 use crate::{require_admin, Result, Store, StoreError};
 
@@ -89,6 +88,31 @@ fn day_start(d: Date, zone: &TimeZone) -> Result<i64> {
     Ok(to_db(z.timestamp()))
 }
 
+/// The day of each row on the desk's wall clock. Rows come in time order,
+/// so the last day's bounds answer most of them without a zone lookup.
+struct Days {
+    zone: TimeZone,
+    last: Option<(i64, i64, Date)>,
+}
+
+impl Days {
+    fn of(&mut self, at: i64) -> Date {
+        if let Some((from, until, d)) = self.last {
+            if from <= at && at < until {
+                return d;
+            }
+        }
+        let d = from_db(at).to_zoned(self.zone.clone()).date();
+        if let (Ok(from), Some(Ok(until))) = (
+            day_start(d, &self.zone),
+            d.tomorrow().ok().map(|t| day_start(t, &self.zone)),
+        ) {
+            self.last = Some((from, until, d));
+        }
+        d
+    }
+}
+
 /// Which rows a statement reads: a draft period's own (not yet invoiced),
 /// or an invoiced statement's.
 enum Rows {
@@ -125,7 +149,10 @@ async fn read_lines(
     rows: &Rows,
     zone: &TimeZone,
 ) -> Result<(Vec<Work>, Vec<Material>)> {
-    let day = |at: i64| from_db(at).to_zoned(zone.clone()).date();
+    let mut days = Days {
+        zone: zone.clone(),
+        last: None,
+    };
     let (filter, binds) = rows.filter("te", "worked_at");
     let sql = format!(
         "SELECT t.number, t.subject, te.worked_at, te.minutes, te.note, te.contract_id, c.name AS contract_name, \
@@ -140,30 +167,36 @@ async fn read_lines(
     for b in &binds {
         q = q.bind(*b);
     }
+    // Columns by position: a large customer's year is 100,000 rows, and
+    // reading each by name costs a lookup per column.
     let work = q
         .bind(true)
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| {
-            let contract = match r.try_get::<Option<i64>, _>("contract_id")? {
-                Some(id) => Some((
-                    id,
-                    r.try_get::<Option<String>, _>("contract_name")?
-                        .unwrap_or_default(),
-                )),
+            let contract = match r.try_get::<Option<i64>, _>(5)? {
+                Some(id) => Some((id, r.try_get::<Option<String>, _>(6)?.unwrap_or_default())),
                 None => None,
             };
+            let coverage = match r.try_get::<Option<String>, _>(8)?.as_deref() {
+                None => CoverageKind::NotCovered,
+                Some(k) => CoverageKind::parse("coverage", k)?,
+            };
+            let after_hours = match r.try_get::<Option<bool>, _>(9) {
+                Ok(b) => b.unwrap_or(false),
+                Err(_) => r.try_get::<Option<i64>, _>(9)?.is_some_and(|v| v != 0),
+            };
             Ok(Work {
-                ticket_number: r.try_get("number")?,
-                ticket_subject: r.try_get("subject")?,
-                worked_on: day(r.try_get("worked_at")?),
-                minutes: r.try_get("minutes")?,
-                note: r.try_get("note")?,
-                coverage: coverage_of(r)?,
+                ticket_number: r.try_get(0)?,
+                ticket_subject: r.try_get(1)?,
+                worked_on: days.of(r.try_get(2)?),
+                minutes: r.try_get(3)?,
+                note: r.try_get(4)?,
+                coverage,
                 contract,
-                balance_after: r.try_get("balance_after")?,
-                after_hours: get_opt_bool(r, "after_hours")?.unwrap_or(false),
+                balance_after: r.try_get(7)?,
+                after_hours,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -185,7 +218,7 @@ async fn read_lines(
         .map(|r| {
             Ok(Material {
                 ticket_number: r.try_get("number")?,
-                used_on: day(r.try_get("used_at")?),
+                used_on: days.of(r.try_get("used_at")?),
                 name: r.try_get("name")?,
                 unit: r.try_get("unit")?,
                 quantity_milli: r.try_get("quantity_milli")?,

@@ -181,6 +181,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(visits::set_state),
         )
         .route("/agent/visits", get(visits::mine))
+        .route("/agent/devices", get(coverage::agent_devices::list))
+        .route(
+            "/agent/devices/{id}",
+            get(coverage::agent_devices::edit).post(coverage::agent_devices::save),
+        )
         .route("/agent/visits/feed", post(visits::new_feed))
         .route("/calendar/{file}", get(visits::feed))
         .route(

@@ -58,6 +58,8 @@ templates!(
     "visits_box.html",
     "my_visits.html",
     "admin_import.html",
+    "agent_devices.html",
+    "agent_device.html",
     "admin_escalations.html",
     "admin_mailboxes.html",
     "admin_quarantine.html",

@@ -530,6 +530,7 @@ tuki_store::on_both_engines!(
     who_pays_on_the_pages,
     the_technicians_calendar_feed_reads_in_a_real_parser,
     the_import_page_reports_rows_and_imports_when_asked,
+    staff_find_and_edit_devices,
 );
 
 /// A visit planned from a ticket appears in the technician's calendar feed,
@@ -702,4 +703,56 @@ async fn the_import_page_reports_rows_and_imports_when_asked(db: TestDb) {
             .len(),
         1
     );
+}
+
+/// Staff find devices by serial and override a warranty with a reason.
+async fn staff_find_and_edit_devices(db: TestDb) {
+    use tuki_domain::directory::Language;
+    let app = spawn_app(db).await;
+    let (agent, actor) = app
+        .signed_in(Role::Agent, "agent@desk.test", Language::En)
+        .await;
+    let org = app.org("Laite Oy", false).await;
+    let a = app
+        .store
+        .register_asset(
+            &actor,
+            tuki_store::coverage::AssetInput {
+                serial: "PR-1234".into(),
+                organisation_id: Some(org),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (s, page) = agent.get("/agent/devices?serial=pr12").await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    assert!(
+        page.contains(&format!("href=\"&#x2f;agent&#x2f;devices&#x2f;{}\"", a.id))
+            || page.contains("PR-1234"),
+        "{page}"
+    );
+    let path = format!("/agent/devices/{}", a.id);
+    let (s, page) = agent
+        .post(
+            &path,
+            &[("serial", "PR-1234"), ("warranty_until", "31.12.2028")],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (s, _) = agent
+        .post(
+            &path,
+            &[
+                ("serial", "PR-1234"),
+                ("warranty_until", "31.12.2028"),
+                ("warranty_reason", "Extended warranty sold"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::SEE_OTHER);
+    let saved = app.store.asset(&actor, a.id).await.unwrap();
+    assert_eq!(saved.warranty_until.unwrap().to_string(), "2028-12-31");
 }

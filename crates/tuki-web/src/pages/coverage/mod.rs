@@ -5,6 +5,7 @@
 //! as CSV, marked invoiced (`statements.rs`).
 
 pub mod admin;
+pub mod agent_devices;
 pub mod devices;
 pub mod import;
 pub mod statements;
