@@ -498,12 +498,14 @@ impl Store {
         let span: i64 = 360 * 24 * 3600 * 1_000_000;
         let mut balance = 10_000_000i64;
         let mut tx = self.begin_write().await?;
-        for chunk_start in (0..count).step_by(500) {
+        // 50 rows a statement: sqlx binds SQLite parameters at a cost that
+        // grows with the square of their number.
+        for chunk_start in (0..count).step_by(50) {
             let mut sql = Sql::new(
                 "INSERT INTO time_entries (ticket_id, user_id, worked_at, minutes, billable, note, contract_id, \
                  balance_after, over_balance, created_at) VALUES ",
             );
-            for i in chunk_start..(chunk_start + 500).min(count) {
+            for i in chunk_start..(chunk_start + 50).min(count) {
                 let (ticket, contract) = tickets[i % tickets.len()];
                 let minutes = 15 + (i as i64 * 7) % 106;
                 let at = start + span / count as i64 * i as i64;

@@ -3,7 +3,7 @@
 //! and every mistake reported with its row, column and reason; nothing is
 //! written when any row is wrong, unless the caller asks to import the good
 //! rows only (`skip_bad`). Devices, of which a customer base has many, are
-//! written 500 to a statement in one transaction.
+//! written 40 to a statement in one transaction.
 
 use std::collections::{HashMap, HashSet};
 
@@ -40,7 +40,12 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
+/// Rows per lookup statement.
 const BATCH: usize = 500;
+/// Rows per insert: sqlx binds SQLite parameters by name, at a cost that
+/// grows with the square of their number in a statement (500 rows of 12
+/// columns took 60 ms a statement, 40 rows 1 ms).
+const WRITE_BATCH: usize = 40;
 
 fn cell(cells: &[String], col: Option<usize>) -> &str {
     col.and_then(|c| cells.get(c))
@@ -574,7 +579,7 @@ async fn import_assets(
     }
     let phase = std::time::Instant::now();
     let mut written = 0;
-    for chunk in good.chunks(BATCH) {
+    for chunk in good.chunks(WRITE_BATCH) {
         let mut sql = Sql::new(
             "INSERT INTO assets (serial, serial_key, product_id, purchased_on, purchased_from, organisation_id, \
              owner_id, warranty_until, warranty_reason, created_by, created_at, updated_at) VALUES ",

@@ -5,6 +5,8 @@
 //! records its totals and locks its bookings and materials: changing them
 //! afterwards is refused with the statement's number.
 
+use std::collections::HashMap;
+
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -18,6 +20,7 @@ use tuki_domain::money::{Rates, VatRate};
 use tuki_domain::statement::{build, Material, RateFacts, Statement, Work};
 
 use super::contracts::stored_date;
+use crate::sql::{get_opt_bool, Sql};
 use crate::time::{from_db, to_db};
 use crate::{require_admin, Result, Store, StoreError};
 
@@ -153,13 +156,13 @@ async fn read_lines(
         zone: zone.clone(),
         last: None,
     };
+    // The bookings as numbers and their notes only (a large customer's year
+    // is 100,000 rows, and every text column is a copy per row); what they
+    // share, their tickets and contracts, is read once each afterwards.
     let (filter, binds) = rows.filter("te", "worked_at");
     let sql = format!(
-        "SELECT t.number, t.subject, te.worked_at, te.minutes, te.note, te.contract_id, c.name AS contract_name, \
-         te.balance_after, COALESCE(tc.override_kind, tc.kind) AS coverage, tc.after_hours \
+        "SELECT te.ticket_id, te.worked_at, te.minutes, te.note, te.contract_id, te.balance_after \
          FROM time_entries te JOIN tickets t ON t.id = te.ticket_id \
-         LEFT JOIN ticket_coverage tc ON tc.ticket_id = te.ticket_id \
-         LEFT JOIN contracts c ON c.id = te.contract_id \
          WHERE {filter} AND te.billable = ${} ORDER BY te.worked_at, te.id",
         binds.len() + 1
     );
@@ -167,39 +170,67 @@ async fn read_lines(
     for b in &binds {
         q = q.bind(*b);
     }
-    // Columns by position: a large customer's year is 100,000 rows, and
-    // reading each by name costs a lookup per column.
-    let work = q
+    struct Booking {
+        ticket: i64,
+        at: i64,
+        minutes: i64,
+        note: String,
+        contract: Option<i64>,
+        balance_after: Option<i64>,
+    }
+    let bookings = q
         .bind(true)
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| {
-            let contract = match r.try_get::<Option<i64>, _>(5)? {
-                Some(id) => Some((id, r.try_get::<Option<String>, _>(6)?.unwrap_or_default())),
-                None => None,
-            };
-            let coverage = match r.try_get::<Option<String>, _>(8)?.as_deref() {
-                None => CoverageKind::NotCovered,
-                Some(k) => CoverageKind::parse("coverage", k)?,
-            };
-            let after_hours = match r.try_get::<Option<bool>, _>(9) {
-                Ok(b) => b.unwrap_or(false),
-                Err(_) => r.try_get::<Option<i64>, _>(9)?.is_some_and(|v| v != 0),
-            };
-            Ok(Work {
-                ticket_number: r.try_get(0)?,
-                ticket_subject: r.try_get(1)?,
-                worked_on: days.of(r.try_get(2)?),
-                minutes: r.try_get(3)?,
-                note: r.try_get(4)?,
-                coverage,
-                contract,
-                balance_after: r.try_get(7)?,
-                after_hours,
+            Ok(Booking {
+                ticket: r.try_get(0)?,
+                at: r.try_get(1)?,
+                minutes: r.try_get(2)?,
+                note: r.try_get(3)?,
+                contract: r.try_get(4)?,
+                balance_after: r.try_get(5)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut ticket_ids: Vec<i64> = bookings.iter().map(|b| b.ticket).collect();
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    let mut tickets: HashMap<i64, (i64, String, CoverageKind, bool)> = HashMap::new();
+    for chunk in ticket_ids.chunks(500) {
+        let mut sql = Sql::new(
+            "SELECT t.id, t.number, t.subject, COALESCE(tc.override_kind, tc.kind) AS coverage, tc.after_hours \
+             FROM tickets t LEFT JOIN ticket_coverage tc ON tc.ticket_id = t.id WHERE t.id IN ",
+        );
+        sql.bind_list(chunk);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            let after_hours = get_opt_bool(&r, "after_hours")?.unwrap_or(false);
+            tickets.insert(r.try_get("id")?, (r.try_get("number")?, r.try_get("subject")?, coverage_of(&r)?, after_hours));
+        }
+    }
+    let mut contract_names: HashMap<i64, String> = HashMap::new();
+    for r in sqlx::query("SELECT id, name FROM contracts").fetch_all(&mut *conn).await? {
+        contract_names.insert(r.try_get("id")?, r.try_get("name")?);
+    }
+    let work: Vec<Work> = bookings
+        .into_iter()
+        .map(|b| {
+            let (number, subject, coverage, after_hours) =
+                tickets.get(&b.ticket).cloned().unwrap_or((0, String::new(), CoverageKind::NotCovered, false));
+            Work {
+                ticket_number: number,
+                ticket_subject: subject,
+                worked_on: days.of(b.at),
+                minutes: b.minutes,
+                note: b.note,
+                coverage,
+                contract: b.contract.map(|id| (id, contract_names.get(&id).cloned().unwrap_or_default())),
+                balance_after: b.balance_after,
+                after_hours,
+            }
+        })
+        .collect();
     let (filter, binds) = rows.filter("u", "used_at");
     let sql = format!(
         "SELECT t.number, u.used_at, m.name, m.unit, u.quantity_milli, u.unit_price_cents, u.vat_basis_points, \
