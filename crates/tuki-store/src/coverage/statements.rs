@@ -206,18 +206,31 @@ async fn read_lines(
         sql.bind_list(chunk);
         for r in sql.query().fetch_all(&mut *conn).await? {
             let after_hours = get_opt_bool(&r, "after_hours")?.unwrap_or(false);
-            tickets.insert(r.try_get("id")?, (r.try_get("number")?, r.try_get("subject")?, coverage_of(&r)?, after_hours));
+            tickets.insert(
+                r.try_get("id")?,
+                (
+                    r.try_get("number")?,
+                    r.try_get("subject")?,
+                    coverage_of(&r)?,
+                    after_hours,
+                ),
+            );
         }
     }
     let mut contract_names: HashMap<i64, String> = HashMap::new();
-    for r in sqlx::query("SELECT id, name FROM contracts").fetch_all(&mut *conn).await? {
+    for r in sqlx::query("SELECT id, name FROM contracts")
+        .fetch_all(&mut *conn)
+        .await?
+    {
         contract_names.insert(r.try_get("id")?, r.try_get("name")?);
     }
     let work: Vec<Work> = bookings
         .into_iter()
         .map(|b| {
-            let (number, subject, coverage, after_hours) =
-                tickets.get(&b.ticket).cloned().unwrap_or((0, String::new(), CoverageKind::NotCovered, false));
+            let (number, subject, coverage, after_hours) = tickets
+                .get(&b.ticket)
+                .cloned()
+                .unwrap_or((0, String::new(), CoverageKind::NotCovered, false));
             Work {
                 ticket_number: number,
                 ticket_subject: subject,
@@ -225,7 +238,9 @@ async fn read_lines(
                 minutes: b.minutes,
                 note: b.note,
                 coverage,
-                contract: b.contract.map(|id| (id, contract_names.get(&id).cloned().unwrap_or_default())),
+                contract: b
+                    .contract
+                    .map(|id| (id, contract_names.get(&id).cloned().unwrap_or_default())),
                 balance_after: b.balance_after,
                 after_hours,
             }
