@@ -469,6 +469,40 @@ pub struct Decision {
     pub reasons: Vec<Reason>,
 }
 
+/// The contracts that cover the request and are in force on `day`, the one
+/// to choose first; why each other one does not apply goes to `reasons`.
+fn usable_contracts<'a>(
+    req: &CoverageRequest<'_>,
+    contracts: &'a [ContractFacts],
+    day: Date,
+    reasons: &mut Vec<Reason>,
+) -> Vec<(Match, &'a ContractFacts)> {
+    let mut usable: Vec<(Match, &ContractFacts)> = Vec::new();
+    for c in contracts {
+        let Some(m) = c.covers.matches(req.asset, req.category) else {
+            continue;
+        };
+        let contract = c.name.clone();
+        if day < c.starts_on {
+            reasons.push(Reason::ContractNotStarted {
+                contract,
+                starts: c.starts_on,
+            });
+        } else if day > c.ends_on {
+            reasons.push(Reason::ContractEnded {
+                contract,
+                ended: c.ends_on,
+            });
+        } else if c.kind == ContractKind::HourBank && c.minutes_left <= 0 {
+            reasons.push(Reason::ContractNoHours { contract });
+        } else {
+            usable.push((m, c));
+        }
+    }
+    usable.sort_by_key(|(m, c)| (*m, c.ends_on, c.id));
+    usable
+}
+
 /// The coverage decision (the rules are in the module's documentation).
 pub fn decide(req: &CoverageRequest<'_>, record: &OnRecord<'_>) -> Decision {
     let zone = record.hours.time_zone();
@@ -498,29 +532,7 @@ pub fn decide(req: &CoverageRequest<'_>, record: &OnRecord<'_>) -> Decision {
         },
     }
 
-    let mut usable: Vec<(Match, &ContractFacts)> = Vec::new();
-    for c in record.contracts {
-        let Some(m) = c.covers.matches(req.asset, req.category) else {
-            continue;
-        };
-        let contract = c.name.clone();
-        if day < c.starts_on {
-            reasons.push(Reason::ContractNotStarted {
-                contract,
-                starts: c.starts_on,
-            });
-        } else if day > c.ends_on {
-            reasons.push(Reason::ContractEnded {
-                contract,
-                ended: c.ends_on,
-            });
-        } else if c.kind == ContractKind::HourBank && c.minutes_left <= 0 {
-            reasons.push(Reason::ContractNoHours { contract });
-        } else {
-            usable.push((m, c));
-        }
-    }
-    usable.sort_by_key(|(m, c)| (*m, c.ends_on, c.id));
+    let usable = usable_contracts(req, record.contracts, day, &mut reasons);
     let open = record.hours.is_open_at(req.received_at);
     if let Some(&(m, chosen)) = usable.first() {
         let scope = match m {

@@ -47,6 +47,22 @@ pub async fn run(args: BenchCoverageArgs, db: DbArgs) -> anyhow::Result<()> {
 async fn measure(url: &str, args: &BenchCoverageArgs) -> anyhow::Result<()> {
     let store = Store::connect(url).await?;
     store.migrate().await?;
+    let desk = setup(&store).await?;
+    statements(&store, &desk, args).await?;
+    import(&store, &desk, args).await
+}
+
+/// The measured customer: an organisation with a contract covering its
+/// network requests, 100 requests (half about the network) and an agent.
+struct Desk {
+    stamp: i64,
+    org_id: i64,
+    org_name: String,
+    agent_id: i64,
+    tickets: Vec<(i64, Option<i64>)>,
+}
+
+async fn setup(store: &Store) -> anyhow::Result<Desk> {
     let system = Actor::system();
     let stamp = jiff::Timestamp::now().as_millisecond();
     let org = store
@@ -140,9 +156,21 @@ async fn measure(url: &str, args: &BenchCoverageArgs) -> anyhow::Result<()> {
             .await?;
         tickets.push((t.id, (i % 2 == 0).then_some(contract.id)));
     }
+    Ok(Desk {
+        stamp,
+        org_id: org.id,
+        org_name: org.name,
+        agent_id: agent.id,
+        tickets,
+    })
+}
+
+/// A year's statement of `args.entries` bookings, read `args.rounds` times.
+async fn statements(store: &Store, desk: &Desk, args: &BenchCoverageArgs) -> anyhow::Result<()> {
+    let system = Actor::system();
     let seeding = Instant::now();
     store
-        .seed_time_entries(&tickets, agent.id, 2026, args.entries)
+        .seed_time_entries(&desk.tickets, desk.agent_id, 2026, args.entries)
         .await?;
     println!(
         "seeded {} time entries in {:.1} s",
@@ -150,7 +178,7 @@ async fn measure(url: &str, args: &BenchCoverageArgs) -> anyhow::Result<()> {
         seeding.elapsed().as_secs_f64()
     );
     let q = StatementQuery {
-        organisation_id: org.id,
+        organisation_id: desk.org_id,
         from: "1.1.2026".into(),
         to: "31.12.2026".into(),
     };
@@ -175,7 +203,13 @@ async fn measure(url: &str, args: &BenchCoverageArgs) -> anyhow::Result<()> {
         times[times.len() / 2].as_secs_f64() * 1000.0,
         times[times.len() - 1].as_secs_f64() * 1000.0
     );
+    Ok(())
+}
 
+/// A CSV file of `args.assets` devices, imported.
+async fn import(store: &Store, desk: &Desk, args: &BenchCoverageArgs) -> anyhow::Result<()> {
+    let system = Actor::system();
+    let stamp = desk.stamp;
     store
         .create::<Products>(
             &system,
@@ -193,7 +227,7 @@ async fn measure(url: &str, args: &BenchCoverageArgs) -> anyhow::Result<()> {
             "BENCH-{stamp}-{i:07};Bench washer {stamp};{}.{}.2026;Kodinkone Oy;{}\r\n",
             1 + i % 28,
             1 + i % 12,
-            org.name
+            desk.org_name
         ));
     }
     let t = Instant::now();

@@ -93,6 +93,8 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
+    // First, so that a stop during start-up is graceful.
+    let shutdown = crate::shutdown_signal();
     // Read before anything starts: a bad file stops the start-up.
     let mail_ca = match args
         .mail_ca_file
@@ -192,7 +194,7 @@ pub async fn run(args: ServeArgs, db: DbArgs) -> anyhow::Result<()> {
         listener,
         tuki_web::AppState::new(store.clone()).with_web(web),
         limits,
-        crate::shutdown_signal(),
+        shutdown,
     )
     .await?;
     let _ = stop.send(true);

@@ -361,187 +361,150 @@ struct NewAsset {
     warranty_reason: Option<String>,
 }
 
-/// Devices: serial, product (by name), purchase date and shop,
-/// organisation (by name), owner (by email), and a warranty end with its
-/// reason where it differs from the product's.
-async fn import_assets(
-    tx: &mut AnyConnection,
-    t: &Table,
-    skip_bad: bool,
-    at: i64,
-    created_by: Option<i64>,
-    progress: &mut (impl FnMut(usize, usize) + Send),
-) -> Result<(usize, Vec<RowError>)> {
-    let serial = t.column(&["serial", "serial_number", "sarjanumero"]);
-    let product = t.column(&["product", "model", "tuote", "malli"]);
-    let purchased = t.column(&["purchased_on", "purchase_date", "ostopäivä"]);
-    let shop = t.column(&["purchased_from", "shop", "myyjä", "ostopaikka"]);
-    let org = t.column(&["organisation", "organization", "organisaatio", "asiakas"]);
-    let owner = t.column(&["owner", "owner_email", "omistaja", "sähköposti"]);
-    let until = t.column(&["warranty_until", "takuu_päättyy"]);
-    let reason = t.column(&["warranty_reason", "takuun_peruste"]);
-    let mut errors = Vec::new();
-    if serial.is_none() {
-        errors.push(RowError {
-            row: 1,
-            column: String::new(),
-            message: "no serial number column (serial or sarjanumero)".into(),
-        });
-        return Ok((0, errors));
+/// Where a device file's columns are, by their headers in English or
+/// Finnish.
+struct AssetColumns {
+    serial: Option<usize>,
+    product: Option<usize>,
+    purchased: Option<usize>,
+    shop: Option<usize>,
+    org: Option<usize>,
+    owner: Option<usize>,
+    until: Option<usize>,
+    reason: Option<usize>,
+}
+
+impl AssetColumns {
+    fn of(t: &Table) -> AssetColumns {
+        AssetColumns {
+            serial: t.column(&["serial", "serial_number", "sarjanumero"]),
+            product: t.column(&["product", "model", "tuote", "malli"]),
+            purchased: t.column(&["purchased_on", "purchase_date", "ostopäivä"]),
+            shop: t.column(&["purchased_from", "shop", "myyjä", "ostopaikka"]),
+            org: t.column(&["organisation", "organization", "organisaatio", "asiakas"]),
+            owner: t.column(&["owner", "owner_email", "omistaja", "sähköposti"]),
+            until: t.column(&["warranty_until", "takuu_päättyy"]),
+            reason: t.column(&["warranty_reason", "takuun_peruste"]),
+        }
     }
-    let products: HashMap<String, (i64, i64)> =
-        sqlx::query("SELECT id, name, warranty_months FROM products")
+}
+
+/// What device rows name, read once: products (id, warranty months) and
+/// organisations by lower-case name, people by lower-case email.
+struct Lookups {
+    products: HashMap<String, (i64, i64)>,
+    orgs: HashMap<String, i64>,
+    users: HashMap<String, i64>,
+}
+
+impl Lookups {
+    async fn read(tx: &mut AnyConnection, with_people: bool) -> Result<Lookups> {
+        let products = sqlx::query("SELECT id, name, warranty_months FROM products")
             .fetch_all(&mut *tx)
             .await?
             .iter()
             .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("name")?.to_lowercase(),
-                    (r.try_get("id")?, r.try_get("warranty_months")?),
-                ))
+                let key = r.try_get::<String, _>("name")?.to_lowercase();
+                Ok((key, (r.try_get("id")?, r.try_get("warranty_months")?)))
             })
             .collect::<Result<_>>()?;
-    let orgs = organisations(tx).await?;
-    let users: HashMap<String, (i64, Option<i64>)> = if owner.is_some() {
-        sqlx::query("SELECT id, email, organisation_id FROM users")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("email")?.to_lowercase(),
-                    (r.try_get("id")?, r.try_get("organisation_id")?),
-                ))
-            })
-            .collect::<Result<_>>()?
-    } else {
-        HashMap::new()
-    };
-    let total = t.rows.len();
-    let phase = std::time::Instant::now();
-    let mut good: Vec<(usize, NewAsset)> = Vec::with_capacity(total);
-    let mut in_file: HashMap<String, usize> = HashMap::with_capacity(total);
-    for (i, (row, cells)) in t.rows.iter().enumerate() {
-        if i % 1000 == 0 {
-            progress(i, total);
-        }
-        let row = *row;
-        let s = match check_serial("serial", cell(cells, serial)) {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(err(row, t, serial, e.message));
-                continue;
-            }
+        let users = if with_people {
+            sqlx::query("SELECT id, email FROM users")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get::<String, _>("email")?.to_lowercase(),
+                        r.try_get("id")?,
+                    ))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            HashMap::new()
         };
-        let key = serial_key(&s);
-        if let Some(first) = in_file.insert(key.clone(), row) {
-            errors.push(err(
+        Ok(Lookups {
+            products,
+            orgs: organisations(tx).await?,
+            users,
+        })
+    }
+}
+
+/// A value named in a cell, found in `map`; empty cells are `None`.
+fn named<T: Copy>(
+    t: &Table,
+    row: usize,
+    cells: &[String],
+    col: Option<usize>,
+    map: &HashMap<String, T>,
+    missing: &str,
+) -> std::result::Result<Option<T>, RowError> {
+    let text = cell(cells, col);
+    if text.is_empty() {
+        return Ok(None);
+    }
+    map.get(&text.to_lowercase())
+        .copied()
+        .map(Some)
+        .ok_or_else(|| err(row, t, col, missing))
+}
+
+/// Checks one device row (not yet against the serials already registered).
+fn check_asset(
+    t: &Table,
+    c: &AssetColumns,
+    l: &Lookups,
+    row: usize,
+    cells: &[String],
+) -> std::result::Result<NewAsset, RowError> {
+    let serial = check_serial("serial", cell(cells, c.serial))
+        .map_err(|e| err(row, t, c.serial, e.message))?;
+    let product = named(t, row, cells, c.product, &l.products, "no such product")?;
+    let bought = cell(cells, c.purchased);
+    let purchased_on = if bought.is_empty() {
+        None
+    } else {
+        Some(parse_date("purchased_on", bought).map_err(|e| err(row, t, c.purchased, e.message))?)
+    };
+    let organisation_id = named(t, row, cells, c.org, &l.orgs, "no such organisation")?;
+    let owner_id = named(t, row, cells, c.owner, &l.users, "no such person")?;
+    let given = cell(cells, c.until);
+    let (warranty_until, warranty_reason) = if given.is_empty() {
+        let months = product.map(|p| p.1).unwrap_or(0);
+        let until = purchased_on
+            .filter(|_| months > 0)
+            .map(|d| warranty_end(d, months as i32).to_string());
+        (until, None)
+    } else {
+        let d = parse_date("warranty_until", given).map_err(|e| err(row, t, c.until, e.message))?;
+        let why = cell(cells, c.reason);
+        if why.is_empty() {
+            return Err(err(
                 row,
                 t,
-                serial,
-                format!("the same serial number is on row {first}"),
+                c.reason.or(c.until),
+                "say why the warranty differs from the product's",
             ));
-            continue;
         }
-        let product_name = cell(cells, product);
-        let found = if product_name.is_empty() {
-            None
-        } else {
-            match products.get(&product_name.to_lowercase()) {
-                Some(p) => Some(*p),
-                None => {
-                    errors.push(err(row, t, product, "no such product"));
-                    continue;
-                }
-            }
-        };
-        let bought = cell(cells, purchased);
-        let purchased_on = if bought.is_empty() {
-            None
-        } else {
-            match parse_date("purchased_on", bought) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    errors.push(err(row, t, purchased, e.message));
-                    continue;
-                }
-            }
-        };
-        let org_name = cell(cells, org);
-        let organisation_id = if org_name.is_empty() {
-            None
-        } else {
-            match orgs.get(&org_name.to_lowercase()) {
-                Some(o) => Some(*o),
-                None => {
-                    errors.push(err(row, t, org, "no such organisation"));
-                    continue;
-                }
-            }
-        };
-        let email = cell(cells, owner);
-        let owner_id = if email.is_empty() {
-            None
-        } else {
-            match users.get(&email.to_lowercase()) {
-                Some((id, _)) => Some(*id),
-                None => {
-                    errors.push(err(row, t, owner, "no such person"));
-                    continue;
-                }
-            }
-        };
-        let given = cell(cells, until);
-        let (warranty_until, warranty_reason) = if given.is_empty() {
-            let months = found.map(|p| p.1).unwrap_or(0);
-            (
-                purchased_on
-                    .filter(|_| months > 0)
-                    .map(|d| warranty_end(d, months as i32).to_string()),
-                None,
-            )
-        } else {
-            let why = cell(cells, reason);
-            match parse_date("warranty_until", given) {
-                Ok(_) if why.is_empty() => {
-                    errors.push(err(
-                        row,
-                        t,
-                        reason.or(until),
-                        "say why the warranty differs from the product's",
-                    ));
-                    continue;
-                }
-                Ok(d) => (Some(d.to_string()), Some(why.to_string())),
-                Err(e) => {
-                    errors.push(err(row, t, until, e.message));
-                    continue;
-                }
-            }
-        };
-        good.push((
-            row,
-            NewAsset {
-                serial: s,
-                key,
-                product_id: found.map(|p| p.0),
-                purchased_on: purchased_on.map(|d| d.to_string()),
-                purchased_from: cell(cells, shop).to_string(),
-                organisation_id,
-                owner_id,
-                warranty_until,
-                warranty_reason,
-            },
-        ));
-    }
-    tracing::debug!(
-        rows = total,
-        ms = phase.elapsed().as_millis() as u64,
-        "import: rows checked"
-    );
-    let phase = std::time::Instant::now();
-    // Serial numbers already registered, looked up a batch at a time
-    // through their unique index.
+        (Some(d.to_string()), Some(why.to_string()))
+    };
+    Ok(NewAsset {
+        key: serial_key(&serial),
+        serial,
+        product_id: product.map(|p| p.0),
+        purchased_on: purchased_on.map(|d| d.to_string()),
+        purchased_from: cell(cells, c.shop).to_string(),
+        organisation_id,
+        owner_id,
+        warranty_until,
+        warranty_reason,
+    })
+}
+
+/// The serial keys of `good` already registered, looked up a batch at a
+/// time through their unique index.
+async fn registered(tx: &mut AnyConnection, good: &[(usize, NewAsset)]) -> Result<HashSet<String>> {
     let mut taken = HashSet::new();
     for chunk in good.chunks(BATCH) {
         let mut sql = Sql::new("SELECT serial_key FROM assets WHERE serial_key IN (");
@@ -556,28 +519,18 @@ async fn import_assets(
             taken.insert(r.try_get::<String, _>("serial_key")?);
         }
     }
-    good.retain(|(row, a)| {
-        let exists = taken.contains(&a.key);
-        if exists {
-            errors.push(err(
-                *row,
-                t,
-                serial,
-                "a device with this serial number is registered",
-            ));
-        }
-        !exists
-    });
-    tracing::debug!(
-        ms = phase.elapsed().as_millis() as u64,
-        "import: registered serials looked up"
-    );
-    errors.sort_by_key(|e| e.row);
-    if !errors.is_empty() && !skip_bad {
-        progress(total, total);
-        return Ok((0, errors));
-    }
-    let phase = std::time::Instant::now();
+    Ok(taken)
+}
+
+/// Writes checked devices, [`WRITE_BATCH`] to a statement.
+async fn write_assets(
+    tx: &mut AnyConnection,
+    good: &[(usize, NewAsset)],
+    at: i64,
+    created_by: Option<i64>,
+    progress: &mut (impl FnMut(usize, usize) + Send),
+) -> Result<usize> {
+    let total = good.len();
     let mut written = 0;
     for chunk in good.chunks(WRITE_BATCH) {
         let mut sql = Sql::new(
@@ -586,7 +539,7 @@ async fn import_assets(
         );
         for (i, (_, a)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            for (j, v) in [
+            let values = [
                 Value::Text(a.serial.clone()),
                 Value::Text(a.key.clone()),
                 Value::opt_int(a.product_id),
@@ -599,10 +552,8 @@ async fn import_assets(
                 Value::opt_int(created_by),
                 Value::Int(at),
                 Value::Int(at),
-            ]
-            .into_iter()
-            .enumerate()
-            {
+            ];
+            for (j, v) in values.into_iter().enumerate() {
                 if j > 0 {
                     sql.push(", ");
                 }
@@ -612,8 +563,80 @@ async fn import_assets(
         }
         sql.query().execute(&mut *tx).await?;
         written += chunk.len();
-        progress(written.min(total), total);
+        progress(written, total);
     }
+    Ok(written)
+}
+
+/// Devices: serial, product (by name), purchase date and shop,
+/// organisation (by name), owner (by email), and a warranty end with its
+/// reason where it differs from the product's.
+async fn import_assets(
+    tx: &mut AnyConnection,
+    t: &Table,
+    skip_bad: bool,
+    at: i64,
+    created_by: Option<i64>,
+    progress: &mut (impl FnMut(usize, usize) + Send),
+) -> Result<(usize, Vec<RowError>)> {
+    let columns = AssetColumns::of(t);
+    if columns.serial.is_none() {
+        let message = "no serial number column (serial or sarjanumero)".into();
+        return Ok((
+            0,
+            vec![RowError {
+                row: 1,
+                column: String::new(),
+                message,
+            }],
+        ));
+    }
+    let lookups = Lookups::read(tx, columns.owner.is_some()).await?;
+    let total = t.rows.len();
+    let phase = std::time::Instant::now();
+    let mut errors = Vec::new();
+    let mut good: Vec<(usize, NewAsset)> = Vec::with_capacity(total);
+    let mut in_file: HashMap<String, usize> = HashMap::with_capacity(total);
+    for (i, (row, cells)) in t.rows.iter().enumerate() {
+        if i % 1000 == 0 {
+            progress(i, total);
+        }
+        match check_asset(t, &columns, &lookups, *row, cells) {
+            Err(e) => errors.push(e),
+            Ok(a) => match in_file.insert(a.key.clone(), *row) {
+                Some(first) => {
+                    let message = format!("the same serial number is on row {first}");
+                    errors.push(err(*row, t, columns.serial, message));
+                }
+                None => good.push((*row, a)),
+            },
+        }
+    }
+    tracing::debug!(
+        rows = total,
+        ms = phase.elapsed().as_millis() as u64,
+        "import: rows checked"
+    );
+    let taken = registered(tx, &good).await?;
+    good.retain(|(row, a)| {
+        let exists = taken.contains(&a.key);
+        if exists {
+            errors.push(err(
+                *row,
+                t,
+                columns.serial,
+                "a device with this serial number is registered",
+            ));
+        }
+        !exists
+    });
+    errors.sort_by_key(|e| e.row);
+    if !errors.is_empty() && !skip_bad {
+        progress(total, total);
+        return Ok((0, errors));
+    }
+    let phase = std::time::Instant::now();
+    let written = write_assets(tx, &good, at, created_by, progress).await?;
     tracing::debug!(
         ms = phase.elapsed().as_millis() as u64,
         "import: rows written"

@@ -156,6 +156,13 @@ async fn read_lines(
         zone: zone.clone(),
         last: None,
     };
+    let work = read_work(conn, rows, &mut days).await?;
+    let materials = read_materials(conn, rows, &mut days).await?;
+    Ok((work, materials))
+}
+
+/// The billable bookings of a statement, in time order.
+async fn read_work(conn: &mut AnyConnection, rows: &Rows, days: &mut Days) -> Result<Vec<Work>> {
     // The bookings as numbers and their notes only (a large customer's year
     // is 100,000 rows, and every text column is a copy per row); what they
     // share, their tickets and contracts, is read once each afterwards.
@@ -246,6 +253,15 @@ async fn read_lines(
             }
         })
         .collect();
+    Ok(work)
+}
+
+/// The materials of a statement, in time order.
+async fn read_materials(
+    conn: &mut AnyConnection,
+    rows: &Rows,
+    days: &mut Days,
+) -> Result<Vec<Material>> {
     let (filter, binds) = rows.filter("u", "used_at");
     let sql = format!(
         "SELECT t.number, u.used_at, m.name, m.unit, u.quantity_milli, u.unit_price_cents, u.vat_basis_points, \
@@ -274,7 +290,7 @@ async fn read_lines(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((work, materials))
+    Ok(materials)
 }
 
 /// Refuses a change to a booking or use on an invoiced statement.
