@@ -138,7 +138,7 @@ async fn setup(store: &Store) -> anyhow::Result<Desk> {
     for i in 0..100 {
         let t = store
             .create_ticket(
-                &customer_actor(&store, customer.id).await?,
+                &customer_actor(store, customer.id).await?,
                 NewTicket {
                     subject: format!("Bench request {i}"),
                     body: "Measured.".into(),
