@@ -151,14 +151,66 @@ async fn read_lines(
     conn: &mut AnyConnection,
     rows: &Rows,
     zone: &TimeZone,
+    rate: Option<&RateFacts>,
+    lang: Language,
 ) -> Result<(Vec<Work>, Vec<Material>)> {
     let mut days = Days {
         zone: zone.clone(),
         last: None,
     };
     let work = read_work(conn, rows, &mut days).await?;
-    let materials = read_materials(conn, rows, &mut days).await?;
+    let mut materials = read_materials(conn, rows, &mut days).await?;
+    if let Some(rate) = rate.filter(|r| r.rates.call_out_fee_cents > 0) {
+        materials.extend(read_call_outs(conn, rows, &mut days, rate, lang).await?);
+    }
     Ok((work, materials))
+}
+
+/// The call-out fees of a statement: a done site visit of a request paid
+/// for by nobody's warranty or contract is one fee at the rate card (the
+/// fee is a priced line like a part's).
+async fn read_call_outs(
+    conn: &mut AnyConnection,
+    rows: &Rows,
+    days: &mut Days,
+    rate: &RateFacts,
+    lang: Language,
+) -> Result<Vec<Material>> {
+    let (filter, binds) = rows.filter("v", "ends_at");
+    let sql = format!(
+        "SELECT t.number, v.ends_at, COALESCE(tc.override_kind, tc.kind) AS coverage FROM site_visits v \
+         JOIN tickets t ON t.id = v.ticket_id LEFT JOIN ticket_coverage tc ON tc.ticket_id = v.ticket_id \
+         WHERE {filter} AND v.state = 'done' ORDER BY v.ends_at, v.id"
+    );
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(*b);
+    }
+    let name = match lang {
+        Language::Fi => "Käyntimaksu",
+        Language::En => "Call-out fee",
+    };
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let coverage = coverage_of(&r)?;
+        if matches!(coverage, CoverageKind::Warranty | CoverageKind::Contract) {
+            continue;
+        }
+        out.push(Material {
+            ticket_number: r.try_get("number")?,
+            used_on: days.of(r.try_get("ends_at")?),
+            name: name.into(),
+            unit: match lang {
+                Language::Fi => "kpl".into(),
+                Language::En => "pcs".into(),
+            },
+            quantity_milli: 1000,
+            unit_price_cents: rate.rates.call_out_fee_cents,
+            vat: rate.vat,
+            coverage,
+        });
+    }
+    Ok(out)
 }
 
 /// The billable bookings of a statement, in time order.
@@ -428,7 +480,7 @@ impl Store {
             start: day_start(from, &zone)?,
             end: day_start(to.tomorrow().unwrap_or(to), &zone)?,
         };
-        let (work, materials) = read_lines(&mut conn, &rows, &zone).await?;
+        let (work, materials) = read_lines(&mut conn, &rows, &zone, rate.as_ref(), lang).await?;
         Ok(StatementView {
             id: None,
             organisation_id: q.organisation_id,
@@ -478,7 +530,7 @@ impl Store {
             start,
             end,
         };
-        let (work, materials) = read_lines(&mut tx, &rows, &zone).await?;
+        let (work, materials) = read_lines(&mut tx, &rows, &zone, rate.as_ref(), lang).await?;
         let s = build(&work, &materials, rate.as_ref(), lang);
         let id: i64 = sqlx::query(
             "INSERT INTO statements (organisation_id, period_start, period_end, invoiced_by, invoiced_at, net_cents, \
@@ -497,7 +549,11 @@ impl Store {
         .try_get("id")?;
         // Every booking and use of the period, billable or not, is locked:
         // the period is closed.
-        for (table, at) in [("time_entries", "worked_at"), ("material_uses", "used_at")] {
+        for (table, at) in [
+            ("time_entries", "worked_at"),
+            ("material_uses", "used_at"),
+            ("site_visits", "ends_at"),
+        ] {
             sqlx::query(&format!(
                 "UPDATE {table} SET statement_id = $1 WHERE statement_id IS NULL AND {at} >= $2 AND {at} < $3 \
                  AND ticket_id IN (SELECT id FROM tickets WHERE organisation_id = $4)"
@@ -525,7 +581,8 @@ impl Store {
         may_read(actor, organisation_id)?;
         let organisation = organisation_name(&mut conn, organisation_id).await?;
         let (rate, zone) = rate_and_zone(&mut conn).await?;
-        let (work, materials) = read_lines(&mut conn, &Rows::Invoiced(id), &zone).await?;
+        let (work, materials) =
+            read_lines(&mut conn, &Rows::Invoiced(id), &zone, rate.as_ref(), lang).await?;
         Ok(StatementView {
             id: Some(id),
             organisation_id,

@@ -166,12 +166,13 @@ impl Store {
             return Err(StoreError::forbidden("only staff change visits"));
         }
         let mut tx = self.begin_write().await?;
-        let ticket_id: i64 = sqlx::query("SELECT ticket_id FROM site_visits WHERE id = $1")
+        let row = sqlx::query("SELECT ticket_id, statement_id FROM site_visits WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound)?
-            .try_get("ticket_id")?;
+            .ok_or(StoreError::NotFound)?;
+        let ticket_id: i64 = row.try_get("ticket_id")?;
+        crate::coverage::statements::refuse_locked(row.try_get("statement_id")?)?;
         load_for(&mut tx, actor, ticket_id, TicketAction::Edit).await?;
         let c = check(&mut tx, &input).await?;
         sqlx::query(

@@ -713,6 +713,7 @@ tuki_store::on_both_engines!(
     an_import_names_every_wrong_row_and_is_never_half_silent,
     a_serial_number_in_a_mail_names_the_device,
     contracts_remind_of_renewal_and_low_hours_once,
+    a_done_visit_is_a_call_out_fee_on_the_statement,
 );
 
 /// A month's statement: warranty work free, contract hours before and
@@ -1260,4 +1261,72 @@ async fn contracts_remind_of_renewal_and_low_hours_once(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(s.remind_contracts().await.unwrap(), 0);
+}
+
+/// A done site visit of a billable request is a call-out fee on the
+/// statement; one on a contract's request is not; invoicing locks it.
+async fn a_done_visit_is_a_call_out_fee_on_the_statement(db: TestDb) {
+    use tuki_store::coverage::StatementQuery;
+    use tuki_store::visits::{SiteVisitInput, VisitState};
+    let (desk, clock, _, _) = billing_desk(&db, 600).await;
+    let s = &desk.store;
+    let billable = s
+        .create_ticket(&desk.alice, about("Tulostin", Some("Tulostimet"), None))
+        .await
+        .unwrap();
+    let covered = s
+        .create_ticket(&desk.alice, about("Verkko", Some("Verkko"), None))
+        .await
+        .unwrap();
+    let visit = |state| SiteVisitInput {
+        technician_id: desk.tier1.user_id.unwrap(),
+        starts_at: hki("2026-06-11 09:00"),
+        ends_at: hki("2026-06-11 10:00"),
+        address: "Hämeenkatu 1".into(),
+        bring: String::new(),
+        state: Some(state),
+    };
+    let v = s
+        .plan_visit(&desk.tier1, billable.id, visit(VisitState::Planned))
+        .await
+        .unwrap();
+    s.plan_visit(&desk.tier1, covered.id, visit(VisitState::Done))
+        .await
+        .unwrap();
+    let june = StatementQuery {
+        organisation_id: desk.org_shared,
+        from: "1.6.2026".into(),
+        to: "30.6.2026".into(),
+    };
+    let before = s
+        .statement_draft(&desk.admin, &june, Language::Fi)
+        .await
+        .unwrap();
+    assert!(
+        before.statement.billable.is_empty(),
+        "a planned visit is not billed yet"
+    );
+    s.update_visit(&desk.tier1, v.id, visit(VisitState::Done))
+        .await
+        .unwrap();
+    let after = s
+        .statement_draft(&desk.admin, &june, Language::Fi)
+        .await
+        .unwrap();
+    let lines: Vec<(&str, i64)> = after
+        .statement
+        .billable
+        .iter()
+        .map(|l| (l.text.as_str(), l.net_cents))
+        .collect();
+    assert_eq!(lines, [("Käyntimaksu", 4500)]);
+    clock.set(hki("2026-07-02 10:00"));
+    s.invoice_statement(&desk.admin, &june, Language::Fi)
+        .await
+        .unwrap();
+    let e = s
+        .update_visit(&desk.tier1, v.id, visit(VisitState::Cancelled))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
 }
