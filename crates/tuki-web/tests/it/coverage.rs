@@ -531,6 +531,7 @@ tuki_store::on_both_engines!(
     the_technicians_calendar_feed_reads_in_a_real_parser,
     the_import_page_reports_rows_and_imports_when_asked,
     staff_find_and_edit_devices,
+    phone_intake_names_the_device_by_serial,
 );
 
 /// A visit planned from a ticket appears in the technician's calendar feed,
@@ -755,4 +756,67 @@ async fn staff_find_and_edit_devices(db: TestDb) {
     assert_eq!(s, reqwest::StatusCode::SEE_OTHER);
     let saved = app.store.asset(&actor, a.id).await.unwrap();
     assert_eq!(saved.warranty_until.unwrap().to_string(), "2028-12-31");
+}
+
+/// Phone intake names the caller's device by its serial number.
+async fn phone_intake_names_the_device_by_serial(db: TestDb) {
+    use tuki_domain::directory::Language;
+    let app = spawn_app(db).await;
+    let (agent, actor) = app
+        .signed_in(Role::Agent, "agent@desk.test", Language::En)
+        .await;
+    app.group("Desk", 1, vec![actor.user_id.unwrap()], true)
+        .await;
+    let org = app.org("Soittaja Oy", false).await;
+    let caller = app
+        .user(Role::Customer, "soittaja@soittaja.test", Some(org))
+        .await;
+    let a = app
+        .store
+        .register_asset(
+            &actor,
+            tuki_store::coverage::AssetInput {
+                serial: "TV-55-001".into(),
+                organisation_id: Some(org),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let requester = caller.id.to_string();
+    let form = [
+        ("subject", "Kuva pätkii"),
+        ("body", "Soitti aamulla."),
+        ("requester_id", requester.as_str()),
+        ("channel", "phone"),
+    ];
+    let mut wrong = form.to_vec();
+    wrong.push(("serial", "XX-1"));
+    let res = crate::files::post_file(&agent, "/agent/new", &wrong, b"").await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let mut right = form.to_vec();
+    right.push(("serial", "tv 55 001"));
+    let res = crate::files::post_file(&agent, "/agent/new", &right, b"").await;
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let number: i64 = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let system = tuki_domain::access::Actor::system();
+    let t = app.store.ticket_by_number(&system, number).await.unwrap();
+    let c = app
+        .store
+        .ticket_coverage(&system, t.id, Language::En)
+        .await
+        .unwrap();
+    assert_eq!(c.asset_id, Some(a.id));
 }

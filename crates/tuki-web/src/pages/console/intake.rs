@@ -140,6 +140,7 @@ pub async fn intake(
         group_id => form.int("group_id"), category => form.text("category"),
         new_name => form.text("new_name"), new_email => form.text("new_email"),
         new_phone => form.text("new_phone"), organisation_id => form.int("organisation_id"),
+        serial => form.text("serial"),
     };
     let chosen = form.int("requester_id");
     let prepared: Result<NewTicket, StoreError> = async {
@@ -164,6 +165,34 @@ pub async fn intake(
         // The request's own fields first: a refused one creates no customer
         // and writes no file.
         state.store.check_new_ticket(&v.actor, &new)?;
+        // The device the caller names by its serial number: one of an
+        // existing customer's (a new customer has none yet).
+        if let Some(serial) = form.opt("serial") {
+            let Some(requester) = chosen else {
+                return Err(StoreError::invalid(
+                    "serial",
+                    "a new customer has no registered devices yet",
+                ));
+            };
+            let key = tuki_domain::coverage::serial_key(serial);
+            let filter = tuki_store::coverage::AssetFilter {
+                serial: Some(serial.to_string()),
+                requester_id: Some(requester),
+                limit: Some(50),
+                ..Default::default()
+            };
+            let found = state.store.assets(&v.actor, &filter).await?;
+            let asset = found
+                .iter()
+                .find(|a| tuki_domain::coverage::serial_key(&a.serial) == key)
+                .ok_or_else(|| {
+                    StoreError::invalid(
+                        "serial",
+                        "no device of the customer has this serial number",
+                    )
+                })?;
+            new.asset_id = Some(asset.id);
+        }
         new.requester_id = Some(match chosen {
             Some(id) => id,
             None => {
