@@ -13,7 +13,6 @@ use tuki_domain::directory::Language;
 use tuki_mail::texts::{contract_expiring, contract_low_balance, Lang};
 
 use super::contracts::{contract_from_row, CONTRACT_COLUMNS};
-use crate::jobs::{enqueue_on, NewJob};
 use crate::outbox::{enqueue_mail, NewMail};
 use crate::time::to_db;
 use crate::{Result, Store};
@@ -27,20 +26,7 @@ pub const REMIND_EVERY: SignedDuration = SignedDuration::from_hours(6);
 impl Store {
     /// Puts the reminder run in the queue at `at` (one pending at most).
     pub async fn schedule_contract_reminders(&self, at: Timestamp) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        enqueue_on(
-            &mut tx,
-            NewJob {
-                kind: CONTRACT_REMINDERS_JOB,
-                payload: serde_json::json!({}),
-                run_at: at,
-                dedupe_key: Some(CONTRACT_REMINDERS_JOB.into()),
-            },
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.schedule_periodic(CONTRACT_REMINDERS_JOB, at).await
     }
 
     /// The job: reminds, then schedules the next run.

@@ -127,17 +127,18 @@ impl Store {
         let cov = super::decide::read_coverage(&mut tx, actor, ticket_id, lang).await?;
         let contract = cov
             .filter(|c| c.kind == CoverageKind::Contract && billable)
-            .and_then(|c| c.contract_id.zip(c.contract_name));
+            .and_then(|c| {
+                // An hour bank's coverage carries its balance.
+                let hour_bank = c.minutes_left.is_some();
+                c.contract_id
+                    .zip(c.contract_name)
+                    .map(|(id, name)| (id, name, hour_bank))
+            });
         let mut balance_after = None;
         let mut contract_id = None;
-        if let Some((cid, name)) = contract {
-            let kind: String = sqlx::query("SELECT kind FROM contracts WHERE id = $1")
-                .bind(cid)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("kind")?;
+        if let Some((cid, name, hour_bank)) = contract {
             contract_id = Some(cid);
-            if kind == "hour_bank" {
+            if hour_bank {
                 let row = sqlx::query(
                     "UPDATE contracts SET minutes_left = minutes_left - $1, updated_at = $2 \
                      WHERE id = $3 AND (minutes_left >= $1 OR $4) RETURNING minutes_left",

@@ -205,6 +205,27 @@ pub(crate) async fn finish_on(
     Ok(())
 }
 
+impl Store {
+    /// Puts a periodic job's next run in the queue at `at`, at most one
+    /// pending however many servers ask (its kind is its dedupe key).
+    pub(crate) async fn schedule_periodic(&self, kind: &'static str, at: Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        enqueue_on(
+            &mut tx,
+            NewJob {
+                kind,
+                payload: serde_json::json!({}),
+                run_at: at,
+                dedupe_key: Some(kind.into()),
+            },
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// Adds a job inside the caller's transaction.
 pub(crate) async fn enqueue_on(
     conn: &mut AnyConnection,

@@ -9,7 +9,6 @@ use sqlx::Row;
 use tuki_domain::knowledge::{remind_owner, ArticleState};
 use tuki_mail::texts::{knowledge_review, Lang};
 
-use crate::jobs::{enqueue_on, NewJob};
 use crate::outbox::{enqueue_mail, NewMail};
 use crate::time::{opt_from_db, to_db};
 use crate::{Result, Store};
@@ -23,20 +22,7 @@ pub const REVIEW_EVERY: SignedDuration = SignedDuration::from_hours(6);
 impl Store {
     /// Puts the reminder run in the queue at `at` (one pending at most).
     pub async fn schedule_knowledge_review(&self, at: Timestamp) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        enqueue_on(
-            &mut tx,
-            NewJob {
-                kind: KNOWLEDGE_REVIEW_JOB,
-                payload: serde_json::json!({}),
-                run_at: at,
-                dedupe_key: Some(KNOWLEDGE_REVIEW_JOB.into()),
-            },
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.schedule_periodic(KNOWLEDGE_REVIEW_JOB, at).await
     }
 
     /// The job: reminds, then schedules the next run.
